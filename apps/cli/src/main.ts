@@ -1,0 +1,148 @@
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { serve } from '@hono/node-server';
+import { loadConfig, redactConfig, type Config } from '@siyu/config';
+import { createApp } from '@siyu/server';
+import { pino } from 'pino';
+import { ensureDefaultWorkspace, openRuntime, readCredentials, rotateKeys, type Runtime } from './runtime.ts';
+
+const HELP = `siyu — private-domain customer operations platform (私域)
+
+Usage: npx siyu <command> [options]
+
+  start [--demo]        Run server + worker + console on http://localhost:7070 (SIYU_PORT)
+  credentials [--rotate] Print the default workspace's write key and admin token
+  demo [--customers N]  Create a demo workspace filled with a believable brand's customers
+  import <orders|profiles|events> FILE.csv [--map col=field …] [--workspace-key WRITE_KEY]
+                        Import a CSV (or .csv.gz) through the ingestion path, with an error report
+  migrate               Apply database migrations and exit
+  help                  This text
+
+Environment: SIYU_PORT, SIYU_HOST, SIYU_DATA_DIR, SIYU_DATABASE_URL (postgres://…), SIYU_LOG_LEVEL,
+SIYU_TIME_ZONE, SIYU_PROCESSOR_BATCH, SIYU_WORKER. See docs/config.md.
+`;
+
+export async function main(argv: string[]): Promise<number> {
+  const [command = 'help', ...rest] = argv;
+  const loaded = loadConfig(process.env);
+  if (!loaded.ok) {
+    process.stderr.write(`Siyu cannot start — fix these settings:\n${loaded.problems.map((p) => `  - ${p}`).join('\n')}\n`);
+    return 78;
+  }
+  const config = loaded.config;
+  switch (command) {
+    case 'start':
+      return start(config, rest);
+    case 'credentials':
+      return credentials(config, rest);
+    case 'demo': {
+      const { demoCommand } = await import('./demo.ts');
+      return withRuntime(config, (rt) => demoCommand(rt, rest));
+    }
+    case 'import': {
+      const { importCommand } = await import('./import.ts');
+      return withRuntime(config, (rt) => importCommand(rt, rest));
+    }
+    case 'migrate':
+      return withRuntime(config, async (rt) => {
+        process.stdout.write(`database ready (${rt.opened.dialect}: ${rt.opened.location})\n`);
+        return 0;
+      });
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(HELP);
+      return 0;
+    default:
+      process.stderr.write(`unknown command "${command}"\n\n${HELP}`);
+      return 64;
+  }
+}
+
+function cliLogger(config: Config) {
+  return pino({ level: config.logLevel === 'info' ? 'warn' : config.logLevel });
+}
+
+async function withRuntime(config: Config, fn: (rt: Runtime) => Promise<number>): Promise<number> {
+  const rt = await openRuntime(config, cliLogger(config));
+  try {
+    return await fn(rt);
+  } finally {
+    await rt.close();
+  }
+}
+
+async function credentials(config: Config, args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, options: { rotate: { type: 'boolean' }, json: { type: 'boolean' } } });
+  return withRuntime(config, async (rt) => {
+    let creds = readCredentials(config);
+    if (values.rotate || !creds) creds = values.rotate && creds ? await rotateKeys(rt, creds.workspaceId, creds.workspaceName) : (await ensureDefaultWorkspace(rt)).creds;
+    if (values.json) process.stdout.write(`${JSON.stringify(creds, null, 2)}\n`);
+    else process.stdout.write(`workspace:   ${creds.workspaceName} (${creds.workspaceId})\nwrite key:   ${creds.writeKey}\nadmin token: ${creds.adminToken}\n`);
+    return 0;
+  });
+}
+
+async function start(config: Config, args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, options: { demo: { type: 'boolean' } } });
+  const log = pino({ level: config.logLevel });
+  const rt = await openRuntime(config, log);
+  const { creds, created, rotated } = await ensureDefaultWorkspace(rt);
+  let shuttingDown = false;
+  const consoleDir = join(dirname(fileURLToPath(import.meta.url)), '../../console/dist');
+  const app = createApp({
+    services: rt.services,
+    consoleDir,
+    log,
+    isReady: async () => !shuttingDown && (await rt.opened.store.listWorkspaces()).length > 0,
+  });
+  if (config.worker === 'on') rt.loop.start();
+  const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host });
+  await new Promise<void>((resolve, reject) => {
+    server.once('listening', resolve);
+    server.once('error', reject);
+  }).catch((e: unknown) => {
+    process.stderr.write(`cannot listen on ${config.host}:${config.port}: ${(e as Error).message} (set SIYU_PORT to use another port)\n`);
+    throw e;
+  });
+  log.info({ config: redactConfig(config), dialect: rt.opened.dialect, database: rt.opened.location }, 'siyu started');
+  const url = `http://localhost:${config.port}`;
+  const lines = [
+    '',
+    `  Siyu 私域 is running at ${url}  (${rt.opened.dialect}: ${rt.opened.location})`,
+    created || rotated ? `  ${created ? 'Created' : 'Issued new keys for'} workspace "${creds.workspaceName}" — keep these:` : `  Workspace "${creds.workspaceName}" — \`npx siyu credentials\` prints the keys again`,
+    ...(created || rotated ? [`    write key   (tracking API, HTTP Basic user): ${creds.writeKey}`, `    admin token (console and admin API, Bearer):  ${creds.adminToken}`] : []),
+    '',
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+
+  if (values.demo) {
+    const { runDemo } = await import('./demo.ts');
+    void runDemo(rt, { log: (m) => process.stdout.write(`${m}\n`) }).catch((e: unknown) => log.error({ err: String(e) }, 'demo failed'));
+  }
+
+  return new Promise<number>((resolve) => {
+    const shutdown = (signal: string) => {
+      if (shuttingDown) return;
+      shuttingDown = true;
+      log.info({ signal }, 'shutting down: finishing in-flight requests and the current batch');
+      server.close(() => {
+        void rt.close().then(
+          () => {
+            log.info({}, 'stopped cleanly');
+            resolve(0);
+          },
+          (e: unknown) => {
+            log.error({ err: String(e) }, 'error while stopping');
+            resolve(1);
+          },
+        );
+      });
+      (server as unknown as { closeIdleConnections?: () => void }).closeIdleConnections?.();
+      setTimeout(() => (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.(), 10_000).unref();
+    };
+    process.once('SIGTERM', () => shutdown('SIGTERM'));
+    process.once('SIGINT', () => shutdown('SIGINT'));
+  });
+}

@@ -1,0 +1,94 @@
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { Config } from '@siyu/config';
+import { createServices, hashSecret, newId, newSecret, type Logger, type Services } from '@siyu/services';
+import { openStore, type OpenedStore } from '@siyu/storage';
+import { ProcessorLoop } from '@siyu/worker';
+
+export interface Runtime {
+  config: Config;
+  opened: OpenedStore;
+  services: Services;
+  loop: ProcessorLoop;
+  close(): Promise<void>;
+}
+
+/** Opens storage (migrating it), wires the services and the processor loop. */
+export async function openRuntime(config: Config, log: Logger): Promise<Runtime> {
+  const dataDir = resolve(config.dataDir);
+  const opened = await openStore({ databaseUrl: config.databaseUrl, sqliteFile: join(dataDir, 'siyu.db') });
+  const services = createServices({ store: opened.store, clock: () => new Date(), newId, log }, { defaultTimeZone: config.timeZone });
+  const loop = new ProcessorLoop(services.processor, log, { batchSize: config.processorBatch });
+  services.ingest.onAppend(loop.notify);
+  return {
+    config,
+    opened,
+    services,
+    loop,
+    async close() {
+      await loop.stop();
+      await opened.close();
+    },
+  };
+}
+
+export interface LocalCredentials {
+  workspaceId: string;
+  workspaceName: string;
+  writeKey: string;
+  adminToken: string;
+  createdAt: string;
+}
+
+/** Where this install keeps the default workspace's plaintext keys (the database holds only hashes). */
+export function credentialsFile(config: Config): string {
+  const dataDir = resolve(config.dataDir);
+  if (!config.databaseUrl) return join(dataDir, 'credentials.json');
+  const tag = createHash('sha256').update(config.databaseUrl).digest('hex').slice(0, 10);
+  return join(dataDir, `credentials-pg-${tag}.json`);
+}
+
+export function readCredentials(config: Config): LocalCredentials | undefined {
+  const file = credentialsFile(config);
+  if (!existsSync(file)) return undefined;
+  return JSON.parse(readFileSync(file, 'utf8')) as LocalCredentials;
+}
+
+function writeCredentials(config: Config, creds: LocalCredentials): void {
+  const file = credentialsFile(config);
+  mkdirSync(resolve(config.dataDir), { recursive: true });
+  writeFileSync(file, `${JSON.stringify(creds, null, 2)}\n`, { mode: 0o600 });
+}
+
+/**
+ * First start: creates the default workspace (whose admin token is the instance admin) and saves its
+ * keys. Later starts reuse them. If the database has workspaces but this machine has no saved keys
+ * (a shared PostgreSQL), new keys are issued for the first workspace.
+ */
+export async function ensureDefaultWorkspace(rt: Runtime): Promise<{ creds: LocalCredentials; created: boolean; rotated: boolean }> {
+  const saved = readCredentials(rt.config);
+  const store = rt.opened.store;
+  if (saved && (await store.getWorkspace(saved.workspaceId))) {
+    const ok = (await rt.services.workspaces.authenticate('admin', saved.adminToken))?.id === saved.workspaceId;
+    if (ok) return { creds: saved, created: false, rotated: false };
+  }
+  const existing = (await store.listWorkspaces()).find((w) => w.instanceAdmin);
+  if (existing) {
+    const creds = await rotateKeys(rt, existing.id, existing.name);
+    return { creds, created: false, rotated: true };
+  }
+  const created = await rt.services.workspaces.create({ name: '默认工作区' }, { instanceAdmin: true });
+  const creds: LocalCredentials = { workspaceId: created.workspace.id, workspaceName: created.workspace.name, writeKey: created.writeKey, adminToken: created.adminToken, createdAt: created.workspace.createdAt };
+  writeCredentials(rt.config, creds);
+  return { creds, created: true, rotated: false };
+}
+
+export async function rotateKeys(rt: Runtime, workspaceId: string, name: string): Promise<LocalCredentials> {
+  const writeKey = newSecret('wk');
+  const adminToken = newSecret('sat');
+  await rt.opened.store.rotateWorkspaceKeys(workspaceId, hashSecret(writeKey), hashSecret(adminToken));
+  const creds: LocalCredentials = { workspaceId, workspaceName: name, writeKey, adminToken, createdAt: new Date().toISOString() };
+  writeCredentials(rt.config, creds);
+  return creds;
+}

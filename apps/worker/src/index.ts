@@ -1,0 +1,1 @@
+export { ProcessorLoop } from './processor-loop.ts';

@@ -1,0 +1,179 @@
+import { identifierKey, type Identifier } from './extract.ts';
+import type { IdentityRules } from './rules.ts';
+
+/** Read access to the identity graph as it stands (the processor keeps it in memory per batch). */
+export interface IdentityGraph {
+  /** The canonical profile holding this identifier, if any. */
+  profileOf(type: string, value: string): string | undefined;
+  /** All identifiers the profile holds now. */
+  identitiesOf(profileId: string): readonly Identifier[];
+}
+
+export interface PlannedMerge {
+  winnerId: string;
+  loserId: string;
+  /** The identifier of the message that linked the two profiles. */
+  via: Identifier;
+  reason: string;
+}
+
+export interface IdentityConflict {
+  type: string;
+  value: string;
+  /** Profile the message was attached to. */
+  profileId: string;
+  /** The other profile that was NOT merged (null when an identifier was simply not attached). */
+  otherProfileId: string | null;
+  reason: string;
+}
+
+export interface Resolution {
+  /** The profile the message belongs to. */
+  profileId: string;
+  /** True when `profileId` is new and must be created. */
+  created: boolean;
+  /** Identifiers to attach to `profileId` (not yet held by anyone). */
+  attach: Identifier[];
+  /** Profiles to merge into `profileId`, in order. */
+  merges: PlannedMerge[];
+  /** Links refused by the workspace's rules, to be recorded for review. */
+  conflicts: IdentityConflict[];
+}
+
+/**
+ * Deterministic ID-mapping for one message.
+ *
+ * The message belongs to the profile reached through its highest-priority identifier. Every other
+ * profile the message reaches is merged into it unless the merged person would hold more values of
+ * a type than the type's `maxPerProfile` (e.g. two different user_ids on one shared device): such a
+ * link is refused and returned as a conflict. An unknown identifier of higher priority that the
+ * reached profile cannot take (a new user_id where the profile already has another) means the
+ * message is a different person: a new profile is created for it.
+ */
+export function resolveIdentifiers(
+  identifiers: readonly Identifier[],
+  rules: IdentityRules,
+  graph: IdentityGraph,
+  newProfileId: () => string,
+): Resolution {
+  const sorted = [...identifiers].sort((a, b) => priorityOf(rules, b.type) - priorityOf(rules, a.type));
+  const conflicts: IdentityConflict[] = [];
+  const merges: PlannedMerge[] = [];
+  const attach: Identifier[] = [];
+  const pending: Identifier[] = [];
+  let primary: string | null = null;
+  let created = false;
+  // Identifiers the primary will hold after this message: what it has plus what we plan to attach/merge.
+  let held = new Map<string, Set<string>>();
+
+  const adopt = (profileId: string, isNew: boolean) => {
+    primary = profileId;
+    created = isNew;
+    held = isNew ? new Map() : groupByType(graph.identitiesOf(profileId));
+  };
+  const fits = (extra: readonly Identifier[]): Identifier | null => {
+    const counts = new Map<string, Set<string>>();
+    for (const [type, values] of held) counts.set(type, new Set(values));
+    for (const id of extra) {
+      const max = rules.get(id.type)?.maxPerProfile ?? null;
+      const set = counts.get(id.type) ?? new Set<string>();
+      set.add(id.value);
+      counts.set(id.type, set);
+      if (max !== null && set.size > max) return id;
+    }
+    return null;
+  };
+  const hold = (ids: readonly Identifier[]) => {
+    for (const id of ids) {
+      const set = held.get(id.type) ?? new Set<string>();
+      set.add(id.value);
+      held.set(id.type, set);
+    }
+  };
+  const attachOrRefuse = (id: Identifier) => {
+    const over = fits([id]);
+    if (over) {
+      const max = rules.get(id.type)?.maxPerProfile;
+      conflicts.push({
+        type: id.type,
+        value: id.value,
+        profileId: primary!,
+        otherProfileId: null,
+        reason: `limit: a profile holds at most ${max} ${id.type}; profile already has ${[...(held.get(id.type) ?? [])].join(', ')}`,
+      });
+      return;
+    }
+    attach.push(id);
+    hold([id]);
+  };
+
+  const seenProfiles = new Set<string>();
+  for (const id of sorted) {
+    const owner = graph.profileOf(id.type, id.value);
+    if (owner === undefined) {
+      if (primary === null) pending.push(id);
+      else attachOrRefuse(id);
+      continue;
+    }
+    if (owner === primary || seenProfiles.has(owner)) continue;
+    seenProfiles.add(owner);
+    if (primary === null) {
+      // Does the profile reached here accept the higher-priority new identifiers seen so far?
+      held = groupByType(graph.identitiesOf(owner));
+      const over = fits(pending);
+      if (!over) {
+        adopt(owner, false);
+        for (const p of pending) attachOrRefuse(p);
+        continue;
+      }
+      // It does not: the message is another person, whose identifiers start a new profile.
+      adopt(newProfileId(), true);
+      for (const p of pending) attachOrRefuse(p);
+    }
+    const theirs = graph.identitiesOf(owner);
+    const over = fits(theirs);
+    if (over) {
+      const max = rules.get(over.type)?.maxPerProfile;
+      conflicts.push({
+        type: id.type,
+        value: id.value,
+        profileId: primary!,
+        otherProfileId: owner,
+        reason: `not merged: ${id.type} ${id.value} links to a profile with ${over.type} ${over.value}, and a person holds at most ${max} ${over.type}`,
+      });
+      continue;
+    }
+    merges.push({ winnerId: primary!, loserId: owner, via: id, reason: `shared ${id.type} ${id.value}` });
+    hold(theirs);
+  }
+  if (primary === null) {
+    adopt(newProfileId(), true);
+    for (const p of pending) attachOrRefuse(p);
+  }
+  return { profileId: primary!, created, attach, merges, conflicts };
+}
+
+/**
+ * The identifier an alias call's previousId stands for: an existing user_id if one matches,
+ * else an anonymous_id (Segment's alias links an old id to the new userId).
+ */
+export function aliasIdentifier(previousId: string, graph: IdentityGraph): Identifier {
+  if (graph.profileOf('user_id', previousId) !== undefined) return { type: 'user_id', value: previousId };
+  return { type: 'anonymous_id', value: previousId };
+}
+
+function priorityOf(rules: IdentityRules, type: string): number {
+  return rules.get(type)?.priority ?? 0;
+}
+
+function groupByType(ids: readonly Identifier[]): Map<string, Set<string>> {
+  const out = new Map<string, Set<string>>();
+  for (const id of ids) {
+    const set = out.get(id.type) ?? new Set<string>();
+    set.add(id.value);
+    out.set(id.type, set);
+  }
+  return out;
+}
+
+export { identifierKey };

@@ -1,0 +1,29 @@
+import { sql, type RawBuilder } from 'kysely';
+
+export const DIALECTS = ['sqlite', 'postgres'] as const;
+export type Dialect = (typeof DIALECTS)[number];
+
+/** Largest number of bound parameters we put in one statement (SQLite allows 32766, PostgreSQL 65535). */
+export const MAX_PARAMS = 30_000;
+
+export function encodeJson(value: unknown): string {
+  return JSON.stringify(value ?? null);
+}
+
+/** SQLite returns JSON columns as text, PostgreSQL (jsonb) as parsed values. */
+export function decodeJson<T = Record<string, unknown>>(value: unknown): T {
+  if (typeof value === 'string') return JSON.parse(value) as T;
+  return (value ?? null) as T;
+}
+
+/** `traits->>'city'` on PostgreSQL, `json_extract(traits, '$."city"')` on SQLite — a trait as text. */
+export function jsonText(dialect: Dialect, column: string, key: string): RawBuilder<string | null> {
+  if (dialect === 'postgres') return sql<string | null>`${sql.ref(column)}->>${key}`;
+  return sql<string | null>`cast(json_extract(${sql.ref(column)}, ${'$."' + key.replace(/"/g, '""') + '"'}) as text)`;
+}
+
+export function chunk<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}

@@ -1,0 +1,46 @@
+import type { Kysely } from 'kysely';
+import { migrateToLatest } from './migrations.ts';
+import { connectPostgres } from './postgres/connect.ts';
+import type { Database } from './schema.ts';
+import { connectSqlite } from './sqlite/connect.ts';
+import { SqlStore } from './store.ts';
+import type { Dialect } from './dialect.ts';
+
+export { SqlStore } from './store.ts';
+export type { NewWorkspace, ProfileListQuery, WorkspaceStats } from './store.ts';
+export type { Dialect } from './dialect.ts';
+export type { Database } from './schema.ts';
+
+export interface OpenStoreOptions {
+  /** `postgres://…` for PostgreSQL; otherwise the SQLite file at `sqliteFile`. */
+  databaseUrl?: string | undefined;
+  sqliteFile: string;
+  /** Run migrations before returning (default true). */
+  migrate?: boolean;
+}
+
+export interface OpenedStore {
+  store: SqlStore;
+  dialect: Dialect;
+  /** Where the data lives, for logs (password redacted). */
+  location: string;
+  close(): Promise<void>;
+}
+
+/** Opens the configured database, applies migrations, and returns the store. */
+export async function openStore(opts: OpenStoreOptions): Promise<OpenedStore> {
+  let db: Kysely<Database>;
+  let dialect: Dialect;
+  let location: string;
+  if (opts.databaseUrl && /^postgres(ql)?:\/\//.test(opts.databaseUrl)) {
+    db = connectPostgres(opts.databaseUrl).db;
+    dialect = 'postgres';
+    location = opts.databaseUrl.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
+  } else {
+    db = connectSqlite(opts.sqliteFile).db;
+    dialect = 'sqlite';
+    location = opts.sqliteFile;
+  }
+  if (opts.migrate !== false) await migrateToLatest(db, dialect);
+  return { store: new SqlStore(db, dialect), dialect, location, close: () => db.destroy() };
+}

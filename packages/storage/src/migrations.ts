@@ -1,0 +1,163 @@
+import { Migrator, sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+import type { Dialect } from './dialect.ts';
+
+/**
+ * Migrations are code, written once for both dialects; `dialect` picks the few types that differ
+ * (auto-increment keys, JSON). They run automatically on start (`openStore`) and by `siyu migrate`.
+ */
+function migrations(dialect: Dialect): Record<string, Migration> {
+  const json = dialect === 'postgres' ? 'jsonb' : 'text';
+  return {
+    '0001_foundation': {
+      async up(db: Kysely<any>) {
+        await db.schema
+          .createTable('workspaces')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('time_zone', 'text', (c) => c.notNull())
+          .addColumn('write_key_hash', 'text', (c) => c.notNull().unique())
+          .addColumn('admin_token_hash', 'text', (c) => c.notNull().unique())
+          .addColumn('instance_admin', 'integer', (c) => c.notNull().defaultTo(0))
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable('identity_types')
+          .addColumn('workspace_id', 'text', (c) => c.notNull())
+          .addColumn('type', 'text', (c) => c.notNull())
+          .addColumn('priority', 'integer', (c) => c.notNull())
+          .addColumn('max_per_profile', 'integer')
+          .addColumn('builtin', 'integer', (c) => c.notNull().defaultTo(0))
+          .addPrimaryKeyConstraint('identity_types_pk', ['workspace_id', 'type'])
+          .execute();
+        await db.schema
+          .createTable('inbox')
+          .addColumn('seq', dialect === 'postgres' ? 'bigserial' : 'integer', (c) =>
+            dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement(),
+          )
+          .addColumn('workspace_id', 'text', (c) => c.notNull())
+          .addColumn('message_id', 'text', (c) => c.notNull())
+          .addColumn('payload', 'text', (c) => c.notNull())
+          .addColumn('received_at', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('inbox_message_uq').on('inbox').columns(['workspace_id', 'message_id']).unique().execute();
+        await db.schema
+          .createTable('profiles')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('workspace_id', 'text', (c) => c.notNull())
+          .addColumn('traits', json, (c) => c.notNull())
+          .addColumn('trait_times', json, (c) => c.notNull())
+          .addColumn('first_touch', json, (c) => c.notNull())
+          .addColumn('computed', json, (c) => c.notNull())
+          .addColumn('merged_into', 'text')
+          .addColumn('first_seen', 'text')
+          .addColumn('last_seen', 'text')
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('updated_at', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('profiles_ws_idx').on('profiles').columns(['workspace_id', 'id']).execute();
+        await db.schema.createIndex('profiles_merged_idx').on('profiles').columns(['merged_into']).execute();
+        await db.schema
+          .createTable('identities')
+          .addColumn('workspace_id', 'text', (c) => c.notNull())
+          .addColumn('type', 'text', (c) => c.notNull())
+          .addColumn('value', 'text', (c) => c.notNull())
+          .addColumn('profile_id', 'text', (c) => c.notNull())
+          .addColumn('origin_profile_id', 'text', (c) => c.notNull())
+          .addColumn('first_seen', 'text', (c) => c.notNull())
+          .addColumn('source_message_id', 'text', (c) => c.notNull())
+          .addPrimaryKeyConstraint('identities_pk', ['workspace_id', 'type', 'value'])
+          .execute();
+        await db.schema.createIndex('identities_profile_idx').on('identities').columns(['profile_id']).execute();
+        await db.schema.createIndex('identities_origin_idx').on('identities').columns(['origin_profile_id']).execute();
+        await db.schema
+          .createTable('events')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('workspace_id', 'text', (c) => c.notNull())
+          .addColumn('profile_id', 'text', (c) => c.notNull())
+          .addColumn('origin_profile_id', 'text', (c) => c.notNull())
+          .addColumn('message_id', 'text', (c) => c.notNull())
+          .addColumn('type', 'text', (c) => c.notNull())
+          .addColumn('event', 'text')
+          .addColumn('traits', json)
+          .addColumn('properties', json)
+          .addColumn('context', json)
+          .addColumn('timestamp', 'text', (c) => c.notNull())
+          .addColumn('received_at', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('events_message_uq').on('events').columns(['workspace_id', 'message_id']).unique().execute();
+        await db.schema.createIndex('events_profile_idx').on('events').columns(['profile_id', 'timestamp']).execute();
+        await db.schema.createIndex('events_origin_idx').on('events').columns(['origin_profile_id']).execute();
+        await db.schema.createIndex('events_name_idx').on('events').columns(['workspace_id', 'event', 'timestamp']).execute();
+        await db.schema
+          .createTable('merges')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('workspace_id', 'text', (c) => c.notNull())
+          .addColumn('winner_id', 'text', (c) => c.notNull())
+          .addColumn('loser_id', 'text', (c) => c.notNull())
+          .addColumn('reason', 'text', (c) => c.notNull())
+          .addColumn('message_id', 'text')
+          .addColumn('actor', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('undone_at', 'text')
+          .execute();
+        await db.schema.createIndex('merges_winner_idx').on('merges').columns(['winner_id']).execute();
+        await db.schema.createIndex('merges_loser_idx').on('merges').columns(['loser_id']).execute();
+        await db.schema
+          .createTable('identity_conflicts')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('workspace_id', 'text', (c) => c.notNull())
+          .addColumn('message_id', 'text', (c) => c.notNull())
+          .addColumn('profile_id', 'text', (c) => c.notNull())
+          .addColumn('other_profile_id', 'text')
+          .addColumn('identifier_type', 'text', (c) => c.notNull())
+          .addColumn('identifier_value', 'text', (c) => c.notNull())
+          .addColumn('reason', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('conflicts_ws_idx').on('identity_conflicts').columns(['workspace_id', 'id']).execute();
+        await db.schema
+          .createTable('suppressions')
+          .addColumn('workspace_id', 'text', (c) => c.notNull())
+          .addColumn('identifier_hash', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addPrimaryKeyConstraint('suppressions_pk', ['workspace_id', 'identifier_hash'])
+          .execute();
+        await db.schema
+          .createTable('audit_log')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('workspace_id', 'text', (c) => c.notNull())
+          .addColumn('actor', 'text', (c) => c.notNull())
+          .addColumn('action', 'text', (c) => c.notNull())
+          .addColumn('target', 'text', (c) => c.notNull())
+          .addColumn('details', json)
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('audit_ws_idx').on('audit_log').columns(['workspace_id', 'created_at']).execute();
+        await db.schema
+          .createTable('inbox_dead')
+          .addColumn('seq', dialect === 'postgres' ? 'bigint' : 'integer', (c) => c.primaryKey())
+          .addColumn('workspace_id', 'text', (c) => c.notNull())
+          .addColumn('message_id', 'text', (c) => c.notNull())
+          .addColumn('payload', 'text', (c) => c.notNull())
+          .addColumn('error', 'text', (c) => c.notNull())
+          .addColumn('failed_at', 'text', (c) => c.notNull())
+          .execute();
+        void sql;
+      },
+    },
+  };
+}
+
+class InlineProvider implements MigrationProvider {
+  constructor(private readonly all: Record<string, Migration>) {}
+  async getMigrations(): Promise<Record<string, Migration>> {
+    return this.all;
+  }
+}
+
+export async function migrateToLatest(db: Kysely<any>, dialect: Dialect): Promise<string[]> {
+  const migrator = new Migrator({ db, provider: new InlineProvider(migrations(dialect)), migrationTableName: 'siyu_migrations', migrationLockTableName: 'siyu_migrations_lock' });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) throw error;
+  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}

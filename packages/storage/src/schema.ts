@@ -1,0 +1,134 @@
+import type { Generated } from 'kysely';
+
+/**
+ * Table shapes shared by both dialects. Times are ISO-8601 UTC text (`toISOString()`), which sorts
+ * correctly as text on both SQLite and PostgreSQL; JSON is TEXT on SQLite and JSONB on PostgreSQL
+ * (the adapters encode/decode at the edge).
+ */
+export interface WorkspacesTable {
+  id: string;
+  name: string;
+  time_zone: string;
+  write_key_hash: string;
+  admin_token_hash: string;
+  instance_admin: number;
+  created_at: string;
+}
+
+export interface IdentityTypesTable {
+  workspace_id: string;
+  type: string;
+  priority: number;
+  max_per_profile: number | null;
+  builtin: number;
+}
+
+export interface InboxTable {
+  seq: Generated<number>;
+  workspace_id: string;
+  message_id: string;
+  payload: string;
+  received_at: string;
+}
+
+export interface ProfilesTable {
+  id: string;
+  workspace_id: string;
+  traits: unknown;
+  trait_times: unknown;
+  first_touch: unknown;
+  computed: unknown;
+  merged_into: string | null;
+  first_seen: string | null;
+  last_seen: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface IdentitiesTable {
+  workspace_id: string;
+  type: string;
+  value: string;
+  profile_id: string;
+  origin_profile_id: string;
+  first_seen: string;
+  source_message_id: string;
+}
+
+export interface EventsTable {
+  id: string;
+  workspace_id: string;
+  profile_id: string;
+  origin_profile_id: string;
+  message_id: string;
+  type: string;
+  event: string | null;
+  traits: unknown;
+  properties: unknown;
+  context: unknown;
+  timestamp: string;
+  received_at: string;
+}
+
+export interface MergesTable {
+  id: string;
+  workspace_id: string;
+  winner_id: string;
+  loser_id: string;
+  reason: string;
+  message_id: string | null;
+  actor: string;
+  created_at: string;
+  undone_at: string | null;
+}
+
+export interface ConflictsTable {
+  id: string;
+  workspace_id: string;
+  message_id: string;
+  profile_id: string;
+  other_profile_id: string | null;
+  identifier_type: string;
+  identifier_value: string;
+  reason: string;
+  created_at: string;
+}
+
+export interface SuppressionsTable {
+  workspace_id: string;
+  identifier_hash: string;
+  created_at: string;
+}
+
+export interface AuditLogTable {
+  id: string;
+  workspace_id: string;
+  actor: string;
+  action: string;
+  target: string;
+  details: unknown;
+  created_at: string;
+}
+
+export interface InboxDeadTable {
+  seq: number;
+  workspace_id: string;
+  message_id: string;
+  payload: string;
+  error: string;
+  failed_at: string;
+}
+
+export interface Database {
+  inbox_dead: InboxDeadTable;
+  workspaces: WorkspacesTable;
+  identity_types: IdentityTypesTable;
+  inbox: InboxTable;
+  profiles: ProfilesTable;
+  identities: IdentitiesTable;
+  events: EventsTable;
+  merges: MergesTable;
+  identity_conflicts: ConflictsTable;
+  suppressions: SuppressionsTable;
+  audit_log: AuditLogTable;
+}

@@ -1,0 +1,22 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import { Kysely, SqliteDialect } from 'kysely';
+import type { Database } from '../schema.ts';
+
+/**
+ * The embedded default: one SQLite file in WAL mode. `synchronous = FULL` makes every commit
+ * durable (fsync) before we answer 2xx; WAL lets readers run while the processor writes.
+ */
+export function connectSqlite(file: string): { db: Kysely<Database>; raw: BetterSqlite3.Database } {
+  if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+  const raw = new BetterSqlite3(file);
+  raw.pragma('journal_mode = WAL');
+  raw.pragma('synchronous = FULL');
+  raw.pragma('busy_timeout = 10000');
+  raw.pragma('cache_size = -131072');
+  raw.pragma('temp_store = MEMORY');
+  raw.pragma('mmap_size = 1073741824');
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: raw }) });
+  return { db, raw };
+}

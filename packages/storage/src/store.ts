@@ -1,0 +1,582 @@
+import { sql, type Kysely, type Transaction } from 'kysely';
+import type {
+  ConflictRow,
+  EventRow,
+  Identifier,
+  IdentityRow,
+  IdentityRule,
+  InboxItem,
+  MergeRow,
+  MessageType,
+  Page,
+  ProcessorChanges,
+  ProfileRow,
+  WorkspaceRecord,
+} from '@siyu/core';
+import { chunk, decodeJson, encodeJson, jsonText, MAX_PARAMS, type Dialect } from './dialect.ts';
+import type { Database } from './schema.ts';
+
+export interface NewWorkspace extends WorkspaceRecord {
+  writeKeyHash: string;
+  adminTokenHash: string;
+  rules: readonly IdentityRule[];
+}
+
+export interface ProfileListQuery {
+  limit: number;
+  cursor?: string | undefined;
+  traits?: Record<string, string> | undefined;
+  identifier?: Identifier | undefined;
+}
+
+export interface WorkspaceStats {
+  profiles: number;
+  events: number;
+  mergedProfiles: number;
+  openConflicts: number;
+  eventsPerDay: { day: string; count: number }[];
+  eventsByName: { event: string; count: number }[];
+  identitiesByType: { type: string; count: number }[];
+}
+
+type Db = Kysely<Database> | Transaction<Database>;
+
+/**
+ * All storage operations, written once with Kysely for both dialects. Methods called on a store
+ * returned by `transaction()` run inside that transaction.
+ */
+export class SqlStore {
+  constructor(
+    readonly db: Db,
+    readonly dialect: Dialect,
+    private readonly inTransaction = false,
+  ) {}
+
+  /** Runs `fn` in one transaction; on PostgreSQL `lockKey` takes a transaction-scoped advisory lock first. */
+  async transaction<T>(fn: (tx: SqlStore) => Promise<T>, lockKey?: number): Promise<T> {
+    if (this.inTransaction) return fn(this);
+    return (this.db as Kysely<Database>).transaction().execute(async (trx) => {
+      if (lockKey !== undefined && this.dialect === 'postgres') await sql`select pg_advisory_xact_lock(${lockKey})`.execute(trx);
+      return fn(new SqlStore(trx, this.dialect, true));
+    });
+  }
+
+  // ---------------------------------------------------------------- workspaces
+
+  async createWorkspace(ws: NewWorkspace): Promise<void> {
+    await this.transaction(async (tx) => {
+      await tx.db
+        .insertInto('workspaces')
+        .values({
+          id: ws.id,
+          name: ws.name,
+          time_zone: ws.timeZone,
+          write_key_hash: ws.writeKeyHash,
+          admin_token_hash: ws.adminTokenHash,
+          instance_admin: ws.instanceAdmin ? 1 : 0,
+          created_at: ws.createdAt,
+        })
+        .execute();
+      await tx.db
+        .insertInto('identity_types')
+        .values(ws.rules.map((r) => ({ workspace_id: ws.id, type: r.type, priority: r.priority, max_per_profile: r.maxPerProfile, builtin: r.builtin ? 1 : 0 })))
+        .execute();
+    });
+  }
+
+  async findWorkspaceByKey(kind: 'write' | 'admin', hash: string): Promise<WorkspaceRecord | undefined> {
+    const row = await this.db
+      .selectFrom('workspaces')
+      .selectAll()
+      .where(kind === 'write' ? 'write_key_hash' : 'admin_token_hash', '=', hash)
+      .executeTakeFirst();
+    return row ? toWorkspace(row) : undefined;
+  }
+
+  async getWorkspace(id: string): Promise<WorkspaceRecord | undefined> {
+    const row = await this.db.selectFrom('workspaces').selectAll().where('id', '=', id).executeTakeFirst();
+    return row ? toWorkspace(row) : undefined;
+  }
+
+  async listWorkspaces(): Promise<WorkspaceRecord[]> {
+    const rows = await this.db.selectFrom('workspaces').selectAll().orderBy('created_at').orderBy('id').execute();
+    return rows.map(toWorkspace);
+  }
+
+  async rotateWorkspaceKeys(id: string, writeKeyHash: string, adminTokenHash: string): Promise<void> {
+    await this.db.updateTable('workspaces').set({ write_key_hash: writeKeyHash, admin_token_hash: adminTokenHash }).where('id', '=', id).execute();
+  }
+
+  async identityRules(workspaceId: string): Promise<IdentityRule[]> {
+    const rows = await this.db.selectFrom('identity_types').selectAll().where('workspace_id', '=', workspaceId).orderBy('priority', 'desc').execute();
+    return rows.map((r) => ({ type: r.type, priority: Number(r.priority), maxPerProfile: r.max_per_profile === null ? null : Number(r.max_per_profile), builtin: Boolean(r.builtin) }));
+  }
+
+  async upsertIdentityRule(workspaceId: string, rule: IdentityRule): Promise<void> {
+    await this.db
+      .insertInto('identity_types')
+      .values({ workspace_id: workspaceId, type: rule.type, priority: rule.priority, max_per_profile: rule.maxPerProfile, builtin: rule.builtin ? 1 : 0 })
+      .onConflict((oc) => oc.columns(['workspace_id', 'type']).doUpdateSet({ priority: rule.priority, max_per_profile: rule.maxPerProfile }))
+      .execute();
+  }
+
+  // ---------------------------------------------------------------- inbox
+
+  /** Appends validated messages; returns the message ids that were already known (not stored again). */
+  async appendInbox(workspaceId: string, items: { messageId: string; payload: string; receivedAt: string }[]): Promise<{ duplicates: string[] }> {
+    if (items.length === 0) return { duplicates: [] };
+    return this.transaction(async (tx) => {
+      const ids = items.map((i) => i.messageId);
+      const processed = new Set<string>();
+      for (const part of chunk(ids, MAX_PARAMS - 1)) {
+        const rows = await tx.db.selectFrom('events').select('message_id').where('workspace_id', '=', workspaceId).where('message_id', 'in', part).execute();
+        for (const r of rows) processed.add(r.message_id);
+      }
+      const fresh = items.filter((i) => !processed.has(i.messageId));
+      const inserted = new Set<string>();
+      for (const part of chunk(fresh, Math.floor(MAX_PARAMS / 4))) {
+        const rows = await tx.db
+          .insertInto('inbox')
+          .values(part.map((i) => ({ workspace_id: workspaceId, message_id: i.messageId, payload: i.payload, received_at: i.receivedAt })))
+          .onConflict((oc) => oc.columns(['workspace_id', 'message_id']).doNothing())
+          .returning('message_id')
+          .execute();
+        for (const r of rows) inserted.add(r.message_id);
+      }
+      return { duplicates: ids.filter((id) => !inserted.has(id)) };
+    });
+  }
+
+  async claimInbox(limit: number): Promise<InboxItem[]> {
+    const rows = await this.db.selectFrom('inbox').select(['seq', 'workspace_id', 'payload']).orderBy('seq').limit(limit).execute();
+    return rows.map((r) => {
+      const p = JSON.parse(r.payload) as Pick<InboxItem, 'message' | 'identifiers'>;
+      return { seq: Number(r.seq), workspaceId: r.workspace_id, message: p.message, identifiers: p.identifiers };
+    });
+  }
+
+  /** Moves a message the processor cannot handle out of the way, keeping it for inspection and replay. */
+  async deadLetter(seq: number, error: string, at: string): Promise<void> {
+    await this.transaction(async (tx) => {
+      const row = await tx.db.selectFrom('inbox').selectAll().where('seq', '=', seq).executeTakeFirst();
+      if (!row) return;
+      await tx.db.insertInto('inbox_dead').values({ seq: Number(row.seq), workspace_id: row.workspace_id, message_id: row.message_id, payload: row.payload, error, failed_at: at }).execute();
+      await tx.db.deleteFrom('inbox').where('seq', '=', seq).execute();
+    });
+  }
+
+  async inboxDepth(): Promise<number> {
+    const row = await this.db.selectFrom('inbox').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+    return Number(row.n);
+  }
+
+  // ---------------------------------------------------------------- processor reads
+
+  async identitiesByKeys(workspaceId: string, keys: readonly Identifier[]): Promise<IdentityRow[]> {
+    const out: IdentityRow[] = [];
+    for (const part of chunk(keys, Math.floor(MAX_PARAMS / 2) - 1)) {
+      const rows = await this.db
+        .selectFrom('identities')
+        .selectAll()
+        .where('workspace_id', '=', workspaceId)
+        .where(({ eb, refTuple, tuple }) => eb(refTuple('type', 'value'), 'in', part.map((k) => tuple(k.type, k.value))))
+        .execute();
+      out.push(...rows.map(toIdentity));
+    }
+    return out;
+  }
+
+  async identitiesOfProfiles(profileIds: readonly string[]): Promise<IdentityRow[]> {
+    const out: IdentityRow[] = [];
+    for (const part of chunk(profileIds, MAX_PARAMS)) {
+      const rows = await this.db.selectFrom('identities').selectAll().where('profile_id', 'in', part).execute();
+      out.push(...rows.map(toIdentity));
+    }
+    return out;
+  }
+
+  async profilesByIds(profileIds: readonly string[]): Promise<ProfileRow[]> {
+    const out: ProfileRow[] = [];
+    for (const part of chunk(profileIds, MAX_PARAMS)) {
+      const rows = await this.db.selectFrom('profiles').selectAll().where('id', 'in', part).execute();
+      out.push(...rows.map(toProfile));
+    }
+    return out;
+  }
+
+  async processedMessageIds(workspaceId: string, messageIds: readonly string[]): Promise<Set<string>> {
+    const out = new Set<string>();
+    for (const part of chunk(messageIds, MAX_PARAMS - 1)) {
+      const rows = await this.db.selectFrom('events').select('message_id').where('workspace_id', '=', workspaceId).where('message_id', 'in', part).execute();
+      for (const r of rows) out.add(r.message_id);
+    }
+    return out;
+  }
+
+  async suppressedHashes(workspaceId: string, hashes: readonly string[]): Promise<Set<string>> {
+    const out = new Set<string>();
+    for (const part of chunk(hashes, MAX_PARAMS - 1)) {
+      const rows = await this.db.selectFrom('suppressions').select('identifier_hash').where('workspace_id', '=', workspaceId).where('identifier_hash', 'in', part).execute();
+      for (const r of rows) out.add(r.identifier_hash);
+    }
+    return out;
+  }
+
+  async hasSuppressions(workspaceId: string): Promise<boolean> {
+    const row = await this.db.selectFrom('suppressions').select('identifier_hash').where('workspace_id', '=', workspaceId).limit(1).executeTakeFirst();
+    return row !== undefined;
+  }
+
+  // ---------------------------------------------------------------- processor writes
+
+  /** Writes one processor batch. Order matters: rows first, then merges re-point what was just written. */
+  async applyChanges(changes: ProcessorChanges): Promise<void> {
+    await this.transaction(async (tx) => {
+      await tx.upsertProfiles(changes.profiles);
+      for (const part of chunk(changes.identities, Math.floor(MAX_PARAMS / 7))) {
+        await tx.db
+          .insertInto('identities')
+          .values(part.map((i) => ({ workspace_id: i.workspaceId, type: i.type, value: i.value, profile_id: i.profileId, origin_profile_id: i.originProfileId, first_seen: i.firstSeen, source_message_id: i.sourceMessageId })))
+          .onConflict((oc) => oc.columns(['workspace_id', 'type', 'value']).doUpdateSet((eb) => ({ profile_id: eb.ref('excluded.profile_id') })))
+          .execute();
+      }
+      for (const part of chunk(changes.events, Math.floor(MAX_PARAMS / 12))) {
+        await tx.db
+          .insertInto('events')
+          .values(part.map(eventValues))
+          .onConflict((oc) => oc.columns(['workspace_id', 'message_id']).doNothing())
+          .execute();
+      }
+      for (const m of changes.merges) {
+        await tx.db.updateTable('identities').set({ profile_id: m.winnerId }).where('profile_id', '=', m.loserId).execute();
+        await tx.db.updateTable('events').set({ profile_id: m.winnerId }).where('profile_id', '=', m.loserId).execute();
+        await tx.db.updateTable('profiles').set({ merged_into: m.winnerId, updated_at: m.createdAt }).where('id', '=', m.loserId).execute();
+      }
+      for (const part of chunk(changes.merges, Math.floor(MAX_PARAMS / 9))) {
+        await tx.db.insertInto('merges').values(part.map(mergeValues)).execute();
+      }
+      for (const part of chunk(changes.conflicts, Math.floor(MAX_PARAMS / 9))) {
+        await tx.db
+          .insertInto('identity_conflicts')
+          .values(part.map((c) => ({ id: c.id, workspace_id: c.workspaceId, message_id: c.messageId, profile_id: c.profileId, other_profile_id: c.otherProfileId, identifier_type: c.identifierType, identifier_value: c.identifierValue, reason: c.reason, created_at: c.createdAt })))
+          .execute();
+      }
+      for (const part of chunk(changes.consumedSeqs, MAX_PARAMS)) {
+        await tx.db.deleteFrom('inbox').where('seq', 'in', part).execute();
+      }
+    });
+  }
+
+  async upsertProfiles(profiles: readonly ProfileRow[]): Promise<void> {
+    for (const part of chunk(profiles, Math.floor(MAX_PARAMS / 11))) {
+      if (part.length === 0) continue;
+      await this.db
+        .insertInto('profiles')
+        .values(part.map(profileValues))
+        .onConflict((oc) =>
+          oc.column('id').doUpdateSet((eb) => ({
+            traits: eb.ref('excluded.traits'),
+            trait_times: eb.ref('excluded.trait_times'),
+            first_touch: eb.ref('excluded.first_touch'),
+            computed: eb.ref('excluded.computed'),
+            first_seen: eb.ref('excluded.first_seen'),
+            last_seen: eb.ref('excluded.last_seen'),
+            updated_at: eb.ref('excluded.updated_at'),
+          })),
+        )
+        .execute();
+    }
+  }
+
+  // ---------------------------------------------------------------- profile reads
+
+  async getProfile(workspaceId: string, id: string): Promise<ProfileRow | undefined> {
+    const row = await this.db.selectFrom('profiles').selectAll().where('workspace_id', '=', workspaceId).where('id', '=', id).executeTakeFirst();
+    return row ? toProfile(row) : undefined;
+  }
+
+  /** Follows merged_into to the surviving profile (merges form a forest; ids never cycle). */
+  async canonicalProfile(workspaceId: string, id: string): Promise<ProfileRow | undefined> {
+    let current = await this.getProfile(workspaceId, id);
+    for (let hops = 0; current?.mergedInto && hops < 1000; hops++) current = await this.getProfile(workspaceId, current.mergedInto);
+    return current;
+  }
+
+  async listProfiles(workspaceId: string, q: ProfileListQuery): Promise<Page<ProfileRow>> {
+    let query = this.db.selectFrom('profiles').selectAll('profiles').where('profiles.workspace_id', '=', workspaceId).where('profiles.merged_into', 'is', null);
+    if (q.cursor) query = query.where('profiles.id', '>', q.cursor);
+    for (const [key, value] of Object.entries(q.traits ?? {})) query = query.where(jsonText(this.dialect, 'profiles.traits', key), '=', value);
+    if (q.identifier) {
+      const { type, value } = q.identifier;
+      query = query.where((eb) =>
+        eb.exists(eb.selectFrom('identities').select('identities.profile_id').whereRef('identities.profile_id', '=', 'profiles.id').where('identities.workspace_id', '=', workspaceId).where('identities.type', '=', type).where('identities.value', '=', value)),
+      );
+    }
+    const rows = await query.orderBy('profiles.id').limit(q.limit + 1).execute();
+    const data = rows.slice(0, q.limit).map(toProfile);
+    return { data, nextCursor: rows.length > q.limit ? (data[data.length - 1]?.id ?? null) : null };
+  }
+
+  async identitiesOf(workspaceId: string, profileId: string): Promise<IdentityRow[]> {
+    const rows = await this.db.selectFrom('identities').selectAll().where('workspace_id', '=', workspaceId).where('profile_id', '=', profileId).orderBy('first_seen').execute();
+    return rows.map(toIdentity);
+  }
+
+  async profileIdByIdentifier(workspaceId: string, type: string, value: string): Promise<string | undefined> {
+    const row = await this.db.selectFrom('identities').select('profile_id').where('workspace_id', '=', workspaceId).where('type', '=', type).where('value', '=', value).executeTakeFirst();
+    return row?.profile_id;
+  }
+
+  /** Merges a profile took part in, as winner or loser, newest first. */
+  async mergesOf(workspaceId: string, profileIds: readonly string[]): Promise<MergeRow[]> {
+    if (profileIds.length === 0) return [];
+    const rows = await this.db
+      .selectFrom('merges')
+      .selectAll()
+      .where('workspace_id', '=', workspaceId)
+      .where((eb) => eb.or([eb('winner_id', 'in', profileIds), eb('loser_id', 'in', profileIds)]))
+      .orderBy('created_at', 'desc')
+      .orderBy('id', 'desc')
+      .execute();
+    return rows.map(toMerge);
+  }
+
+  async getMerge(workspaceId: string, id: string): Promise<MergeRow | undefined> {
+    const row = await this.db.selectFrom('merges').selectAll().where('workspace_id', '=', workspaceId).where('id', '=', id).executeTakeFirst();
+    return row ? toMerge(row) : undefined;
+  }
+
+  /** Profile ids merged (directly or transitively) into `rootId`, excluding it. */
+  async mergedDescendants(workspaceId: string, rootId: string): Promise<string[]> {
+    const out: string[] = [];
+    let frontier = [rootId];
+    while (frontier.length) {
+      const rows = await this.db.selectFrom('profiles').select('id').where('workspace_id', '=', workspaceId).where('merged_into', 'in', frontier).execute();
+      frontier = rows.map((r) => r.id);
+      out.push(...frontier);
+    }
+    return out;
+  }
+
+  async eventsOf(workspaceId: string, profileId: string, q: { limit: number; cursor?: string | undefined }): Promise<Page<EventRow>> {
+    let query = this.db.selectFrom('events').selectAll().where('workspace_id', '=', workspaceId).where('profile_id', '=', profileId);
+    if (q.cursor) {
+      const [ts, id] = splitCursor(q.cursor);
+      query = query.where((eb) => eb.or([eb('timestamp', '<', ts), eb.and([eb('timestamp', '=', ts), eb('id', '<', id)])]));
+    }
+    const rows = await query.orderBy('timestamp', 'desc').orderBy('id', 'desc').limit(q.limit + 1).execute();
+    const data = rows.slice(0, q.limit).map(toEvent);
+    const last = data[data.length - 1];
+    return { data, nextCursor: rows.length > q.limit && last ? `${last.timestamp}|${last.id}` : null };
+  }
+
+  /** Every event whose profile is one of `profileIds`, oldest first (for refolding and export). */
+  async allEventsOf(workspaceId: string, profileIds: readonly string[]): Promise<EventRow[]> {
+    const out: EventRow[] = [];
+    for (const part of chunk(profileIds, MAX_PARAMS - 1)) {
+      const rows = await this.db.selectFrom('events').selectAll().where('workspace_id', '=', workspaceId).where('profile_id', 'in', part).orderBy('timestamp').orderBy('id').execute();
+      out.push(...rows.map(toEvent));
+    }
+    return out;
+  }
+
+  async listConflicts(workspaceId: string, q: { limit: number; cursor?: string | undefined }): Promise<Page<ConflictRow>> {
+    let query = this.db.selectFrom('identity_conflicts').selectAll().where('workspace_id', '=', workspaceId);
+    if (q.cursor) query = query.where('id', '<', q.cursor);
+    const rows = await query.orderBy('id', 'desc').limit(q.limit + 1).execute();
+    const data = rows.slice(0, q.limit).map(toConflict);
+    return { data, nextCursor: rows.length > q.limit ? (data[data.length - 1]?.id ?? null) : null };
+  }
+
+  async conflictsOf(workspaceId: string, profileIds: readonly string[]): Promise<ConflictRow[]> {
+    if (profileIds.length === 0) return [];
+    const rows = await this.db
+      .selectFrom('identity_conflicts')
+      .selectAll()
+      .where('workspace_id', '=', workspaceId)
+      .where((eb) => eb.or([eb('profile_id', 'in', profileIds), eb('other_profile_id', 'in', profileIds)]))
+      .execute();
+    return rows.map(toConflict);
+  }
+
+  async stats(workspaceId: string, since: string): Promise<WorkspaceStats> {
+    const count = async (table: 'profiles' | 'events' | 'identity_conflicts', extra?: 'canonical' | 'merged') => {
+      let q = this.db.selectFrom(table).select((eb) => eb.fn.countAll<number>().as('n')).where('workspace_id', '=', workspaceId);
+      if (table === 'profiles' && extra === 'canonical') q = q.where('merged_into' as never, 'is', null);
+      if (table === 'profiles' && extra === 'merged') q = q.where('merged_into' as never, 'is not', null);
+      const row = await q.executeTakeFirstOrThrow();
+      return Number(row.n);
+    };
+    const day = this.dialect === 'postgres' ? sql<string>`substr(timestamp, 1, 10)` : sql<string>`substr(timestamp, 1, 10)`;
+    const perDay = await this.db
+      .selectFrom('events')
+      .select([day.as('day'), (eb) => eb.fn.countAll<number>().as('n')])
+      .where('workspace_id', '=', workspaceId)
+      .where('timestamp', '>=', since)
+      .groupBy(day)
+      .orderBy(day)
+      .execute();
+    const byName = await this.db
+      .selectFrom('events')
+      .select(['event', (eb) => eb.fn.countAll<number>().as('n')])
+      .where('workspace_id', '=', workspaceId)
+      .where('type', '=', 'track')
+      .groupBy('event')
+      .orderBy((eb) => eb.fn.countAll(), 'desc')
+      .limit(10)
+      .execute();
+    const byType = await this.db
+      .selectFrom('identities')
+      .select(['type', (eb) => eb.fn.countAll<number>().as('n')])
+      .where('workspace_id', '=', workspaceId)
+      .groupBy('type')
+      .orderBy('type')
+      .execute();
+    return {
+      profiles: await count('profiles', 'canonical'),
+      mergedProfiles: await count('profiles', 'merged'),
+      events: await count('events'),
+      openConflicts: await count('identity_conflicts'),
+      eventsPerDay: perDay.map((r) => ({ day: r.day, count: Number(r.n) })),
+      eventsByName: byName.map((r) => ({ event: r.event ?? '', count: Number(r.n) })),
+      identitiesByType: byType.map((r) => ({ type: r.type, count: Number(r.n) })),
+    };
+  }
+
+  // ---------------------------------------------------------------- unmerge and erasure
+
+  async repointByOrigin(workspaceId: string, originIds: readonly string[], profileId: string): Promise<void> {
+    for (const part of chunk(originIds, MAX_PARAMS - 3)) {
+      await this.db.updateTable('identities').set({ profile_id: profileId }).where('workspace_id', '=', workspaceId).where('origin_profile_id', 'in', part).execute();
+      await this.db.updateTable('events').set({ profile_id: profileId }).where('workspace_id', '=', workspaceId).where('origin_profile_id', 'in', part).execute();
+    }
+  }
+
+  async setMergedInto(workspaceId: string, profileId: string, mergedInto: string | null, at: string): Promise<void> {
+    await this.db.updateTable('profiles').set({ merged_into: mergedInto, updated_at: at }).where('workspace_id', '=', workspaceId).where('id', '=', profileId).execute();
+  }
+
+  async markMergeUndone(workspaceId: string, mergeId: string, at: string): Promise<void> {
+    await this.db.updateTable('merges').set({ undone_at: at }).where('workspace_id', '=', workspaceId).where('id', '=', mergeId).execute();
+  }
+
+  /** Erases people: their events, identities, profiles, merge and conflict records. Returns identities removed. */
+  async eraseProfiles(workspaceId: string, profileIds: readonly string[]): Promise<IdentityRow[]> {
+    const identities = await this.identitiesOfProfiles(profileIds);
+    for (const part of chunk(profileIds, MAX_PARAMS - 1)) {
+      await this.db.deleteFrom('events').where('workspace_id', '=', workspaceId).where('profile_id', 'in', part).execute();
+      await this.db.deleteFrom('identities').where('workspace_id', '=', workspaceId).where('profile_id', 'in', part).execute();
+      await this.db.deleteFrom('identity_conflicts').where('workspace_id', '=', workspaceId).where((eb) => eb.or([eb('profile_id', 'in', part), eb('other_profile_id', 'in', part)])).execute();
+      await this.db.deleteFrom('merges').where('workspace_id', '=', workspaceId).where((eb) => eb.or([eb('winner_id', 'in', part), eb('loser_id', 'in', part)])).execute();
+      await this.db.deleteFrom('profiles').where('workspace_id', '=', workspaceId).where('id', 'in', part).execute();
+    }
+    return identities;
+  }
+
+  async addSuppressions(workspaceId: string, hashes: readonly string[], at: string): Promise<void> {
+    for (const part of chunk(hashes, Math.floor(MAX_PARAMS / 3))) {
+      if (part.length === 0) continue;
+      await this.db
+        .insertInto('suppressions')
+        .values(part.map((h) => ({ workspace_id: workspaceId, identifier_hash: h, created_at: at })))
+        .onConflict((oc) => oc.columns(['workspace_id', 'identifier_hash']).doNothing())
+        .execute();
+    }
+  }
+
+  async audit(entry: { id: string; workspaceId: string; actor: string; action: string; target: string; details: unknown; createdAt: string }): Promise<void> {
+    await this.db
+      .insertInto('audit_log')
+      .values({ id: entry.id, workspace_id: entry.workspaceId, actor: entry.actor, action: entry.action, target: entry.target, details: encodeJson(entry.details), created_at: entry.createdAt })
+      .execute();
+  }
+}
+
+function splitCursor(cursor: string): [string, string] {
+  const i = cursor.lastIndexOf('|');
+  return i < 0 ? [cursor, ''] : [cursor.slice(0, i), cursor.slice(i + 1)];
+}
+
+function toWorkspace(r: Database['workspaces']): WorkspaceRecord {
+  return { id: r.id, name: r.name, timeZone: r.time_zone, createdAt: r.created_at, instanceAdmin: Boolean(r.instance_admin) };
+}
+
+function toIdentity(r: Database['identities']): IdentityRow {
+  return { workspaceId: r.workspace_id, type: r.type, value: r.value, profileId: r.profile_id, originProfileId: r.origin_profile_id, firstSeen: r.first_seen, sourceMessageId: r.source_message_id };
+}
+
+function toProfile(r: Database['profiles']): ProfileRow {
+  return {
+    id: r.id,
+    workspaceId: r.workspace_id,
+    traits: decodeJson(r.traits),
+    traitTimes: decodeJson(r.trait_times),
+    firstTouch: decodeJson(r.first_touch),
+    computed: decodeJson(r.computed),
+    mergedInto: r.merged_into,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
+}
+
+function profileValues(p: ProfileRow): Database['profiles'] {
+  return {
+    id: p.id,
+    workspace_id: p.workspaceId,
+    traits: encodeJson(p.traits),
+    trait_times: encodeJson(p.traitTimes),
+    first_touch: encodeJson(p.firstTouch),
+    computed: encodeJson(p.computed),
+    merged_into: p.mergedInto,
+    first_seen: p.computed.first_seen,
+    last_seen: p.computed.last_seen,
+    created_at: p.createdAt,
+    updated_at: p.updatedAt,
+  };
+}
+
+function toEvent(r: Database['events']): EventRow {
+  return {
+    id: r.id,
+    workspaceId: r.workspace_id,
+    profileId: r.profile_id,
+    originProfileId: r.origin_profile_id,
+    messageId: r.message_id,
+    type: r.type as MessageType,
+    event: r.event,
+    traits: decodeJson(r.traits) ?? {},
+    properties: decodeJson(r.properties) ?? {},
+    context: decodeJson(r.context) ?? {},
+    timestamp: r.timestamp,
+    receivedAt: r.received_at,
+  };
+}
+
+function eventValues(e: EventRow): Database['events'] {
+  return {
+    id: e.id,
+    workspace_id: e.workspaceId,
+    profile_id: e.profileId,
+    origin_profile_id: e.originProfileId,
+    message_id: e.messageId,
+    type: e.type,
+    event: e.event,
+    traits: encodeJson(e.traits),
+    properties: encodeJson(e.properties),
+    context: encodeJson(e.context),
+    timestamp: e.timestamp,
+    received_at: e.receivedAt,
+  };
+}
+
+function toMerge(r: Database['merges']): MergeRow {
+  return { id: r.id, workspaceId: r.workspace_id, winnerId: r.winner_id, loserId: r.loser_id, reason: r.reason, messageId: r.message_id, actor: r.actor, createdAt: r.created_at, undoneAt: r.undone_at };
+}
+
+function mergeValues(m: MergeRow): Database['merges'] {
+  return { id: m.id, workspace_id: m.workspaceId, winner_id: m.winnerId, loser_id: m.loserId, reason: m.reason, message_id: m.messageId, actor: m.actor, created_at: m.createdAt, undone_at: m.undoneAt };
+}
+
+function toConflict(r: Database['identity_conflicts']): ConflictRow {
+  return { id: r.id, workspaceId: r.workspace_id, messageId: r.message_id, profileId: r.profile_id, otherProfileId: r.other_profile_id, identifierType: r.identifier_type, identifierValue: r.identifier_value, reason: r.reason, createdAt: r.created_at };
+}
