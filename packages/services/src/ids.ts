@@ -3,6 +3,16 @@ import { ID_PREFIXES, type IdKind, type NewId } from '@siyu/core';
 
 const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 let lastMs = 0;
+// Random bytes drawn in blocks: one syscall per 4 KB instead of one per id.
+let pool = Buffer.alloc(0);
+let poolAt = 0;
+function randomByte(): number {
+  if (poolAt >= pool.length) {
+    pool = randomBytes(4096);
+    poolAt = 0;
+  }
+  return pool[poolAt++]!;
+}
 let counter = 0;
 
 /**
@@ -22,9 +32,8 @@ export const newId: NewId = (kind: IdKind) => {
   for (let i = 0, t = ms; i < 10; i++, t = Math.floor(t / 32)) time = CROCKFORD[t % 32] + time;
   let seq = '';
   for (let i = 0, c = counter; i < 4; i++, c = Math.floor(c / 32)) seq = CROCKFORD[c % 32] + seq;
-  const rand = randomBytes(10);
   let tail = '';
-  for (const b of rand) tail += CROCKFORD[b % 32];
+  for (let i = 0; i < 10; i++) tail += CROCKFORD[randomByte() % 32];
   return `${ID_PREFIXES[kind]}_${time}${seq}${tail}`;
 };
 

@@ -5,6 +5,7 @@ import type { Database } from './schema.ts';
 import { connectSqlite } from './sqlite/connect.ts';
 import { SqlStore } from './store.ts';
 import type { Dialect } from './dialect.ts';
+import type { SqliteHotPath } from './sqlite/sqlite-hot-path.ts';
 
 export { SqlStore } from './store.ts';
 export type { NewWorkspace, ProfileListQuery, WorkspaceStats } from './store.ts';
@@ -17,6 +18,8 @@ export interface OpenStoreOptions {
   sqliteFile: string;
   /** Run migrations before returning (default true). */
   migrate?: boolean;
+  /** Kysely query log (benchmarks use it to find slow statements). */
+  queryLog?: import('kysely').LogConfig;
 }
 
 export interface OpenedStore {
@@ -32,15 +35,19 @@ export async function openStore(opts: OpenStoreOptions): Promise<OpenedStore> {
   let db: Kysely<Database>;
   let dialect: Dialect;
   let location: string;
+  let hot: (() => SqliteHotPath) | undefined;
   if (opts.databaseUrl && /^postgres(ql)?:\/\//.test(opts.databaseUrl)) {
     db = connectPostgres(opts.databaseUrl).db;
     dialect = 'postgres';
     location = opts.databaseUrl.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
   } else {
-    db = connectSqlite(opts.sqliteFile).db;
+    const c = connectSqlite(opts.sqliteFile, opts.queryLog);
+    db = c.db;
+    hot = c.hot;
     dialect = 'sqlite';
     location = opts.sqliteFile;
   }
   if (opts.migrate !== false) await migrateToLatest(db, dialect);
-  return { store: new SqlStore(db, dialect), dialect, location, close: () => db.destroy() };
+  // Statements are prepared after migrations, once the tables exist.
+  return { store: new SqlStore(db, dialect, false, hot?.()), dialect, location, close: () => db.destroy() };
 }

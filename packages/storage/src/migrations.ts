@@ -68,7 +68,8 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .addPrimaryKeyConstraint('identities_pk', ['workspace_id', 'type', 'value'])
           .execute();
         await db.schema.createIndex('identities_profile_idx').on('identities').columns(['profile_id']).execute();
-        await db.schema.createIndex('identities_origin_idx').on('identities').columns(['origin_profile_id']).execute();
+        // Partial: only identities/events that were moved by a merge need finding by origin (for unmerge).
+        await db.schema.createIndex('identities_origin_idx').on('identities').columns(['origin_profile_id']).where(sql.ref('origin_profile_id'), '<>', sql.ref('profile_id')).execute();
         await db.schema
           .createTable('events')
           .addColumn('id', 'text', (c) => c.primaryKey())
@@ -86,7 +87,7 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
         await db.schema.createIndex('events_message_uq').on('events').columns(['workspace_id', 'message_id']).unique().execute();
         await db.schema.createIndex('events_profile_idx').on('events').columns(['profile_id', 'timestamp']).execute();
-        await db.schema.createIndex('events_origin_idx').on('events').columns(['origin_profile_id']).execute();
+        await db.schema.createIndex('events_origin_idx').on('events').columns(['origin_profile_id']).where(sql.ref('origin_profile_id'), '<>', sql.ref('profile_id')).execute();
         await db.schema.createIndex('events_name_idx').on('events').columns(['workspace_id', 'event', 'timestamp']).execute();
         await db.schema
           .createTable('merges')

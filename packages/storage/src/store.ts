@@ -15,6 +15,7 @@ import type {
 } from '@siyu/core';
 import { chunk, decodeJson, encodeJson, jsonText, MAX_PARAMS, type Dialect } from './dialect.ts';
 import type { Database } from './schema.ts';
+import type { SqliteHotPath } from './sqlite/sqlite-hot-path.ts';
 
 export interface NewWorkspace extends WorkspaceRecord {
   writeKeyHash: string;
@@ -50,14 +51,20 @@ export class SqlStore {
     readonly db: Db,
     readonly dialect: Dialect,
     private readonly inTransaction = false,
+    private readonly sqlite?: SqliteHotPath,
   ) {}
+
+  /** The SQLite prepared-statement path, usable only while this store holds the connection (in a transaction). */
+  private get hot(): SqliteHotPath | undefined {
+    return this.inTransaction ? this.sqlite : undefined;
+  }
 
   /** Runs `fn` in one transaction; on PostgreSQL `lockKey` takes a transaction-scoped advisory lock first. */
   async transaction<T>(fn: (tx: SqlStore) => Promise<T>, lockKey?: number): Promise<T> {
     if (this.inTransaction) return fn(this);
     return (this.db as Kysely<Database>).transaction().execute(async (trx) => {
       if (lockKey !== undefined && this.dialect === 'postgres') await sql`select pg_advisory_xact_lock(${lockKey})`.execute(trx);
-      return fn(new SqlStore(trx, this.dialect, true));
+      return fn(new SqlStore(trx, this.dialect, true, this.sqlite));
     });
   }
 
@@ -126,6 +133,7 @@ export class SqlStore {
   async appendInbox(workspaceId: string, items: { messageId: string; payload: string; receivedAt: string }[]): Promise<{ duplicates: string[] }> {
     if (items.length === 0) return { duplicates: [] };
     return this.transaction(async (tx) => {
+      if (tx.hot) return { duplicates: tx.hot.appendInbox(workspaceId, items) };
       const ids = items.map((i) => i.messageId);
       const processed = new Set<string>();
       for (const part of chunk(ids, MAX_PARAMS - 1)) {
@@ -148,6 +156,7 @@ export class SqlStore {
   }
 
   async claimInbox(limit: number): Promise<InboxItem[]> {
+    if (this.hot) return this.hot.claimInbox(limit);
     const rows = await this.db.selectFrom('inbox').select(['seq', 'workspace_id', 'payload']).orderBy('seq').limit(limit).execute();
     return rows.map((r) => {
       const p = JSON.parse(r.payload) as Pick<InboxItem, 'message' | 'identifiers'>;
@@ -173,6 +182,7 @@ export class SqlStore {
   // ---------------------------------------------------------------- processor reads
 
   async identitiesByKeys(workspaceId: string, keys: readonly Identifier[]): Promise<IdentityRow[]> {
+    if (this.hot) return this.hot.identitiesByKeys(workspaceId, keys);
     const out: IdentityRow[] = [];
     for (const part of chunk(keys, Math.floor(MAX_PARAMS / 2) - 1)) {
       const rows = await this.db
@@ -187,6 +197,7 @@ export class SqlStore {
   }
 
   async identitiesOfProfiles(profileIds: readonly string[]): Promise<IdentityRow[]> {
+    if (this.hot) return this.hot.identitiesOfProfiles(profileIds);
     const out: IdentityRow[] = [];
     for (const part of chunk(profileIds, MAX_PARAMS)) {
       const rows = await this.db.selectFrom('identities').selectAll().where('profile_id', 'in', part).execute();
@@ -196,6 +207,7 @@ export class SqlStore {
   }
 
   async profilesByIds(profileIds: readonly string[]): Promise<ProfileRow[]> {
+    if (this.hot) return this.hot.profilesByIds(profileIds);
     const out: ProfileRow[] = [];
     for (const part of chunk(profileIds, MAX_PARAMS)) {
       const rows = await this.db.selectFrom('profiles').selectAll().where('id', 'in', part).execute();
@@ -205,6 +217,7 @@ export class SqlStore {
   }
 
   async processedMessageIds(workspaceId: string, messageIds: readonly string[]): Promise<Set<string>> {
+    if (this.hot) return this.hot.processedMessageIds(workspaceId, messageIds);
     const out = new Set<string>();
     for (const part of chunk(messageIds, MAX_PARAMS - 1)) {
       const rows = await this.db.selectFrom('events').select('message_id').where('workspace_id', '=', workspaceId).where('message_id', 'in', part).execute();
@@ -232,6 +245,7 @@ export class SqlStore {
   /** Writes one processor batch. Order matters: rows first, then merges re-point what was just written. */
   async applyChanges(changes: ProcessorChanges): Promise<void> {
     await this.transaction(async (tx) => {
+      if (tx.hot) return tx.hot.applyChanges(changes);
       await tx.upsertProfiles(changes.profiles);
       for (const part of chunk(changes.identities, Math.floor(MAX_PARAMS / 7))) {
         await tx.db
@@ -447,8 +461,9 @@ export class SqlStore {
 
   async repointByOrigin(workspaceId: string, originIds: readonly string[], profileId: string): Promise<void> {
     for (const part of chunk(originIds, MAX_PARAMS - 3)) {
-      await this.db.updateTable('identities').set({ profile_id: profileId }).where('workspace_id', '=', workspaceId).where('origin_profile_id', 'in', part).execute();
-      await this.db.updateTable('events').set({ profile_id: profileId }).where('workspace_id', '=', workspaceId).where('origin_profile_id', 'in', part).execute();
+      // `origin <> profile` matches the partial origin indexes: only moved rows can need moving back.
+      await this.db.updateTable('identities').set({ profile_id: profileId }).where('workspace_id', '=', workspaceId).where('origin_profile_id', 'in', part).whereRef('origin_profile_id', '<>', 'profile_id').execute();
+      await this.db.updateTable('events').set({ profile_id: profileId }).where('workspace_id', '=', workspaceId).where('origin_profile_id', 'in', part).whereRef('origin_profile_id', '<>', 'profile_id').execute();
     }
   }
 

@@ -1,0 +1,142 @@
+import type BetterSqlite3 from 'better-sqlite3';
+import type { ConflictRow, EventRow, IdentityRow, InboxItem, MergeRow, ProfileRow } from '@siyu/core';
+import { decodeJson, encodeJson } from '../dialect.ts';
+
+/**
+ * The ingestion hot path on SQLite, as cached prepared statements run synchronously.
+ *
+ * Kysely compiles and prepares every statement on every call, which costs more than SQLite's own
+ * work for these tiny row operations (measured: ~3× the time at 30k events). These methods are
+ * only called inside a `SqlStore.transaction()`, which holds Kysely's single connection, so they
+ * never interleave with another transaction.
+ */
+export class SqliteHotPath {
+  private readonly s;
+
+  constructor(private readonly raw: BetterSqlite3.Database) {
+    const p = (sql: string) => raw.prepare(sql);
+    this.s = {
+      insertInbox: p('insert into inbox (workspace_id, message_id, payload, received_at) values (?, ?, ?, ?) on conflict (workspace_id, message_id) do nothing'),
+      eventExists: p('select 1 from events where workspace_id = ? and message_id = ?').pluck(),
+      claim: p('select seq, workspace_id, payload from inbox order by seq limit ?'),
+      deleteInbox: p('delete from inbox where seq = ?'),
+      identity: p('select * from identities where workspace_id = ? and type = ? and value = ?'),
+      identitiesOf: p('select * from identities where profile_id = ?'),
+      profile: p('select * from profiles where id = ?'),
+      insertIdentity: p(
+        'insert into identities (workspace_id, type, value, profile_id, origin_profile_id, first_seen, source_message_id) values (?, ?, ?, ?, ?, ?, ?) on conflict (workspace_id, type, value) do update set profile_id = excluded.profile_id',
+      ),
+      insertEvent: p(
+        'insert into events (id, workspace_id, profile_id, origin_profile_id, message_id, type, event, traits, properties, context, timestamp, received_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) on conflict (workspace_id, message_id) do nothing',
+      ),
+      upsertProfile: p(
+        `insert into profiles (id, workspace_id, traits, trait_times, first_touch, computed, merged_into, first_seen, last_seen, created_at, updated_at)
+         values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         on conflict (id) do update set traits = excluded.traits, trait_times = excluded.trait_times, first_touch = excluded.first_touch,
+           computed = excluded.computed, first_seen = excluded.first_seen, last_seen = excluded.last_seen, updated_at = excluded.updated_at`,
+      ),
+      repointIdentities: p('update identities set profile_id = ? where profile_id = ?'),
+      repointEvents: p('update events set profile_id = ? where profile_id = ?'),
+      setMergedInto: p('update profiles set merged_into = ?, updated_at = ? where id = ?'),
+      insertMerge: p('insert into merges (id, workspace_id, winner_id, loser_id, reason, message_id, actor, created_at, undone_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?)'),
+      insertConflict: p(
+        'insert into identity_conflicts (id, workspace_id, message_id, profile_id, other_profile_id, identifier_type, identifier_value, reason, created_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      ),
+    };
+  }
+
+  appendInbox(workspaceId: string, items: readonly { messageId: string; payload: string; receivedAt: string }[]): string[] {
+    const duplicates: string[] = [];
+    for (const i of items) {
+      if (this.s.eventExists.get(workspaceId, i.messageId) !== undefined) {
+        duplicates.push(i.messageId);
+        continue;
+      }
+      if (this.s.insertInbox.run(workspaceId, i.messageId, i.payload, i.receivedAt).changes === 0) duplicates.push(i.messageId);
+    }
+    return duplicates;
+  }
+
+  claimInbox(limit: number): InboxItem[] {
+    const rows = this.s.claim.all(limit) as { seq: number; workspace_id: string; payload: string }[];
+    return rows.map((r) => {
+      const p = JSON.parse(r.payload) as Pick<InboxItem, 'message' | 'identifiers'>;
+      return { seq: r.seq, workspaceId: r.workspace_id, message: p.message, identifiers: p.identifiers };
+    });
+  }
+
+  processedMessageIds(workspaceId: string, messageIds: readonly string[]): Set<string> {
+    const out = new Set<string>();
+    for (const id of messageIds) if (this.s.eventExists.get(workspaceId, id) !== undefined) out.add(id);
+    return out;
+  }
+
+  identitiesByKeys(workspaceId: string, keys: readonly { type: string; value: string }[]): IdentityRow[] {
+    const out: IdentityRow[] = [];
+    for (const k of keys) {
+      const row = this.s.identity.get(workspaceId, k.type, k.value) as IdentityDbRow | undefined;
+      if (row) out.push(toIdentity(row));
+    }
+    return out;
+  }
+
+  identitiesOfProfiles(profileIds: readonly string[]): IdentityRow[] {
+    const out: IdentityRow[] = [];
+    for (const id of profileIds) for (const row of this.s.identitiesOf.all(id) as IdentityDbRow[]) out.push(toIdentity(row));
+    return out;
+  }
+
+  profilesByIds(profileIds: readonly string[]): ProfileRow[] {
+    const out: ProfileRow[] = [];
+    for (const id of profileIds) {
+      const r = this.s.profile.get(id) as ProfileDbRow | undefined;
+      if (r) out.push({ id: r.id, workspaceId: r.workspace_id, traits: decodeJson(r.traits), traitTimes: decodeJson(r.trait_times), firstTouch: decodeJson(r.first_touch), computed: decodeJson(r.computed), mergedInto: r.merged_into, createdAt: r.created_at, updatedAt: r.updated_at });
+    }
+    return out;
+  }
+
+  applyChanges(c: { consumedSeqs: number[]; profiles: ProfileRow[]; identities: IdentityRow[]; events: EventRow[]; merges: MergeRow[]; conflicts: ConflictRow[] }): void {
+    const s = this.s;
+    for (const p of c.profiles) {
+      s.upsertProfile.run(p.id, p.workspaceId, encodeJson(p.traits), encodeJson(p.traitTimes), encodeJson(p.firstTouch), encodeJson(p.computed), p.mergedInto, p.computed.first_seen, p.computed.last_seen, p.createdAt, p.updatedAt);
+    }
+    for (const i of c.identities) s.insertIdentity.run(i.workspaceId, i.type, i.value, i.profileId, i.originProfileId, i.firstSeen, i.sourceMessageId);
+    for (const e of c.events) {
+      s.insertEvent.run(e.id, e.workspaceId, e.profileId, e.originProfileId, e.messageId, e.type, e.event, encodeJson(e.traits), encodeJson(e.properties), encodeJson(e.context), e.timestamp, e.receivedAt);
+    }
+    for (const m of c.merges) {
+      s.repointIdentities.run(m.winnerId, m.loserId);
+      s.repointEvents.run(m.winnerId, m.loserId);
+      s.setMergedInto.run(m.winnerId, m.createdAt, m.loserId);
+      s.insertMerge.run(m.id, m.workspaceId, m.winnerId, m.loserId, m.reason, m.messageId, m.actor, m.createdAt, m.undoneAt);
+    }
+    for (const x of c.conflicts) s.insertConflict.run(x.id, x.workspaceId, x.messageId, x.profileId, x.otherProfileId, x.identifierType, x.identifierValue, x.reason, x.createdAt);
+    for (const seq of c.consumedSeqs) s.deleteInbox.run(seq);
+  }
+}
+
+interface IdentityDbRow {
+  workspace_id: string;
+  type: string;
+  value: string;
+  profile_id: string;
+  origin_profile_id: string;
+  first_seen: string;
+  source_message_id: string;
+}
+
+interface ProfileDbRow {
+  id: string;
+  workspace_id: string;
+  traits: string;
+  trait_times: string;
+  first_touch: string;
+  computed: string;
+  merged_into: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+function toIdentity(r: IdentityDbRow): IdentityRow {
+  return { workspaceId: r.workspace_id, type: r.type, value: r.value, profileId: r.profile_id, originProfileId: r.origin_profile_id, firstSeen: r.first_seen, sourceMessageId: r.source_message_id };
+}
