@@ -7,3 +7,5 @@ export * from './identity/extract.ts';
 export * from './identity/resolve.ts';
 export * from './profile/computed.ts';
 export * from './ports.ts';
+export * from './conditions/index.ts';
+export * from './layers/index.ts';

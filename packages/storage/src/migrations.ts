@@ -146,6 +146,111 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         void sql;
       },
     },
+    '0002_audiences': {
+      async up(db: Kysely<any>) {
+        // A small dense integer per profile: its bit in the roaring audience bitmaps.
+        await db.schema.alterTable('profiles').addColumn('num', 'bigint').execute();
+        await db.schema.createIndex('profiles_num_uq').on('profiles').columns(['num']).unique().execute();
+        await db.schema
+          .createTable('tag_groups')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('workspace_id', 'text', (c) => c.notNull())
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('description', 'text')
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('tag_groups_name_uq').on('tag_groups').columns(['workspace_id', 'name']).unique().execute();
+        await db.schema
+          .createTable('tags')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('workspace_id', 'text', (c) => c.notNull())
+          .addColumn('group_id', 'text')
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('kind', 'text', (c) => c.notNull())
+          .addColumn('definition', json)
+          .addColumn('description', 'text')
+          .addColumn('default_ttl_days', 'integer')
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('updated_at', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('tags_name_uq').on('tags').columns(['workspace_id', 'name']).unique().execute();
+        await db.schema
+          .createTable('profile_tags')
+          .addColumn('workspace_id', 'text', (c) => c.notNull())
+          .addColumn('tag_id', 'text', (c) => c.notNull())
+          .addColumn('profile_id', 'text', (c) => c.notNull())
+          .addColumn('source', 'text', (c) => c.notNull())
+          .addColumn('actor', 'text', (c) => c.notNull())
+          .addColumn('applied_at', 'text', (c) => c.notNull())
+          .addColumn('expires_at', 'text')
+          .addPrimaryKeyConstraint('profile_tags_pk', ['tag_id', 'profile_id'])
+          .execute();
+        await db.schema.createIndex('profile_tags_profile_idx').on('profile_tags').columns(['profile_id']).execute();
+        await db.schema.createIndex('profile_tags_expiry_idx').on('profile_tags').columns(['expires_at']).where(sql.ref('expires_at'), 'is not', null).execute();
+        await db.schema
+          .createTable('segments')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('workspace_id', 'text', (c) => c.notNull())
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('description', 'text')
+          .addColumn('definition', json, (c) => c.notNull())
+          .addColumn('version', 'integer', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('updated_at', 'text', (c) => c.notNull())
+          .addColumn('computed_at', 'text')
+          .execute();
+        await db.schema.createIndex('segments_ws_idx').on('segments').columns(['workspace_id', 'id']).execute();
+        await db.schema
+          .createTable('segment_members')
+          .addColumn('segment_id', 'text', (c) => c.notNull())
+          .addColumn('profile_id', 'text', (c) => c.notNull())
+          .addColumn('workspace_id', 'text', (c) => c.notNull())
+          .addColumn('entered_at', 'text', (c) => c.notNull())
+          .addPrimaryKeyConstraint('segment_members_pk', ['segment_id', 'profile_id'])
+          .execute();
+        await db.schema.createIndex('segment_members_profile_idx').on('segment_members').columns(['profile_id']).execute();
+        await db.schema
+          .createTable('membership_history')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('workspace_id', 'text', (c) => c.notNull())
+          .addColumn('kind', 'text', (c) => c.notNull())
+          .addColumn('ref_id', 'text', (c) => c.notNull())
+          .addColumn('profile_id', 'text', (c) => c.notNull())
+          .addColumn('action', 'text', (c) => c.notNull())
+          .addColumn('reason', 'text')
+          .addColumn('at', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('membership_history_ref_idx').on('membership_history').columns(['workspace_id', 'ref_id', 'at']).execute();
+        await db.schema.createIndex('membership_history_profile_idx').on('membership_history').columns(['profile_id', 'at']).execute();
+        await db.schema
+          .createTable('profile_layers')
+          .addColumn('profile_id', 'text', (c) => c.primaryKey())
+          .addColumn('workspace_id', 'text', (c) => c.notNull())
+          .addColumn('lifecycle', 'text', (c) => c.notNull())
+          .addColumn('rfm_r', 'integer')
+          .addColumn('rfm_f', 'integer')
+          .addColumn('rfm_m', 'integer')
+          .addColumn('rfm_segment', 'text')
+          .addColumn('lifecycle_changes_at', 'text')
+          .addColumn('updated_at', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('profile_layers_ws_idx').on('profile_layers').columns(['workspace_id', 'lifecycle']).execute();
+        await db.schema
+          .createTable('layer_settings')
+          .addColumn('workspace_id', 'text', (c) => c.primaryKey())
+          .addColumn('settings', json, (c) => c.notNull())
+          .addColumn('updated_at', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable('reevaluations')
+          .addColumn('workspace_id', 'text', (c) => c.notNull())
+          .addColumn('profile_id', 'text', (c) => c.notNull())
+          .addColumn('due_at', 'text', (c) => c.notNull())
+          .addPrimaryKeyConstraint('reevaluations_pk', ['workspace_id', 'profile_id'])
+          .execute();
+        await db.schema.createIndex('reevaluations_due_idx').on('reevaluations').columns(['due_at']).execute();
+      },
+    },
   };
 }
 

@@ -39,6 +39,8 @@ export interface ProfilesTable {
   first_touch: unknown;
   computed: unknown;
   merged_into: string | null;
+  /** Dense integer id: the profile's bit in audience bitmaps (assigned on insert, never reused). */
+  num?: number | null;
   first_seen: string | null;
   last_seen: string | null;
   created_at: string;
@@ -119,7 +121,105 @@ export interface InboxDeadTable {
   failed_at: string;
 }
 
+export interface TagGroupsTable {
+  id: string;
+  workspace_id: string;
+  name: string;
+  description: string | null;
+  created_at: string;
+}
+
+export interface TagsTable {
+  id: string;
+  workspace_id: string;
+  group_id: string | null;
+  name: string;
+  /** manual | rule | imported */
+  kind: string;
+  definition: unknown;
+  description: string | null;
+  default_ttl_days: number | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface ProfileTagsTable {
+  workspace_id: string;
+  tag_id: string;
+  profile_id: string;
+  /** manual | rule | import | api */
+  source: string;
+  actor: string;
+  applied_at: string;
+  expires_at: string | null;
+}
+
+export interface SegmentsTable {
+  id: string;
+  workspace_id: string;
+  name: string;
+  description: string | null;
+  definition: unknown;
+  version: number;
+  created_at: string;
+  updated_at: string;
+  computed_at: string | null;
+}
+
+export interface SegmentMembersTable {
+  segment_id: string;
+  profile_id: string;
+  workspace_id: string;
+  entered_at: string;
+}
+
+export interface MembershipHistoryTable {
+  id: string;
+  workspace_id: string;
+  /** segment | tag */
+  kind: string;
+  ref_id: string;
+  profile_id: string;
+  /** entered | exited */
+  action: string;
+  reason: string | null;
+  at: string;
+}
+
+export interface ProfileLayersTable {
+  profile_id: string;
+  workspace_id: string;
+  lifecycle: string;
+  rfm_r: number | null;
+  rfm_f: number | null;
+  rfm_m: number | null;
+  rfm_segment: string | null;
+  lifecycle_changes_at: string | null;
+  updated_at: string;
+}
+
+export interface LayerSettingsTable {
+  workspace_id: string;
+  settings: unknown;
+  updated_at: string;
+}
+
+export interface ReevaluationsTable {
+  workspace_id: string;
+  profile_id: string;
+  due_at: string;
+}
+
 export interface Database {
+  tag_groups: TagGroupsTable;
+  tags: TagsTable;
+  profile_tags: ProfileTagsTable;
+  segments: SegmentsTable;
+  segment_members: SegmentMembersTable;
+  membership_history: MembershipHistoryTable;
+  profile_layers: ProfileLayersTable;
+  layer_settings: LayerSettingsTable;
+  reevaluations: ReevaluationsTable;
   inbox_dead: InboxDeadTable;
   workspaces: WorkspacesTable;
   identity_types: IdentityTypesTable;

@@ -284,9 +284,12 @@ export class SqlStore {
   async upsertProfiles(profiles: readonly ProfileRow[]): Promise<void> {
     for (const part of chunk(profiles, Math.floor(MAX_PARAMS / 11))) {
       if (part.length === 0) continue;
+      // New profiles get the next dense number (callers hold the processor lock, so no two race).
+      const next = await this.db.selectFrom('profiles').select((eb) => eb.fn.max('num').as('n')).executeTakeFirst();
+      let num = Number(next?.n ?? 0);
       await this.db
         .insertInto('profiles')
-        .values(part.map(profileValues))
+        .values(part.map((p) => ({ ...profileValues(p), num: ++num })))
         .onConflict((oc) =>
           oc.column('id').doUpdateSet((eb) => ({
             traits: eb.ref('excluded.traits'),

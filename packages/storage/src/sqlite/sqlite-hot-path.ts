@@ -30,8 +30,8 @@ export class SqliteHotPath {
         'insert into events (id, workspace_id, profile_id, origin_profile_id, message_id, type, event, traits, properties, context, timestamp, received_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) on conflict (workspace_id, message_id) do nothing',
       ),
       upsertProfile: p(
-        `insert into profiles (id, workspace_id, traits, trait_times, first_touch, computed, merged_into, first_seen, last_seen, created_at, updated_at)
-         values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        `insert into profiles (id, workspace_id, traits, trait_times, first_touch, computed, merged_into, first_seen, last_seen, created_at, updated_at, num)
+         values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, (select coalesce(max(num), 0) + 1 from profiles))
          on conflict (id) do update set traits = excluded.traits, trait_times = excluded.trait_times, first_touch = excluded.first_touch,
            computed = excluded.computed, first_seen = excluded.first_seen, last_seen = excluded.last_seen, updated_at = excluded.updated_at`,
       ),

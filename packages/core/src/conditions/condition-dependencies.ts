@@ -1,0 +1,78 @@
+import type { ConditionNode } from './condition-schema.ts';
+import { normalizeStep } from './condition-schema.ts';
+import { isTimeDependent } from './match-comparison.ts';
+
+/** What a condition reads. Lists are sorted and without duplicates. */
+export interface ConditionDependencies {
+  /** Trait names/paths (`city`, `address.city`). */
+  traits: string[];
+  /** Computed trait names as written (`total_spent`, `event_counts.Product Viewed`). */
+  computed: string[];
+  /** Event names used by behaviour and sequence conditions. */
+  events: string[];
+  /** Tag references as written (ids `tag_…` or names). */
+  tags: string[];
+  /** Segment ids. */
+  segments: string[];
+  usesLifecycle: boolean;
+  usesRfm: boolean;
+  /** True when the result can change with the clock alone (windows, `within_last`, anniversaries). */
+  timeDependent: boolean;
+}
+
+/**
+ * Everything a condition depends on: refuse deleting a tag or segment another definition uses, and
+ * find which definitions an incoming event or trait change can affect.
+ *
+ * @example conditionDependencies({ all: [{ tag: '高意向', has: true }, { segment: 'seg_1', in: false }] }).tags // ['高意向']
+ */
+export function conditionDependencies(node: ConditionNode): ConditionDependencies {
+  const traits = new Set<string>();
+  const computed = new Set<string>();
+  const events = new Set<string>();
+  const tags = new Set<string>();
+  const segments = new Set<string>();
+  let usesLifecycle = false;
+  let usesRfm = false;
+  let timeDependent = false;
+
+  const visit = (n: ConditionNode): void => {
+    if ('all' in n) n.all.forEach(visit);
+    else if ('any' in n) n.any.forEach(visit);
+    else if ('not' in n) visit(n.not);
+    else if ('trait' in n) {
+      traits.add(n.trait);
+      timeDependent ||= isTimeDependent(n.op);
+    } else if ('computed' in n) {
+      computed.add(n.computed);
+      timeDependent ||= isTimeDependent(n.op);
+    } else if ('tag' in n) tags.add(n.tag);
+    else if ('event' in n) {
+      events.add(n.event);
+      const window = n.window ?? 'ever';
+      timeDependent ||= window !== 'ever' && 'last_days' in window;
+      timeDependent ||= (n.where ?? []).some((f) => isTimeDependent(f.op));
+    } else if ('sequence' in n) {
+      const steps = n.sequence.map(normalizeStep);
+      steps.forEach((s) => events.add(s.event));
+      const window = n.window ?? 'ever';
+      timeDependent ||= window !== 'ever' && 'last_days' in window;
+      timeDependent ||= steps.some((s) => s.where.some((f) => isTimeDependent(f.op)));
+    } else if ('segment' in n) segments.add(n.segment);
+    else if ('lifecycle' in n) usesLifecycle = true;
+    else usesRfm = true;
+  };
+  visit(node);
+
+  const sorted = (s: Set<string>): string[] => [...s].sort();
+  return {
+    traits: sorted(traits),
+    computed: sorted(computed),
+    events: sorted(events),
+    tags: sorted(tags),
+    segments: sorted(segments),
+    usesLifecycle,
+    usesRfm,
+    timeDependent,
+  };
+}

@@ -1,0 +1,2 @@
+export * from './rfm.ts';
+export * from './lifecycle.ts';
