@@ -17,8 +17,11 @@ import type { ServiceDeps } from './deps.ts';
 import { hashIdentifier } from './ids.ts';
 import type { WorkspaceService } from './workspaces.service.ts';
 
-/** PostgreSQL advisory lock key: one processor at a time keeps message order per profile. */
-const PROCESSOR_LOCK = 7070_0001;
+/**
+ * PostgreSQL advisory lock key: one processor at a time keeps message order per profile. Anything
+ * else that rewrites profiles (unmerge, erasure) takes it too.
+ */
+export const PROCESSOR_LOCK = 7070_0001;
 
 export interface BatchReport {
   messages: number;
@@ -36,6 +39,12 @@ export type ProfileChangeListener = (workspaceId: string, profileIds: ReadonlySe
  */
 export class ProcessorService {
   private readonly listeners: ProfileChangeListener[] = [];
+  private readonly recentConflicts = new Set<string>();
+
+  private rememberConflict(key: string): void {
+    if (this.recentConflicts.size > 50_000) this.recentConflicts.clear();
+    this.recentConflicts.add(key);
+  }
 
   constructor(
     private readonly deps: ServiceDeps,
@@ -88,14 +97,32 @@ export class ProcessorService {
     const processed = await tx.processedMessageIds(workspaceId, items.map((i) => i.message.messageId));
     let work = items.filter((i) => !processed.has(i.message.messageId));
 
-    // Erased people stay erased: identifiers with a suppression record are dropped from messages.
+    // Erased people stay erased: identifiers with a suppression record are dropped from messages
+    // (and so are traits holding their values), alias previousIds included.
     if (await tx.hasSuppressions(workspaceId)) {
       const hashes = new Map<string, string>();
-      for (const item of work) for (const id of item.identifiers) hashes.set(identifierKey(id.type, id.value), hashIdentifier(workspaceId, id.type, id.value));
+      const hashOf = (type: string, value: string) => {
+        const key = identifierKey(type, value);
+        let h = hashes.get(key);
+        if (!h) hashes.set(key, (h = hashIdentifier(workspaceId, type, value)));
+        return h;
+      };
+      for (const item of work) {
+        for (const id of item.identifiers) hashOf(id.type, id.value);
+        if (item.message.previousId) for (const type of ['user_id', 'anonymous_id']) hashOf(type, item.message.previousId);
+      }
       const suppressed = await tx.suppressedHashes(workspaceId, [...hashes.values()]);
       if (suppressed.size) {
+        const isSuppressed = (type: string, value: string) => suppressed.has(hashOf(type, value));
         work = work
-          .map((item) => ({ ...item, identifiers: item.identifiers.filter((id) => !suppressed.has(hashes.get(identifierKey(id.type, id.value))!)) }))
+          .map((item) => {
+            const dropped = item.identifiers.filter((id) => isSuppressed(id.type, id.value));
+            if (dropped.length === 0 && !(item.message.previousId && isSuppressed('user_id', item.message.previousId)) && !(item.message.previousId && isSuppressed('anonymous_id', item.message.previousId))) return item;
+            const values = new Set(dropped.map((d) => d.value));
+            const traits = Object.fromEntries(Object.entries(item.message.traits).filter(([, v]) => !(typeof v === 'string' && values.has(v))));
+            const previousId = item.message.previousId && (isSuppressed('user_id', item.message.previousId) || isSuppressed('anonymous_id', item.message.previousId)) ? null : item.message.previousId;
+            return { ...item, message: { ...item.message, traits, previousId }, identifiers: item.identifiers.filter((id) => !values.has(id.value) || !isSuppressed(id.type, id.value)) };
+          })
           .filter((item) => item.identifiers.length > 0 || (item.message.type === 'alias' && item.message.previousId !== null));
       }
     }
@@ -135,30 +162,39 @@ export class ProcessorService {
       const identifiers = [...item.identifiers];
       if (msg.type === 'alias' && msg.previousId) identifiers.push(aliasIdentifier(msg.previousId, graph));
       const res = resolveIdentifiers(identifiers, rules, graph, newProfileId);
-      let profile = profiles.get(res.profileId);
-      if (!profile) {
-        profile = { id: res.profileId, workspaceId, mergedInto: null, createdAt: msg.receivedAt, updatedAt: now, ...emptyProfileState() };
-        profiles.set(profile.id, profile);
-        held.set(profile.id, []);
+      if (res.createdId) {
+        profiles.set(res.createdId, { id: res.createdId, workspaceId, mergedInto: null, createdAt: msg.receivedAt, updatedAt: now, ...emptyProfileState() });
+        held.set(res.createdId, []);
       }
+      let profile = profiles.get(res.profileId)!;
       for (const id of res.attach) {
         owners.set(identifierKey(id.type, id.value), profile.id);
         held.get(profile.id)!.push(id);
         changes.identities.push({ workspaceId, type: id.type, value: id.value, profileId: profile.id, originProfileId: profile.id, firstSeen: msg.timestamp, sourceMessageId: msg.messageId });
       }
       for (const m of res.merges) {
+        const winner = profiles.get(m.winnerId)!;
         const loser = profiles.get(m.loserId);
-        if (loser) mergeProfileStates(profile, loser);
+        if (loser) mergeProfileStates(winner, loser);
         const moved = held.get(m.loserId) ?? [];
-        for (const id of moved) owners.set(identifierKey(id.type, id.value), profile.id);
-        held.get(profile.id)!.push(...moved);
+        for (const id of moved) owners.set(identifierKey(id.type, id.value), winner.id);
+        held.get(winner.id)!.push(...moved);
         held.delete(m.loserId);
-        if (loser) loser.mergedInto = profile.id;
+        if (loser) loser.mergedInto = winner.id;
         merged.add(m.loserId);
         touched.delete(m.loserId);
-        changes.merges.push({ id: this.deps.newId('merge'), workspaceId, winnerId: profile.id, loserId: m.loserId, reason: m.reason, messageId: msg.messageId, actor: 'identity-resolution', createdAt: now, undoneAt: null });
+        touched.add(winner.id);
+        changes.merges.push({ id: this.deps.newId('merge'), workspaceId, winnerId: winner.id, loserId: m.loserId, reason: m.reason, messageId: msg.messageId, actor: 'identity-resolution', createdAt: now, undoneAt: null });
       }
-      for (const c of res.conflicts) changes.conflicts.push(toConflictRow(this.deps.newId('conflict'), workspaceId, msg.messageId, c, now));
+      profile = profiles.get(res.profileId)!;
+      for (const c of res.conflicts) {
+        // One open conflict per (profile, identifier, other profile): a shared device that keeps
+        // sending does not flood the review list.
+        const key = `${workspaceId}|${c.profileId}|${c.type}|${c.value}|${c.otherProfileId ?? ''}`;
+        if (this.recentConflicts.has(key)) continue;
+        this.rememberConflict(key);
+        changes.conflicts.push(toConflictRow(this.deps.newId('conflict'), workspaceId, msg.messageId, c, now));
+      }
       applyMessage(profile, msg);
       profile.updatedAt = now;
       touched.add(profile.id);

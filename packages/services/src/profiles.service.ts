@@ -2,6 +2,7 @@ import { AppError, applyMessage, emptyProfileState, extractIdentifiers, notFound
 import type { WorkspaceStats } from '@siyu/storage';
 import type { ServiceDeps } from './deps.ts';
 import { hashIdentifier } from './ids.ts';
+import { PROCESSOR_LOCK } from './processor.service.ts';
 import type { WorkspaceService } from './workspaces.service.ts';
 
 export interface ProfileView {
@@ -88,9 +89,21 @@ export class ProfileService {
     return { data: page.data.map(({ workspaceId: _w, ...c }) => c), nextCursor: page.nextCursor };
   }
 
-  async stats(workspaceId: string): Promise<WorkspaceStats> {
-    const since = new Date(this.deps.clock().getTime() - 30 * 86_400_000).toISOString();
-    return this.deps.store.stats(workspaceId, since);
+  /** Overview figures; events per day are calendar days in the workspace's time zone. */
+  async stats(workspaceId: string): Promise<Omit<WorkspaceStats, 'eventsPerHour'> & { eventsPerDay: { day: string; count: number }[] }> {
+    const since = new Date(this.deps.clock().getTime() - 31 * 86_400_000).toISOString();
+    const ws = await this.deps.store.getWorkspace(workspaceId);
+    const stats = await this.deps.store.stats(workspaceId, since);
+    const day = new Intl.DateTimeFormat('en-CA', { timeZone: ws?.timeZone ?? 'Asia/Shanghai', year: 'numeric', month: '2-digit', day: '2-digit' });
+    const byDay = new Map<string, number>();
+    // The store buckets by UTC hour; every hour falls wholly inside one local day for whole-hour zones.
+    for (const h of stats.eventsPerHour) {
+      const local = day.format(new Date(`${h.hour}:00:00.000Z`));
+      byDay.set(local, (byDay.get(local) ?? 0) + h.count);
+    }
+    const cutoff = day.format(new Date(this.deps.clock().getTime() - 29 * 86_400_000));
+    const { eventsPerHour: _h, ...rest } = stats;
+    return { ...rest, eventsPerDay: [...byDay].filter(([d]) => d >= cutoff).sort(([a], [b]) => a.localeCompare(b)).map(([d, count]) => ({ day: d, count })) };
   }
 
   /**
@@ -115,7 +128,7 @@ export class ProfileService {
       for (const id of [canonical.id, merge.loserId]) await this.refold(tx, workspaceId, id, now);
       await tx.audit({ id: this.deps.newId('event'), workspaceId, actor, action: 'profile.unmerge', target: canonical.id, details: { mergeId, restoredProfileId: merge.loserId }, createdAt: now });
       return { profileId: canonical.id, restoredProfileId: merge.loserId };
-    });
+    }, PROCESSOR_LOCK);
     return result;
   }
 
@@ -150,7 +163,7 @@ export class ProfileService {
       // The audit entry names the profile id only: no personal data survives erasure.
       await tx.audit({ id: this.deps.newId('event'), workspaceId, actor, action: 'profile.erase', target: p.id, details: { profiles: tree.length, identifiers: identities.length }, createdAt: now });
       return { deleted: true as const, suppressedIdentifiers: identities.length };
-    });
+    }, PROCESSOR_LOCK);
   }
 
   private async refold(tx: ServiceDeps['store'], workspaceId: string, profileId: string, now: string): Promise<void> {
@@ -173,7 +186,9 @@ export class ProfileService {
   }
 
   private async view(p: ProfileRow): Promise<ProfileView> {
-    const [identities, merges] = await Promise.all([this.deps.store.identitiesOf(p.workspaceId, p.id), this.deps.store.mergesOf(p.workspaceId, [p.id])]);
+    // Merge history covers the whole tree that built this profile (A←B←C lists C→B too), so each can be undone.
+    const tree = [p.id, ...(await this.deps.store.mergedDescendants(p.workspaceId, p.id))];
+    const [identities, merges] = await Promise.all([this.deps.store.identitiesOf(p.workspaceId, p.id), this.deps.store.mergesOf(p.workspaceId, tree)]);
     const view: ProfileView = {
       id: p.id,
       traits: p.traits,

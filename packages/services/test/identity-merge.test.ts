@@ -75,7 +75,8 @@ const SCENARIOS: ScenarioRow[] = [
       { ids: ['user_id=u2'], events: 2 },
     ],
     merges: 0,
-    conflicts: ['device_id', 'device_id'],
+    // The second device message repeats the same refused link: recorded once, not per message.
+    conflicts: ['device_id'],
   },
   {
     name: 'two customers logging in on one browser (shared anonymousId) are not fused',
@@ -328,28 +329,30 @@ describe.each(TEST_BACKENDS)('identity resolution through the services on $name'
     await t.drain();
     const mergeAB = (await t.services.profiles.get(workspace.id, a.id)).merges[0]!;
     expect(mergeAB).toMatchObject({ winnerId: a.id, loserId: b.id });
-    // The member number reaches Z, anon-b reaches A (which holds B): A is merged into Z.
+    // The member number reaches Z, anon-b reaches A (which holds B). A holds a user_id, the
+    // higher-priority identifier, so Z is merged into A and the customer's profile id stays A.
     await send(workspace, 'track', { anonymousId: 'anon-b', event: 'Store Visited', context: { traits: { member_no: 'M1' } } });
     await t.drain();
-    expect((await t.services.profiles.get(workspace.id, b.id)).id).toBe(z.id);
+    expect((await t.services.profiles.get(workspace.id, b.id)).id).toBe(a.id);
+    expect((await t.services.profiles.get(workspace.id, z.id)).id).toBe(a.id);
 
-    await t.services.profiles.unmerge(workspace.id, z.id, mergeAB.id, 'admin@test');
+    await t.services.profiles.unmerge(workspace.id, a.id, mergeAB.id, 'admin@test');
     const restored = await t.services.profiles.get(workspace.id, b.id);
     expect(restored.id).toBe(b.id);
     expect(restored.identities.map((i) => `${i.type}=${i.value}`)).toEqual(['anonymous_id=anon-b']);
     expect(restored.computed.event_counts).toEqual({ 'Page Viewed': 1 });
-    const rest = await t.services.profiles.get(workspace.id, a.id);
-    expect(rest.id).toBe(z.id);
+    const rest = await t.services.profiles.get(workspace.id, z.id);
+    expect(rest.id).toBe(a.id);
     expect(rest.identities.map((i) => `${i.type}=${i.value}`).sort()).toEqual(['anonymous_id=anon-z', 'member_no=M1', 'user_id=u1']);
     expect(rest.traits).toMatchObject({ city: '上海', member_no: 'M1' });
     expect(rest.computed.event_counts).toEqual({ 'Store Visited': 1 });
-    expect((await t.services.profiles.events(workspace.id, z.id, { limit: 10 })).data).toHaveLength(4);
+    expect((await t.services.profiles.events(workspace.id, a.id, { limit: 10 })).data).toHaveLength(4);
   });
 
   // BUG: profiles.service.ts `view()` lists only `mergesOf(p.workspaceId, [p.id])`, the merges the surviving
   // profile itself took part in. After A←B←C the merge of C into B is on no profile view (get(B) and
   // get(C) both answer with A), so there is no way through the API to find its id and split C off.
-  it.fails('the survivor’s merge history lists every merge that built it, so each can be undone', async () => {
+  it('the survivor’s merge history lists every merge that built it, so each can be undone', async () => {
     const { workspace } = await t.workspace();
     await send(workspace, 'page', { anonymousId: 'anon-c' });
     await send(workspace, 'identify', { anonymousId: 'anon-b', traits: { email: 'b@x.cn' } });
@@ -469,7 +472,7 @@ describe.each(TEST_BACKENDS)('identity resolution through the services on $name'
   // first-touch traits wholesale from the profile first seen earlier instead of per trait. The visitor
   // was first seen on Jan 1 without a campaign and came from Douyin on Jan 10; the customer came from
   // WeChat on Jan 5, so the person's first source channel is WeChat — but the merged profile says Douyin.
-  it.fails('after a merge the first source channel is the earliest one across both profiles', async () => {
+  it('after a merge the first source channel is the earliest one across both profiles', async () => {
     const { workspace } = await t.workspace();
     await send(workspace, 'page', { anonymousId: 'a1', timestamp: '2026-01-01T00:00:00Z' });
     await send(workspace, 'page', { anonymousId: 'a1', timestamp: '2026-01-10T00:00:00Z', context: { campaign: { source: 'douyin' } } });

@@ -19,7 +19,9 @@ export function decodeJson<T = Record<string, unknown>>(value: unknown): T {
 /** `traits->>'city'` on PostgreSQL, `json_extract(traits, '$."city"')` on SQLite — a trait as text. */
 export function jsonText(dialect: Dialect, column: string, key: string): RawBuilder<string | null> {
   if (dialect === 'postgres') return sql<string | null>`${sql.ref(column)}->>${key}`;
-  return sql<string | null>`cast(json_extract(${sql.ref(column)}, ${'$."' + key.replace(/"/g, '""') + '"'}) as text)`;
+  // json_extract turns true/false into 1/0; spell them like PostgreSQL's ->> does.
+  const path = '$."' + key.replace(/"/g, '""') + '"';
+  return sql<string | null>`(case json_type(${sql.ref(column)}, ${path}) when 'true' then 'true' when 'false' then 'false' else cast(json_extract(${sql.ref(column)}, ${path}) as text) end)`;
 }
 
 export function chunk<T>(items: readonly T[], size: number): T[][] {

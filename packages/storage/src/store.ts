@@ -35,7 +35,8 @@ export interface WorkspaceStats {
   events: number;
   mergedProfiles: number;
   openConflicts: number;
-  eventsPerDay: { day: string; count: number }[];
+  /** Events per UTC hour (`2026-01-31T16`); the service folds them into the workspace's calendar days. */
+  eventsPerHour: { hour: string; count: number }[];
   eventsByName: { event: string; count: number }[];
   identitiesByType: { type: string; count: number }[];
 }
@@ -135,11 +136,7 @@ export class SqlStore {
     return this.transaction(async (tx) => {
       if (tx.hot) return { duplicates: tx.hot.appendInbox(workspaceId, items) };
       const ids = items.map((i) => i.messageId);
-      const processed = new Set<string>();
-      for (const part of chunk(ids, MAX_PARAMS - 1)) {
-        const rows = await tx.db.selectFrom('events').select('message_id').where('workspace_id', '=', workspaceId).where('message_id', 'in', part).execute();
-        for (const r of rows) processed.add(r.message_id);
-      }
+      const processed = await tx.processedMessageIds(workspaceId, ids);
       const fresh = items.filter((i) => !processed.has(i.messageId));
       const inserted = new Set<string>();
       for (const part of chunk(fresh, Math.floor(MAX_PARAMS / 4))) {
@@ -183,6 +180,15 @@ export class SqlStore {
 
   async identitiesByKeys(workspaceId: string, keys: readonly Identifier[]): Promise<IdentityRow[]> {
     if (this.hot) return this.hot.identitiesByKeys(workspaceId, keys);
+    if (this.dialect === 'postgres') {
+      // Arrays + unnest: one plan for any number of keys (a long tuple IN list is slow to plan).
+      const { rows } = await sql<Database['identities']>`
+        select i.* from identities i
+        join unnest(${keys.map((k) => k.type)}::text[], ${keys.map((k) => k.value)}::text[]) as k(type, value)
+          on i.type = k.type and i.value = k.value
+        where i.workspace_id = ${workspaceId}`.execute(this.db);
+      return rows.map(toIdentity);
+    }
     const out: IdentityRow[] = [];
     for (const part of chunk(keys, Math.floor(MAX_PARAMS / 2) - 1)) {
       const rows = await this.db
@@ -198,6 +204,10 @@ export class SqlStore {
 
   async identitiesOfProfiles(profileIds: readonly string[]): Promise<IdentityRow[]> {
     if (this.hot) return this.hot.identitiesOfProfiles(profileIds);
+    if (this.dialect === 'postgres') {
+      const { rows } = await sql<Database['identities']>`select * from identities where profile_id = any(${[...profileIds]}::text[])`.execute(this.db);
+      return rows.map(toIdentity);
+    }
     const out: IdentityRow[] = [];
     for (const part of chunk(profileIds, MAX_PARAMS)) {
       const rows = await this.db.selectFrom('identities').selectAll().where('profile_id', 'in', part).execute();
@@ -208,6 +218,10 @@ export class SqlStore {
 
   async profilesByIds(profileIds: readonly string[]): Promise<ProfileRow[]> {
     if (this.hot) return this.hot.profilesByIds(profileIds);
+    if (this.dialect === 'postgres') {
+      const { rows } = await sql<Database['profiles']>`select * from profiles where id = any(${[...profileIds]}::text[])`.execute(this.db);
+      return rows.map(toProfile);
+    }
     const out: ProfileRow[] = [];
     for (const part of chunk(profileIds, MAX_PARAMS)) {
       const rows = await this.db.selectFrom('profiles').selectAll().where('id', 'in', part).execute();
@@ -218,12 +232,18 @@ export class SqlStore {
 
   async processedMessageIds(workspaceId: string, messageIds: readonly string[]): Promise<Set<string>> {
     if (this.hot) return this.hot.processedMessageIds(workspaceId, messageIds);
+    if (this.dialect === 'postgres') return this.pgProcessed(workspaceId, messageIds);
     const out = new Set<string>();
     for (const part of chunk(messageIds, MAX_PARAMS - 1)) {
       const rows = await this.db.selectFrom('events').select('message_id').where('workspace_id', '=', workspaceId).where('message_id', 'in', part).execute();
       for (const r of rows) out.add(r.message_id);
     }
     return out;
+  }
+
+  private async pgProcessed(workspaceId: string, messageIds: readonly string[]): Promise<Set<string>> {
+    const { rows } = await sql<{ message_id: string }>`select message_id from events where workspace_id = ${workspaceId} and message_id = any(${[...messageIds]}::text[])`.execute(this.db);
+    return new Set(rows.map((r) => r.message_id));
   }
 
   async suppressedHashes(workspaceId: string, hashes: readonly string[]): Promise<Set<string>> {
@@ -424,7 +444,8 @@ export class SqlStore {
       const row = await q.executeTakeFirstOrThrow();
       return Number(row.n);
     };
-    const day = this.dialect === 'postgres' ? sql<string>`substr(timestamp, 1, 10)` : sql<string>`substr(timestamp, 1, 10)`;
+    // UTC hours (`2026-01-31T16`); the service folds them into the workspace's calendar days.
+    const day = sql<string>`substr(timestamp, 1, 13)`;
     const perDay = await this.db
       .selectFrom('events')
       .select([day.as('day'), (eb) => eb.fn.countAll<number>().as('n')])
@@ -454,7 +475,7 @@ export class SqlStore {
       mergedProfiles: await count('profiles', 'merged'),
       events: await count('events'),
       openConflicts: await count('identity_conflicts'),
-      eventsPerDay: perDay.map((r) => ({ day: r.day, count: Number(r.n) })),
+      eventsPerHour: perDay.map((r) => ({ hour: r.day, count: Number(r.n) })),
       eventsByName: byName.map((r) => ({ event: r.event ?? '', count: Number(r.n) })),
       identitiesByType: byType.map((r) => ({ type: r.type, count: Number(r.n) })),
     };

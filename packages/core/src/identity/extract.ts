@@ -64,7 +64,8 @@ export function extractIdentifiers(
     if (raw === null || raw === undefined || raw === '') continue;
     const type = rules.has(key) ? key : TRAIT_ALIASES[key];
     if (!type || !rules.has(type) || type === 'user_id' || type === 'anonymous_id') continue;
-    const v = add(type, raw, `traits.${key}`, appIdFromTraits);
+    // identify carries traits at `traits`; other calls only through `context.traits`.
+    const v = add(type, raw, `${msg.type === 'identify' && !(msg.context.traits as Record<string, unknown> | undefined)?.[key] ? 'traits' : 'context.traits'}.${key}`, appIdFromTraits);
     // Profiles keep the cleaned value (E.164 phone, lower-case email), like the identity graph.
     if (v.ok && (type === 'phone' || type === 'email')) msg.traits[key] = v.value;
   }

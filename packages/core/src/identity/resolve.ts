@@ -30,8 +30,10 @@ export interface IdentityConflict {
 export interface Resolution {
   /** The profile the message belongs to. */
   profileId: string;
-  /** True when `profileId` is new and must be created. */
+  /** True when a new profile was started (its id is `createdId`). */
   created: boolean;
+  /** The new profile's id, when one was started; it may since have been merged into `profileId`. */
+  createdId: string | null;
   /** Identifiers to attach to `profileId` (not yet held by anyone). */
   attach: Identifier[];
   /** Profiles to merge into `profileId`, in order. */
@@ -49,6 +51,9 @@ export interface Resolution {
  * link is refused and returned as a conflict. An unknown identifier of higher priority that the
  * reached profile cannot take (a new user_id where the profile already has another) means the
  * message is a different person: a new profile is created for it.
+ *
+ * In a merge the survivor is the profile holding the higher-priority identifier (a customer's
+ * user_id profile is not absorbed into an anonymous email profile), so the survivor's id stays stable.
  */
 export function resolveIdentifiers(
   identifiers: readonly Identifier[],
@@ -63,12 +68,14 @@ export function resolveIdentifiers(
   const pending: Identifier[] = [];
   let primary: string | null = null;
   let created = false;
+  let createdId: string | null = null;
   // Identifiers the primary will hold after this message: what it has plus what we plan to attach/merge.
   let held = new Map<string, Set<string>>();
 
   const adopt = (profileId: string, isNew: boolean) => {
     primary = profileId;
     created = isNew;
+    if (isNew) createdId = profileId;
     held = isNew ? new Map() : groupByType(graph.identitiesOf(profileId));
   };
   const fits = (extra: readonly Identifier[]): Identifier | null => {
@@ -143,14 +150,19 @@ export function resolveIdentifiers(
       });
       continue;
     }
-    merges.push({ winnerId: primary!, loserId: owner, via: id, reason: `shared ${id.type} ${id.value}` });
+    if (topPriority(rules, theirs) > topPriorityOf(rules, held)) {
+      merges.push({ winnerId: owner, loserId: primary!, via: id, reason: `shared ${id.type} ${id.value}` });
+      primary = owner;
+    } else {
+      merges.push({ winnerId: primary!, loserId: owner, via: id, reason: `shared ${id.type} ${id.value}` });
+    }
     hold(theirs);
   }
   if (primary === null) {
     adopt(newProfileId(), true);
     for (const p of pending) attachOrRefuse(p);
   }
-  return { profileId: primary!, created, attach, merges, conflicts };
+  return { profileId: primary!, created, createdId, attach, merges, conflicts };
 }
 
 /**
@@ -160,6 +172,18 @@ export function resolveIdentifiers(
 export function aliasIdentifier(previousId: string, graph: IdentityGraph): Identifier {
   if (graph.profileOf('user_id', previousId) !== undefined) return { type: 'user_id', value: previousId };
   return { type: 'anonymous_id', value: previousId };
+}
+
+function topPriority(rules: IdentityRules, ids: readonly Identifier[]): number {
+  let max = -1;
+  for (const id of ids) max = Math.max(max, priorityOf(rules, id.type));
+  return max;
+}
+
+function topPriorityOf(rules: IdentityRules, held: ReadonlyMap<string, ReadonlySet<string>>): number {
+  let max = -1;
+  for (const [type, values] of held) if (values.size) max = Math.max(max, priorityOf(rules, type));
+  return max;
 }
 
 function priorityOf(rules: IdentityRules, type: string): number {

@@ -198,7 +198,7 @@ describe('commutativity', () => {
   // key's own `<key>_at` time. Here the visitor was first seen without any campaign (Jan 1), the other
   // profile arrived through WeChat on Jan 5, and the visitor clicked a Douyin ad on Jan 10: folding all
   // messages gives first_source_channel "wechat", but the merge keeps "douyin".
-  it.fails('merging keeps each first-touch trait from the earliest message that set it', () => {
+  it('merging keeps each first-touch trait from the earliest message that set it', () => {
     const visitor = [track('2026-01-01T00:00:00.000Z', 'Page Viewed'), track('2026-01-10T00:00:00.000Z', 'Page Viewed', {}, { campaign: { source: 'douyin' } })];
     const customer = [identify('2026-01-05T00:00:00.000Z', { phone: '+8613800138000' }, { campaign: { source: 'wechat' } })];
     const folded = fold([...visitor, ...customer]);

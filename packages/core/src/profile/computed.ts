@@ -147,12 +147,19 @@ export function mergeProfileStates(into: ProfileState, from: ProfileState): Prof
       into.traitTimes[key] = theirs;
     }
   }
-  const ourFirst = typeof into.firstTouch.first_seen === 'string' ? into.firstTouch.first_seen : null;
-  const theirFirst = typeof from.firstTouch.first_seen === 'string' ? from.firstTouch.first_seen : null;
-  if (theirFirst !== null && (ourFirst === null || theirFirst < ourFirst)) {
-    into.firstTouch = { ...into.firstTouch, ...from.firstTouch };
-  } else {
-    into.firstTouch = { ...from.firstTouch, ...into.firstTouch };
+  // First-touch keys are compared one by one, each by the time it was set (`<key>_at`; first_seen is its own time).
+  const touchedAt = (ft: Record<string, unknown>, key: string) => {
+    const at = key === 'first_seen' ? ft.first_seen : ft[`${key}_at`];
+    return typeof at === 'string' ? at : null;
+  };
+  for (const [key, value] of Object.entries(from.firstTouch)) {
+    if (key.endsWith('_at') && key !== 'first_seen') continue;
+    const theirs = touchedAt(from.firstTouch, key);
+    const ours = touchedAt(into.firstTouch, key);
+    if (into.firstTouch[key] === undefined || (theirs !== null && (ours === null || theirs < ours))) {
+      into.firstTouch[key] = value;
+      if (key !== 'first_seen' && theirs !== null) into.firstTouch[`${key}_at`] = theirs;
+    }
   }
   const a = into.computed;
   const b = from.computed;
