@@ -61,8 +61,10 @@ function LocalizedApp() {
         components: { Layout: { siderBg: '#001529', headerBg: '#ffffff', headerPadding: '0 24px' } },
       }}
     >
-      <AntApp>
-        <BrowserRouter>
+      {/* The router wraps AntApp so that message/modal content rendered by App.useApp() (outside the
+          routes) may hold a <Link>: the unmerge notice links to the restored profile. */}
+      <BrowserRouter>
+        <AntApp>
           <UnauthorizedRedirect />
           <Routes>
             <Route path="/login" element={<LoginPage />} />
@@ -82,8 +84,8 @@ function LocalizedApp() {
               <Route path="*" element={<NotFoundPage />} />
             </Route>
           </Routes>
-        </BrowserRouter>
-      </AntApp>
+        </AntApp>
+      </BrowserRouter>
     </ConfigProvider>
   );
 }

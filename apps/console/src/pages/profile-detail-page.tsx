@@ -185,9 +185,10 @@ function IdentitiesTab({ profile, reveal }: { profile: Profile; reveal: boolean 
       dataIndex: 'type',
       width: 200,
       render: (type: string) => (
-        <Space size={6}>
+        // the code moves to its own line when the column is narrow, rather than breaking mid-word
+        <Space size={[6, 0]} wrap>
           <span>{identifierTypeLabel(type, t)}</span>
-          <Typography.Text type="secondary" style={{ fontSize: 12 }}>
+          <Typography.Text type="secondary" style={{ fontSize: 12, whiteSpace: 'nowrap' }}>
             {type}
           </Typography.Text>
         </Space>
