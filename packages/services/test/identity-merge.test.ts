@@ -225,7 +225,7 @@ describe.each(TEST_BACKENDS)('identity resolution through the services on $name'
 
     const survivor = await t.services.profiles.get(workspace.id, customer.id);
     expect(survivor.merges).toEqual([
-      expect.objectContaining({ winnerId: customer.id, loserId: visitor.id, reason: 'shared anonymous_id a1', messageId: 'alias-1', actor: 'identity-resolution', undoneAt: null }),
+      expect.objectContaining({ winnerId: customer.id, loserId: visitor.id, reason: 'one message carried user_id u1 and anonymous_id a1, held by the two profiles', messageId: 'alias-1', actor: 'identity-resolution', undoneAt: null }),
     ]);
     // The id that was merged away answers with the survivor.
     expect((await t.services.profiles.get(workspace.id, visitor.id)).id).toBe(customer.id);

@@ -69,6 +69,8 @@ export function resolveIdentifiers(
   let primary: string | null = null;
   let created = false;
   let createdId: string | null = null;
+  // The identifier through which the message reached its profile, for merge reasons.
+  let primaryVia: Identifier | null = null;
   // Identifiers the primary will hold after this message: what it has plus what we plan to attach/merge.
   let held = new Map<string, Set<string>>();
 
@@ -130,11 +132,13 @@ export function resolveIdentifiers(
       const over = fits(pending);
       if (!over) {
         adopt(owner, false);
+        primaryVia = id;
         for (const p of pending) attachOrRefuse(p);
         continue;
       }
       // It does not: the message is another person, whose identifiers start a new profile.
       adopt(newProfileId(), true);
+      primaryVia = pending[0] ?? null;
       for (const p of pending) attachOrRefuse(p);
     }
     const theirs = graph.identitiesOf(owner);
@@ -150,11 +154,15 @@ export function resolveIdentifiers(
       });
       continue;
     }
+    const reason = primaryVia && (primaryVia.type !== id.type || primaryVia.value !== id.value)
+      ? `one message carried ${primaryVia.type} ${primaryVia.value} and ${id.type} ${id.value}, held by the two profiles`
+      : `shared ${id.type} ${id.value}`;
     if (topPriority(rules, theirs) > topPriorityOf(rules, held)) {
-      merges.push({ winnerId: owner, loserId: primary!, via: id, reason: `shared ${id.type} ${id.value}` });
+      merges.push({ winnerId: owner, loserId: primary!, via: id, reason });
       primary = owner;
+      primaryVia = id;
     } else {
-      merges.push({ winnerId: primary!, loserId: owner, via: id, reason: `shared ${id.type} ${id.value}` });
+      merges.push({ winnerId: primary!, loserId: owner, via: id, reason });
     }
     hold(theirs);
   }
