@@ -42,7 +42,7 @@ export async function main(args: string[]): Promise<void> {
     const bodies = buildBatches({ batches: Math.ceil(events / batchSize), batchSize, people: Number(values.people), idPrefix: prefix });
     const opened =
       backend === 'postgres'
-        ? await openStore({ databaseUrl: pgUrl, sqliteFile: '' }).catch((e: unknown) => {
+        ? await openStore({ databaseUrl: pgUrl, sqliteFile: '', ...(process.env.SIYU_BENCH_QUERY_LOG ? { queryLog: queryLogger } : {}) }).catch((e: unknown) => {
             process.stdout.write(`ingest.postgres: skipped (${(e as Error).message})\n`);
             return null;
           })

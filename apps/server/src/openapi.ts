@@ -42,6 +42,7 @@ export function openApiDocument(): object {
         requestBody: json({ type: 'object', properties: { batch: { type: 'array', items: { $ref: '#/components/schemas/Message' } }, sentAt: { type: 'string' }, context: { type: 'object' }, writeKey: { type: 'string' } }, required: ['batch'] }),
       },
     },
+    '/v1/import': { post: { ...track('batch', "Segment's alias of /v1/batch") } },
     '/api/v1/me': { get: admin('The workspace of the token') },
     '/api/v1/stats': { get: admin('Counts and charts for the overview') },
     '/api/v1/workspaces': {

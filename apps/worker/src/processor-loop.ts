@@ -63,7 +63,7 @@ export class ProcessorLoop {
         if (r.messages > 0) {
           // Linger briefly after a small batch so the next one is bigger: per-batch costs (lookups,
           // commit, fsync) are paid once for many messages, at a few ms of freshness.
-          if (r.messages < this.opts.batchSize / 4) await sleep(this.opts.lingerMs ?? 20);
+          if (r.messages < this.opts.batchSize / 4) await this.pause(this.opts.lingerMs ?? 20);
           continue;
         }
       } catch (error) {
@@ -73,16 +73,27 @@ export class ProcessorLoop {
           await this.processor.isolateFailure(error).catch((e: unknown) => this.log.error({ err: String(e) }, 'could not isolate failing message'));
           failures = 0;
         }
-        await sleep(Math.min(5000, 100 * 2 ** failures));
+        await this.pause(Math.min(5000, 100 * 2 ** failures));
         continue;
       }
       if (this.pending || !this.running) continue;
-      await new Promise<void>((resolve) => {
-        this.wake = resolve;
-        setTimeout(resolve, this.opts.pollMs ?? 250).unref();
-      });
+      await this.pause(this.opts.pollMs ?? 250);
     }
   }
-}
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms).unref());
+  /** Waits `ms`, or less when notified (new messages, or `stop()`), so shutdown never waits on a timer. */
+  private pause(ms: number): Promise<void> {
+    if (!this.running) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.wake = null;
+        resolve();
+      }, ms);
+      timer.unref();
+      this.wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+}

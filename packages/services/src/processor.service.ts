@@ -93,7 +93,7 @@ export class ProcessorService {
 
   private async processWorkspace(tx: SqlStore, workspaceId: string, items: InboxItem[], changes: ProcessorChanges) {
     const now = this.deps.clock().toISOString();
-    const rules = await this.workspaces.identityRules(workspaceId);
+    const rules = await this.workspaces.identityRules(workspaceId, tx);
     const processed = await tx.processedMessageIds(workspaceId, items.map((i) => i.message.messageId));
     let work = items.filter((i) => !processed.has(i.message.messageId));
 

@@ -65,10 +65,14 @@ export class WorkspaceService {
     return this.deps.store.listWorkspaces();
   }
 
-  async identityRules(workspaceId: string): Promise<IdentityRules> {
+  /**
+   * The workspace's identity rules (cached). Inside a transaction pass its store: on SQLite the
+   * transaction holds the only connection, and a read through another store would wait forever.
+   */
+  async identityRules(workspaceId: string, store: ServiceDeps['store'] = this.deps.store): Promise<IdentityRules> {
     const hit = this.rules.get(workspaceId);
     if (hit && Date.now() - hit.at < WorkspaceService.TTL_MS) return hit.rules;
-    const rules = toRuleMap(await this.deps.store.identityRules(workspaceId));
+    const rules = toRuleMap(await store.identityRules(workspaceId));
     this.rules.set(workspaceId, { rules, at: Date.now() });
     return rules;
   }

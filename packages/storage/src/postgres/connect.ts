@@ -6,8 +6,8 @@ import type { Database } from '../schema.ts';
 pg.types.setTypeParser(20, (v: string) => Number(v));
 
 /** PostgreSQL for scale: many server and worker processes share one database. */
-export function connectPostgres(url: string, poolSize = 10): { db: Kysely<Database>; pool: pg.Pool } {
+export function connectPostgres(url: string, poolSize = 10, queryLog?: import('kysely').LogConfig): { db: Kysely<Database>; pool: pg.Pool } {
   const pool = new pg.Pool({ connectionString: url, max: poolSize });
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), ...(queryLog ? { log: queryLog } : {}) });
   return { db, pool };
 }

@@ -19,9 +19,10 @@ export function connectSqlite(file: string, queryLog?: import('kysely').LogConfi
   raw.pragma('wal_autocheckpoint = 10000');
   
   
-  raw.pragma('cache_size = -131072');
+  raw.pragma('cache_size = -65536');
   raw.pragma('temp_store = MEMORY');
-  raw.pragma('mmap_size = 1073741824');
+  // Memory-mapped reads, bounded so resident memory stays predictable on large databases.
+  raw.pragma('mmap_size = 268435456');
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: raw }), ...(queryLog ? { log: queryLog } : {}) });
   return { db, raw, hot: () => new SqliteHotPath(raw) };
 }
