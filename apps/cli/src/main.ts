@@ -98,6 +98,8 @@ async function start(config: Config, args: string[]): Promise<number> {
     isReady: async () => !shuttingDown && (await rt.opened.store.listWorkspaces()).length > 0,
   });
   if (config.worker === 'on') rt.loop.start();
+  if (config.worker === 'on') rt.layersLoop.start();
+  if (config.worker === 'on') rt.reevaluation.start();
   const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host });
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
@@ -126,15 +128,19 @@ async function start(config: Config, args: string[]): Promise<number> {
     const shutdown = (signal: string) => {
       if (shuttingDown) return;
       shuttingDown = true;
+      // Keep the process alive until the drain below has finished (its timers are unref'd).
+      const keepAlive = setInterval(() => {}, 1000);
       log.info({ signal }, 'shutting down: finishing in-flight requests and the current batch');
       server.close(() => {
         void rt.close().then(
           () => {
             log.info({}, 'stopped cleanly');
+            clearInterval(keepAlive);
             resolve(0);
           },
           (e: unknown) => {
             log.error({ err: String(e) }, 'error while stopping');
+            clearInterval(keepAlive);
             resolve(1);
           },
         );

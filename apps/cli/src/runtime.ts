@@ -4,13 +4,15 @@ import { join, resolve } from 'node:path';
 import type { Config } from '@siyu/config';
 import { createServices, hashSecret, newId, newSecret, type Logger, type Services } from '@siyu/services';
 import { openStore, type OpenedStore } from '@siyu/storage';
-import { ProcessorLoop } from '@siyu/worker';
+import { LayersLoop, ProcessorLoop, ReevaluationLoop } from '@siyu/worker';
 
 export interface Runtime {
   config: Config;
   opened: OpenedStore;
   services: Services;
   loop: ProcessorLoop;
+  layersLoop: LayersLoop;
+  reevaluation: ReevaluationLoop;
   close(): Promise<void>;
 }
 
@@ -21,13 +23,21 @@ export async function openRuntime(config: Config, log: Logger): Promise<Runtime>
   const services = createServices({ store: opened.store, clock: () => new Date(), newId, log }, { defaultTimeZone: config.timeZone });
   const loop = new ProcessorLoop(services.processor, log, { batchSize: config.processorBatch });
   services.ingest.onAppend(loop.notify);
+  const layersLoop = new LayersLoop(services.layers, log);
+  const reevaluation = new ReevaluationLoop(services.audienceEngine, log);
   return {
     config,
     opened,
     services,
     loop,
+    layersLoop,
+    reevaluation,
     async close() {
       await loop.stop();
+      await layersLoop.stop();
+      await services.layers.settled();
+      await reevaluation.stop();
+      await services.audienceEngine.settled();
       await opened.close();
     },
   };

@@ -4,9 +4,11 @@ import { extname, join, normalize } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { Hono } from 'hono';
 import { adminRoutes } from './admin.routes.ts';
+import { audienceRoutes } from './audiences.routes.ts';
 import type { AppEnv, AppOptions } from './context.ts';
 import { HTTP_STATUS, toAppError } from './errors.ts';
 import { ingestRoutes } from './ingest.routes.ts';
+import { layersRoutes } from './layers.routes.ts';
 import { openApiDocument } from './openapi.ts';
 
 /** The whole HTTP surface, as a web-standard app (tests call `app.request()` without a port). */
@@ -37,6 +39,8 @@ export function createApp(opts: AppOptions): Hono<AppEnv> {
 
   ingestRoutes(app, opts);
   adminRoutes(app, opts);
+  audienceRoutes(app, opts);
+  layersRoutes(app, opts);
   for (const extend of opts.extend ?? []) extend(app, opts.services);
 
   app.all('/api/*', (c) => c.json({ error: { code: 'NOT_FOUND', message: `no API route ${c.req.method} ${c.req.path}; see /api/openapi.json` } }, 404));

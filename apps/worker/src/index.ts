@@ -1,1 +1,3 @@
 export { ProcessorLoop } from './processor-loop.ts';
+export { LayersLoop } from './layers-loop.ts';
+export { ReevaluationLoop } from './reevaluation-loop.ts';

@@ -4,4 +4,6 @@ export * from './workspaces.service.ts';
 export * from './ingest.service.ts';
 export * from './processor.service.ts';
 export * from './profiles.service.ts';
+export * from './layers.service.ts';
+export * from './audiences/index.ts';
 export * from './siyu.ts';

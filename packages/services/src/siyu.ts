@@ -1,5 +1,7 @@
+import { AudienceEngine, AudienceService, SegmentService, TagService, type AudienceEngineOptions } from './audiences/index.ts';
 import type { ServiceDeps } from './deps.ts';
 import { IngestService } from './ingest.service.ts';
+import { LayerService, type LayerServiceOptions } from './layers.service.ts';
 import { ProcessorService } from './processor.service.ts';
 import { ProfileService } from './profiles.service.ts';
 import { WorkspaceService } from './workspaces.service.ts';
@@ -10,13 +12,23 @@ export interface Services {
   ingest: IngestService;
   processor: ProcessorService;
   profiles: ProfileService;
+  layers: LayerService;
+  tags: TagService;
+  segments: SegmentService;
+  audiences: AudienceService;
+  audienceEngine: AudienceEngine;
 }
 
 /** The composition root of the use-cases: one instance per process. */
-export function createServices(deps: ServiceDeps, opts: { defaultTimeZone?: string } = {}): Services {
+export function createServices(deps: ServiceDeps, opts: { defaultTimeZone?: string; layers?: LayerServiceOptions; audiences?: AudienceEngineOptions } = {}): Services {
   const workspaces = new WorkspaceService(deps, opts.defaultTimeZone);
   const ingest = new IngestService(deps, workspaces);
   const processor = new ProcessorService(deps, workspaces);
   const profiles = new ProfileService(deps, workspaces);
-  return { deps, workspaces, ingest, processor, profiles };
+  const layers = new LayerService(deps, processor, opts.layers);
+  const audienceEngine = new AudienceEngine(deps, processor, layers, opts.audiences);
+  const audiences = new AudienceService(deps, audienceEngine);
+  const tags = new TagService(deps, workspaces, audienceEngine, audiences, profiles);
+  const segments = new SegmentService(deps, audienceEngine, audiences);
+  return { deps, workspaces, ingest, processor, profiles, layers, tags, segments, audiences, audienceEngine };
 }

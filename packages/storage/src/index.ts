@@ -8,6 +8,8 @@ import type { Dialect } from './dialect.ts';
 import type { SqliteHotPath } from './sqlite/sqlite-hot-path.ts';
 
 export { SqlStore } from './store.ts';
+export { LayerStore, type LayerRow, type OrderStats, type LayerGroupTotal } from './layers-store.ts';
+export * from './audience-store.ts';
 export type { NewWorkspace, ProfileListQuery, WorkspaceStats } from './store.ts';
 export type { Dialect } from './dialect.ts';
 export type { Database } from './schema.ts';
@@ -37,7 +39,7 @@ export async function openStore(opts: OpenStoreOptions): Promise<OpenedStore> {
   let location: string;
   let hot: (() => SqliteHotPath) | undefined;
   if (opts.databaseUrl && /^postgres(ql)?:\/\//.test(opts.databaseUrl)) {
-    db = connectPostgres(opts.databaseUrl).db;
+    db = connectPostgres(opts.databaseUrl, 10, opts.queryLog).db;
     dialect = 'postgres';
     location = opts.databaseUrl.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
   } else {

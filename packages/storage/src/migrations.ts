@@ -251,6 +251,16 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.createIndex('reevaluations_due_idx').on('reevaluations').columns(['due_at']).execute();
       },
     },
+    '0003_layer_due_index': {
+      async up(db: Kysely<any>) {
+        await db.schema
+          .createIndex('profile_layers_due_idx')
+          .on('profile_layers')
+          .columns(['lifecycle_changes_at'])
+          .where(sql.ref('lifecycle_changes_at'), 'is not', null)
+          .execute();
+      },
+    },
   };
 }
 

@@ -1,0 +1,449 @@
+import { AudienceStore, type AudienceEventRecord, type MembershipHistoryRecord } from '@siyu/storage';
+import type { ServiceDeps } from '../deps.ts';
+import type { LayerService } from '../layers.service.ts';
+import type { ProcessorService } from '../processor.service.ts';
+import { AudienceIndex, type IndexOp } from './audience-index.service.ts';
+import { eventNeedsOf, WorkspaceModel, type CompiledDefinition, type DefinitionKind } from './definitions.ts';
+import { evaluateRow, type DerivedChange } from './evaluation.ts';
+
+/** Same key as the processor's lock (processor.service.ts): it guards the numbering of profiles. */
+const PROCESSOR_LOCK = 7070_0001;
+const AUDIENCE_LOCK_BASE = 7_070_040_000_000_000;
+
+/** PostgreSQL advisory lock of a workspace's membership writes, so processes do not interleave them. */
+export function audienceLockOf(workspaceId: string): number {
+  let h = 0;
+  for (let i = 0; i < workspaceId.length; i++) h = (Math.imul(h, 31) + workspaceId.charCodeAt(i)) | 0;
+  return AUDIENCE_LOCK_BASE + (h >>> 0);
+}
+
+/** Why a membership changed, as recorded in history. */
+export type MembershipReason = 'event' | 'schedule' | 'computed' | 'redefined' | 'tags' | 'layers' | 'expired' | 'merged' | 'manual' | 'api' | 'import' | 'rule';
+
+/** A committed entry into or exit from a tag or segment. */
+export interface MembershipChange {
+  kind: DefinitionKind;
+  refId: string;
+  refName: string;
+  profileId: string;
+  num: number;
+  action: 'entered' | 'exited';
+  reason: MembershipReason;
+  /** For tags: how the application came about (`manual`, `api`, `import`, `rule`). */
+  source?: string;
+  at: string;
+}
+
+/** Called after membership changes are committed (journeys subscribe here). */
+export type MembershipListener = (workspaceId: string, changes: readonly MembershipChange[]) => void;
+
+export interface AudienceEngineOptions {
+  /** Reload a workspace's definitions when older than this (changes by other processes). Default 30 s. */
+  modelMaxAgeMs?: number;
+  /** See `AudienceIndexOptions.maxAgeMs`. Default 60 s. */
+  indexMaxAgeMs?: number;
+  /** Profiles per page in bulk computations. Default 1000. */
+  pageSize?: number;
+}
+
+/** Event names the engine writes for membership changes. */
+export const MEMBERSHIP_EVENTS = {
+  segment: { entered: 'Segment Entered', exited: 'Segment Exited' },
+  tag: { entered: 'Tag Added', exited: 'Tag Removed' },
+} as const;
+
+const LEASE_MS = 5 * 60_000;
+const DUE_BATCH = 500;
+const INCREMENTAL_CHUNK = 500;
+
+/**
+ * Keeps every rule tag and segment current (step 4 of the data flow).
+ *
+ * - After each processor batch, the touched profiles (and only they) are re-evaluated against all
+ *   definitions in dependency order, in one transaction per chunk: a few indexed reads (profiles,
+ *   tags, segments, layers, the needed events) and the membership writes.
+ * - Each evaluation stores the profile's earliest `nextChangeAt` in `reevaluations`; {@link runDue}
+ *   re-evaluates due profiles (windows expiring with no new event) and removes expired tag applications.
+ * - Creating or redefining a segment or rule tag computes it in bulk ({@link recompute}), diffing the
+ *   old membership.
+ * - Entering and leaving write `membership_history` rows and events (`Segment Entered`/`Segment
+ *   Exited`, `Tag Added`/`Tag Removed`) attributed to the profile. They are written directly, not
+ *   through the inbox, so they never re-trigger evaluation.
+ * - Changes update the roaring {@link AudienceIndex} after commit.
+ *
+ * Work runs one task at a time per process; on PostgreSQL writes take a per-workspace advisory lock.
+ */
+export class AudienceEngine {
+  readonly store: AudienceStore;
+  readonly index: AudienceIndex;
+  private readonly models = new Map<string, WorkspaceModel>();
+  private readonly generations = new Map<string, number>();
+  private readonly listeners: MembershipListener[] = [];
+  private readonly pending = new Map<string, { touched: Set<string>; merged: Set<string>; layers: Set<string> }>();
+  private flushQueued = false;
+  private tail: Promise<void> = Promise.resolve();
+  private readonly modelMaxAgeMs: number;
+  private readonly pageSize: number;
+
+  constructor(
+    private readonly deps: ServiceDeps,
+    processor: ProcessorService,
+    layers: LayerService | undefined,
+    opts: AudienceEngineOptions = {},
+  ) {
+    this.store = new AudienceStore(deps.store);
+    this.index = new AudienceIndex(this.store, () => Date.now(), { processorLock: PROCESSOR_LOCK, ...(opts.indexMaxAgeMs !== undefined ? { maxAgeMs: opts.indexMaxAgeMs } : {}) });
+    this.modelMaxAgeMs = opts.modelMaxAgeMs ?? 30_000;
+    this.pageSize = opts.pageSize ?? 1000;
+    processor.onProfilesChanged((ws, touched, merged) => this.enqueue(ws, { touched, merged }));
+    layers?.onLayersChanged((ws, ids) => this.enqueue(ws, { layers: ids }));
+  }
+
+  onMembershipChanged(listener: MembershipListener): void {
+    this.listeners.push(listener);
+  }
+
+  /** Resolves when all work queued so far (processor batches, layer changes, recomputes) has finished. */
+  async settled(): Promise<void> {
+    for (;;) {
+      const t = this.tail;
+      await t;
+      if (t === this.tail && this.pending.size === 0 && !this.flushQueued) return;
+    }
+  }
+
+  // ---------------------------------------------------------------- definitions
+
+  /** The workspace's compiled tags and segments (cached; dropped on every change made here). */
+  async model(workspaceId: string, opts: { fresh?: boolean } = {}): Promise<WorkspaceModel> {
+    const hit = this.models.get(workspaceId);
+    if (hit && !opts.fresh && Date.now() - hit.loadedAt <= this.modelMaxAgeMs) return hit;
+    const generation = this.generations.get(workspaceId) ?? 0;
+    const [ws, tags, segments] = await Promise.all([this.deps.store.getWorkspace(workspaceId), this.store.listTags(workspaceId), this.store.listSegments(workspaceId)]);
+    const model = new WorkspaceModel(workspaceId, ws?.timeZone ?? 'Asia/Shanghai', tags, segments, Date.now());
+    // A load that raced with a change must not be cached over it.
+    if ((this.generations.get(workspaceId) ?? 0) === generation) this.models.set(workspaceId, model);
+    return model;
+  }
+
+  /** Forgets cached definitions after a tag or segment is created, changed or deleted. */
+  invalidate(workspaceId: string): void {
+    this.generations.set(workspaceId, (this.generations.get(workspaceId) ?? 0) + 1);
+    this.models.delete(workspaceId);
+  }
+
+  // ---------------------------------------------------------------- incremental
+
+  /**
+   * Re-evaluates these profiles against every definition now (after manual tag changes, for
+   * instance). Resolves once the changes are committed.
+   */
+  profilesChanged(workspaceId: string, profileIds: readonly string[], reason: MembershipReason): Promise<void> {
+    if (profileIds.length === 0) return Promise.resolve();
+    return this.exclusive(() => this.evaluateProfiles(workspaceId, profileIds, this.deps.clock(), reason));
+  }
+
+  /**
+   * Tells the engine that these profiles' `profile_layers` rows changed (the layer service does this
+   * itself through `onLayersChanged`). Resolves once bitmaps and memberships follow.
+   */
+  layersChanged(workspaceId: string, profileIds: Iterable<string>): Promise<void> {
+    this.enqueue(workspaceId, { layers: new Set(profileIds) });
+    return this.settled();
+  }
+
+  private enqueue(workspaceId: string, change: { touched?: ReadonlySet<string>; merged?: ReadonlySet<string>; layers?: ReadonlySet<string> }): void {
+    let p = this.pending.get(workspaceId);
+    if (!p) this.pending.set(workspaceId, (p = { touched: new Set(), merged: new Set(), layers: new Set() }));
+    for (const id of change.touched ?? []) p.touched.add(id);
+    for (const id of change.merged ?? []) p.merged.add(id);
+    for (const id of change.layers ?? []) p.layers.add(id);
+    if (this.flushQueued) return;
+    this.flushQueued = true;
+    void this.exclusive(() => this.flush());
+  }
+
+  private async flush(): Promise<void> {
+    this.flushQueued = false;
+    const work = [...this.pending];
+    this.pending.clear();
+    for (const [ws, p] of work) {
+      const now = this.deps.clock();
+      const ids = new Set([...p.touched].filter((id) => !p.merged.has(id)));
+      try {
+        if (p.merged.size) await this.handleMerged(ws, [...p.merged], now);
+        if (p.layers.size) {
+          const model = await this.model(ws);
+          await this.refreshLayerBits(ws, [...p.layers]);
+          if (model.needsLayers) for (const id of p.layers) if (!p.merged.has(id)) ids.add(id);
+        }
+        await this.evaluateProfiles(ws, [...ids], now, p.touched.size ? 'event' : 'layers');
+      } catch (e) {
+        this.deps.log.error({ workspaceId: ws, err: e instanceof Error ? { message: e.message, stack: e.stack } : String(e) }, 'audience update failed; the profiles are scheduled for re-evaluation');
+        await this.store.setDue(ws, [...ids].map((profileId) => ({ profileId, dueAt: now.toISOString() }))).catch(() => undefined);
+      }
+    }
+  }
+
+  /** Evaluates profiles against all definitions, in chunks of one transaction each. */
+  private async evaluateProfiles(workspaceId: string, profileIds: readonly string[], now: Date, reason: MembershipReason): Promise<void> {
+    if (profileIds.length === 0) return;
+    const model = await this.model(workspaceId);
+    if (model.ordered.length === 0) {
+      // Nothing to evaluate: only keep the all-profiles bitmap in step (if it is in memory at all).
+      if (!this.index.isLoaded(workspaceId)) return;
+      const nums = await this.store.profileNums(workspaceId, profileIds);
+      this.index.apply(workspaceId, nums.filter((n) => n.num !== null).map((n) => ({ op: 'profile', num: n.num!, present: n.mergedInto === null })));
+      return;
+    }
+    const needs = eventNeedsOf(model.ordered.map((d) => d.condition), now);
+    for (let i = 0; i < profileIds.length; i += INCREMENTAL_CHUNK) {
+      const ids = profileIds.slice(i, i + INCREMENTAL_CHUNK);
+      const { changes, rows } = await this.store.transaction(async (tx) => {
+        const rows = await tx.evaluationPage(workspaceId, { ids }, { events: needs });
+        const changes: DerivedChange[] = [];
+        const due: { profileId: string; dueAt: string | null }[] = [];
+        for (const row of rows) {
+          const r = evaluateRow(model, row, now);
+          changes.push(...r.changes);
+          due.push({ profileId: row.id, dueAt: r.nextAt === null ? null : new Date(r.nextAt).toISOString() });
+        }
+        // Profiles merged away or erased meanwhile need no schedule.
+        const seen = new Set(rows.map((r) => r.id));
+        for (const id of ids) if (!seen.has(id)) due.push({ profileId: id, dueAt: null });
+        const committed = await this.writeDerived(tx, workspaceId, changes, now, reason);
+        await tx.setDue(workspaceId, due);
+        return { changes: committed, rows };
+      }, audienceLockOf(workspaceId));
+      this.afterCommit(workspaceId, changes, rows.map((r) => ({ op: 'profile', num: r.num, present: true })));
+    }
+  }
+
+  /** Writes derived membership rows, history and events for `changes`; returns them as committed changes. */
+  private async writeDerived(tx: AudienceStore, workspaceId: string, changes: readonly DerivedChange[], now: Date, reason: MembershipReason): Promise<MembershipChange[]> {
+    if (changes.length === 0) return [];
+    const at = now.toISOString();
+    const groups = new Map<string, { def: CompiledDefinition; action: 'entered' | 'exited'; ids: string[] }>();
+    for (const c of changes) {
+      const key = `${c.def.kind}:${c.def.id}:${c.action}`;
+      let g = groups.get(key);
+      if (!g) groups.set(key, (g = { def: c.def, action: c.action, ids: [] }));
+      g.ids.push(c.profileId);
+    }
+    for (const g of groups.values()) {
+      if (g.def.kind === 'segment') {
+        if (g.action === 'entered') await tx.insertSegmentMembers(workspaceId, g.def.id, g.ids, at);
+        else await tx.deleteSegmentMembers(workspaceId, g.def.id, g.ids);
+      } else if (g.action === 'entered') {
+        await tx.insertProfileTags(workspaceId, g.ids.map((profileId) => ({ tagId: g.def.id, profileId, source: 'rule', actor: 'rule', appliedAt: at, expiresAt: null })));
+      } else {
+        await tx.deleteProfileTags(workspaceId, g.def.id, g.ids);
+      }
+    }
+    const committed: MembershipChange[] = changes.map((c) => ({
+      kind: c.def.kind,
+      refId: c.def.id,
+      refName: c.def.name,
+      profileId: c.profileId,
+      num: c.num,
+      action: c.action,
+      reason,
+      ...(c.def.kind === 'tag' ? { source: 'rule' } : {}),
+      at,
+    }));
+    await this.recordChanges(tx, workspaceId, committed);
+    return committed;
+  }
+
+  /**
+   * Writes history rows and membership events for changes whose membership rows the caller has
+   * written in the same transaction (`events: false` for history only).
+   */
+  async recordChanges(tx: AudienceStore, workspaceId: string, changes: readonly MembershipChange[], opts: { events?: boolean } = {}): Promise<void> {
+    if (changes.length === 0) return;
+    const history: MembershipHistoryRecord[] = [];
+    const events: AudienceEventRecord[] = [];
+    for (const c of changes) {
+      const id = this.deps.newId('event');
+      history.push({ id: `mbh_${id.slice(id.indexOf('_') + 1)}`, workspaceId, kind: c.kind, refId: c.refId, profileId: c.profileId, action: c.action, reason: c.reason, at: c.at });
+      if (opts.events === false) continue;
+      const properties =
+        c.kind === 'segment' ? { segment_id: c.refId, segment_name: c.refName } : { tag_id: c.refId, tag_name: c.refName, source: c.source ?? null };
+      events.push({ id, workspaceId, profileId: c.profileId, messageId: `siyu-${c.kind}-${c.action}-${id}`, event: MEMBERSHIP_EVENTS[c.kind][c.action], properties, timestamp: c.at });
+    }
+    await tx.insertHistory(history);
+    await tx.insertEvents(events);
+  }
+
+  /** After a commit: update the bitmaps and tell listeners. */
+  afterCommit(workspaceId: string, changes: readonly MembershipChange[], extra: readonly IndexOp[] = []): void {
+    const ops: IndexOp[] = [...extra];
+    for (const c of changes) ops.push({ op: 'member', kind: c.kind, refId: c.refId, num: c.num, action: c.action === 'entered' ? 'add' : 'remove' });
+    this.index.apply(workspaceId, ops);
+    if (changes.length === 0) return;
+    for (const l of this.listeners) {
+      try {
+        l(workspaceId, changes);
+      } catch (e) {
+        this.deps.log.error({ workspaceId, err: String(e) }, 'a membership listener failed');
+      }
+    }
+  }
+
+  /** Moves merged-away profiles' tags to the survivor and drops their segment memberships. */
+  private async handleMerged(workspaceId: string, loserIds: readonly string[], now: Date): Promise<void> {
+    const at = now.toISOString();
+    const model = await this.model(workspaceId);
+    for (const loser of await this.store.profileNums(workspaceId, loserIds)) {
+      if (loser.mergedInto === null) continue;
+      const winner = await this.deps.store.canonicalProfile(workspaceId, loser.mergedInto);
+      if (!winner) continue;
+      const [winnerNum] = await this.store.profileNums(workspaceId, [winner.id]);
+      const changes: MembershipChange[] = [];
+      await this.store.transaction(async (tx) => {
+        const moved = await tx.moveMergedMemberships(workspaceId, loser.id, winner.id);
+        const base = { reason: 'merged' as const, at };
+        for (const tagId of moved.droppedTags) changes.push({ ...base, kind: 'tag', refId: tagId, refName: model.tagById.get(tagId)?.name ?? tagId, profileId: loser.id, num: loser.num ?? -1, action: 'exited' });
+        for (const segId of moved.droppedSegments) changes.push({ ...base, kind: 'segment', refId: segId, refName: model.segmentById.get(segId)?.name ?? segId, profileId: loser.id, num: loser.num ?? -1, action: 'exited' });
+        for (const t of moved.movedTags) changes.push({ ...base, kind: 'tag', refId: t.tagId, refName: model.tagById.get(t.tagId)?.name ?? t.tagId, profileId: winner.id, num: winnerNum?.num ?? -1, action: 'entered', source: t.source });
+        // The loser is no longer a person of its own: history only, no entered/exited events.
+        await this.recordChanges(tx, workspaceId, changes, { events: false });
+      }, audienceLockOf(workspaceId));
+      const ops: IndexOp[] = [];
+      if (loser.num !== null) ops.push({ op: 'profile', num: loser.num, present: false });
+      for (const c of changes) if (c.action === 'entered' && c.num >= 0) ops.push({ op: 'member', kind: c.kind, refId: c.refId, num: c.num, action: 'add' });
+      this.index.apply(workspaceId, ops);
+    }
+  }
+
+  private async refreshLayerBits(workspaceId: string, profileIds: readonly string[]): Promise<void> {
+    const [nums, layers] = await Promise.all([this.store.profileNums(workspaceId, profileIds), this.store.layersOf(workspaceId, profileIds)]);
+    const ops: IndexOp[] = [];
+    for (const n of nums) if (n.num !== null) ops.push({ op: 'layers', num: n.num, cell: n.mergedInto === null ? (layers.get(n.id) ?? null) : null });
+    this.index.apply(workspaceId, ops);
+  }
+
+  // ---------------------------------------------------------------- bulk
+
+  /**
+   * Computes one rule tag or segment over every profile of the workspace and writes the difference
+   * from its current membership (history and events for each change). Profiles whose membership
+   * changed are then re-evaluated against the definitions that depend on it.
+   */
+  recompute(workspaceId: string, kind: DefinitionKind, id: string, reason: MembershipReason): Promise<{ entered: number; exited: number }> {
+    return this.exclusive(async () => {
+      const now = this.deps.clock();
+      this.invalidate(workspaceId);
+      const model = await this.model(workspaceId, { fresh: true });
+      const def = model.definition(kind, id);
+      if (!def) return { entered: 0, exited: 0 };
+      await this.store.ensureNums(workspaceId, PROCESSOR_LOCK);
+      const needs = eventNeedsOf([def.condition], now);
+      const only = new Set([def]);
+      const changed = new Set<string>();
+      let entered = 0;
+      let exited = 0;
+      let after = 0;
+      for (;;) {
+        const { rows, changes } = await this.store.transaction(async (tx) => {
+          const rows = await tx.evaluationPage(workspaceId, { afterNum: after, limit: this.pageSize }, { events: needs });
+          const changes: DerivedChange[] = [];
+          const due: { profileId: string; dueAt: string }[] = [];
+          for (const row of rows) {
+            const r = evaluateRow(model, row, now, only);
+            changes.push(...r.changes);
+            if (r.nextAt !== null) due.push({ profileId: row.id, dueAt: new Date(r.nextAt).toISOString() });
+          }
+          const committed = await this.writeDerived(tx, workspaceId, changes, now, reason);
+          await tx.advanceDue(workspaceId, due);
+          return { rows, changes: committed };
+        }, audienceLockOf(workspaceId));
+        this.afterCommit(workspaceId, changes, rows.map((r) => ({ op: 'profile', num: r.num, present: true })));
+        for (const c of changes) {
+          changed.add(c.profileId);
+          if (c.action === 'entered') entered++;
+          else exited++;
+        }
+        if (rows.length < this.pageSize) break;
+        after = rows[rows.length - 1]!.num;
+      }
+      if (kind === 'segment') await this.store.markSegmentComputed(workspaceId, id, now.toISOString());
+      if (changed.size > 0 && model.ordered.some((d) => d !== def && (kind === 'tag' ? d.deps.tags.some((r) => model.resolveTag(r) === id) : d.deps.segments.includes(id)))) {
+        await this.evaluateProfiles(workspaceId, [...changed], now, reason);
+      }
+      return { entered, exited };
+    });
+  }
+
+  // ---------------------------------------------------------------- scheduler
+
+  /**
+   * Removes tag applications whose expiry has passed and re-evaluates profiles whose stored
+   * re-evaluation time has come (a purchase leaving a 30-day window, a birthday entering range),
+   * evaluating at `now`. Called by the worker's re-evaluation loop; safe to call from many processes.
+   * `workspaceId` limits the pass to one workspace.
+   */
+  runDue(now: Date = this.deps.clock(), opts: { workspaceId?: string } = {}): Promise<{ expiredTags: number; reevaluated: number }> {
+    return this.exclusive(async () => {
+      const nowIso = now.toISOString();
+      let expiredTags = 0;
+      let reevaluated = 0;
+      for (let round = 0; round < 100; round++) {
+        const rows = await this.store.expiredTagApplications(nowIso, 1000, opts);
+        if (rows.length === 0) break;
+        const byWs = new Map<string, Map<string, string[]>>();
+        for (const r of rows) {
+          let tags = byWs.get(r.workspaceId);
+          if (!tags) byWs.set(r.workspaceId, (tags = new Map()));
+          tags.set(r.tagId, [...(tags.get(r.tagId) ?? []), r.profileId]);
+        }
+        for (const [ws, tags] of byWs) {
+          const removed = await this.expireTags(ws, tags, now);
+          expiredTags += removed.length;
+          await this.evaluateProfiles(ws, [...new Set(removed)], now, 'expired');
+        }
+      }
+      const lease = new Date(now.getTime() + LEASE_MS).toISOString();
+      for (let round = 0; round < 100; round++) {
+        const due = await this.store.claimDue(nowIso, lease, DUE_BATCH, opts);
+        if (due.length === 0) break;
+        const byWs = new Map<string, string[]>();
+        for (const d of due) byWs.set(d.workspaceId, [...(byWs.get(d.workspaceId) ?? []), d.profileId]);
+        for (const [ws, ids] of byWs) await this.evaluateProfiles(ws, ids, now, 'schedule');
+        reevaluated += due.length;
+      }
+      return { expiredTags, reevaluated };
+    });
+  }
+
+  private async expireTags(workspaceId: string, tags: Map<string, string[]>, now: Date): Promise<string[]> {
+    const model = await this.model(workspaceId);
+    const at = now.toISOString();
+    const changes: MembershipChange[] = [];
+    await this.store.transaction(async (tx) => {
+      for (const [tagId, ids] of tags) {
+        const removed = await tx.deleteProfileTags(workspaceId, tagId, ids, { expiredBy: at });
+        const nums = new Map((await tx.profileNums(workspaceId, removed)).map((n) => [n.id, n.num ?? -1]));
+        for (const profileId of removed) {
+          changes.push({ kind: 'tag', refId: tagId, refName: model.tagById.get(tagId)?.name ?? tagId, profileId, num: nums.get(profileId) ?? -1, action: 'exited', reason: 'expired', at });
+        }
+      }
+      await this.recordChanges(tx, workspaceId, changes);
+    }, audienceLockOf(workspaceId));
+    this.afterCommit(workspaceId, changes.filter((c) => c.num >= 0));
+    return changes.map((c) => c.profileId);
+  }
+
+  // ---------------------------------------------------------------- helpers
+
+  /** Runs `fn` after all engine work queued before it (one task at a time per process). */
+  exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const result = this.tail.then(fn);
+    this.tail = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    return result;
+  }
+}
+

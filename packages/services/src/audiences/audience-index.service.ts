@@ -1,0 +1,141 @@
+import { AudienceBitmaps, type AudienceStore, type LayerCell } from '@siyu/storage';
+import type { DefinitionKind } from './definitions.ts';
+
+/** One change to apply to a workspace's bitmaps after its rows are committed. */
+export type IndexOp =
+  | { op: 'member'; kind: DefinitionKind; refId: string; num: number; action: 'add' | 'remove' }
+  | { op: 'profile'; num: number; present: boolean }
+  | { op: 'layers'; num: number; cell: LayerCell | null }
+  | { op: 'drop'; kind: DefinitionKind; refId: string };
+
+interface Entry {
+  bitmaps: AudienceBitmaps | null;
+  loading: Promise<AudienceBitmaps> | null;
+  /** Changes committed while loading, replayed on top of what the load read. */
+  log: IndexOp[];
+  loadedAt: number;
+}
+
+export interface AudienceIndexOptions {
+  /**
+   * Rebuild a workspace's bitmaps from storage when they are older than this, to pick up changes
+   * written by other processes (another server or worker on PostgreSQL, `siyu import`). Changes made
+   * by this process are applied at once. Default 60 s.
+   */
+  maxAgeMs?: number;
+  /** The processor's advisory lock key, taken while numbering profiles that have no number yet. */
+  processorLock: number;
+}
+
+const PAGE = 50_000;
+
+/**
+ * The roaring audience index: per workspace, bitmaps of every canonical profile, tag, segment,
+ * lifecycle stage and RFM cell, keyed by `profiles.num`. Built lazily from storage on first use and
+ * kept in step by every membership write of this process (applied after commit).
+ */
+export class AudienceIndex {
+  private readonly entries = new Map<string, Entry>();
+  private readonly maxAgeMs: number;
+
+  constructor(
+    private readonly store: AudienceStore,
+    private readonly clock: () => number,
+    private readonly opts: AudienceIndexOptions,
+  ) {
+    this.maxAgeMs = opts.maxAgeMs ?? 60_000;
+  }
+
+  /** The workspace's bitmaps, loading them if needed. Treat as read-only. */
+  async bitmaps(workspaceId: string): Promise<AudienceBitmaps> {
+    let e = this.entries.get(workspaceId);
+    if (e?.bitmaps && this.clock() - e.loadedAt <= this.maxAgeMs) return e.bitmaps;
+    if (e?.loading) return e.bitmaps ?? e.loading;
+    if (!e) this.entries.set(workspaceId, (e = { bitmaps: null, loading: null, log: [], loadedAt: 0 }));
+    const loading = this.reload(e, workspaceId);
+    if (e.bitmaps) {
+      // Stale but usable: answer from it while the refresh runs.
+      loading.catch(() => undefined);
+      return e.bitmaps;
+    }
+    return loading;
+  }
+
+  private reload(entry: Entry, workspaceId: string): Promise<AudienceBitmaps> {
+    entry.log = [];
+    entry.loading = this.load(workspaceId).then(
+      (b) => {
+        for (const op of entry.log) applyOp(b, op);
+        entry.bitmaps = b;
+        entry.loading = null;
+        entry.log = [];
+        entry.loadedAt = this.clock();
+        return b;
+      },
+      (err: unknown) => {
+        entry.loading = null;
+        throw err;
+      },
+    );
+    return entry.loading;
+  }
+
+  /** Whether this workspace's bitmaps are in memory (or loading), i.e. whether changes must be applied. */
+  isLoaded(workspaceId: string): boolean {
+    return this.entries.has(workspaceId);
+  }
+
+  /** Applies committed changes (no-op for workspaces not loaded: their next load reads them). */
+  apply(workspaceId: string, ops: readonly IndexOp[]): void {
+    if (ops.length === 0) return;
+    const e = this.entries.get(workspaceId);
+    if (!e) return;
+    if (e.loading) e.log.push(...ops);
+    if (e.bitmaps) for (const op of ops) applyOp(e.bitmaps, op);
+  }
+
+  /** Forgets a workspace's bitmaps; the next use rebuilds them. */
+  invalidate(workspaceId: string): void {
+    const e = this.entries.get(workspaceId);
+    if (e && !e.loading) this.entries.delete(workspaceId);
+  }
+
+  private async load(workspaceId: string): Promise<AudienceBitmaps> {
+    await this.store.ensureNums(workspaceId, this.opts.processorLock);
+    const b = new AudienceBitmaps();
+    let after = 0;
+    for (;;) {
+      const nums = await this.store.profileNumPage(workspaceId, after, PAGE);
+      if (nums.length === 0) break;
+      b.all.addMany(nums);
+      const first = nums[0]!;
+      const last = nums[nums.length - 1]!;
+      const m = await this.store.membershipsInNumRange(workspaceId, first, last);
+      for (const t of m.tags) b.tag(t.refId).add(t.num);
+      for (const s of m.segments) b.segment(s.refId).add(s.num);
+      for (const l of m.layers) b.setLayers(l.num, l.cell);
+      after = last;
+      if (nums.length < PAGE) break;
+    }
+    return b;
+  }
+}
+
+function applyOp(b: AudienceBitmaps, op: IndexOp): void {
+  switch (op.op) {
+    case 'member':
+      b.apply({ kind: op.kind, refId: op.refId, num: op.num, action: op.action });
+      return;
+    case 'profile':
+      if (op.present) b.all.add(op.num);
+      else b.removeProfile(op.num);
+      return;
+    case 'layers':
+      b.setLayers(op.num, op.cell);
+      return;
+    case 'drop':
+      if (op.kind === 'tag') b.tags.delete(op.refId);
+      else b.segments.delete(op.refId);
+      return;
+  }
+}

@@ -1,0 +1,70 @@
+import { evaluateCondition, nextChangeAt, type EvaluationContext, type EvaluationProfile } from '@siyu/core';
+import type { EvaluationRow } from '@siyu/storage';
+import type { CompiledDefinition, WorkspaceModel } from './definitions.ts';
+
+/** A profile row as the condition evaluator sees it: tags by id and name, segments by id, layers. */
+export function toEvaluationProfile(model: WorkspaceModel, row: EvaluationRow): EvaluationProfile & { tags: Set<string>; segments: Set<string> } {
+  const tags = new Set<string>();
+  for (const t of row.tags) {
+    tags.add(t.tagId);
+    const tag = model.tagById.get(t.tagId);
+    if (tag) tags.add(tag.name);
+  }
+  return {
+    id: row.id,
+    traits: row.traits,
+    computed: row.computed,
+    tags,
+    segments: new Set(row.segments),
+    lifecycle: row.layers?.lifecycle ?? null,
+    rfm: row.layers?.rfm ?? null,
+  };
+}
+
+/** A membership that evaluation found out of date. */
+export interface DerivedChange {
+  def: CompiledDefinition;
+  profileId: string;
+  num: number;
+  action: 'entered' | 'exited';
+}
+
+/**
+ * Evaluates a profile against the workspace's rule tags and segments in dependency order (all, or
+ * only `only`), so a segment that refers to a rule tag sees the tag's new state. Returns the
+ * memberships that changed and the earliest instant at which any time-dependent result changes.
+ */
+export function evaluateRow(model: WorkspaceModel, row: EvaluationRow, now: Date, only?: ReadonlySet<CompiledDefinition>): { changes: DerivedChange[]; nextAt: number | null } {
+  const profile = toEvaluationProfile(model, row);
+  const heldTags = new Set(row.tags.map((t) => t.tagId));
+  const ctx: EvaluationContext = { now, timeZone: model.timeZone, profile, events: row.events };
+  const changes: DerivedChange[] = [];
+  let nextAt: number | null = null;
+  for (const def of model.ordered) {
+    if (only && !only.has(def)) continue;
+    const match = evaluateCondition(def.condition, ctx);
+    const had = def.kind === 'tag' ? heldTags.has(def.id) : profile.segments.has(def.id);
+    if (match !== had) {
+      changes.push({ def, profileId: row.id, num: row.num, action: match ? 'entered' : 'exited' });
+      if (def.kind === 'segment') {
+        if (match) profile.segments.add(def.id);
+        else profile.segments.delete(def.id);
+      } else {
+        if (match) {
+          heldTags.add(def.id);
+          profile.tags.add(def.id);
+          profile.tags.add(def.name);
+        } else {
+          heldTags.delete(def.id);
+          profile.tags.delete(def.id);
+          profile.tags.delete(def.name);
+        }
+      }
+    }
+    if (def.deps.timeDependent) {
+      const at = nextChangeAt(def.condition, ctx);
+      if (at && (nextAt === null || at.getTime() < nextAt)) nextAt = at.getTime();
+    }
+  }
+  return { changes, nextAt };
+}

@@ -1,0 +1,34 @@
+import { AppError, formatPath, type Problem } from '@siyu/core';
+import type { MembershipHistoryRecord } from '@siyu/storage';
+import type { CompiledDefinition } from './definitions.ts';
+
+export interface MembershipHistoryView {
+  id: string;
+  profileId: string;
+  action: 'entered' | 'exited';
+  reason: string | null;
+  at: string;
+}
+
+export function historyView(h: MembershipHistoryRecord): MembershipHistoryView {
+  return { id: h.id, profileId: h.profileId, action: h.action, reason: h.reason, at: h.at };
+}
+
+export function zodProblems(issues: ReadonlyArray<{ path: ReadonlyArray<PropertyKey>; message: string }>): Problem[] {
+  return issues.map((i) => ({ path: formatPath(i.path), message: i.message }));
+}
+
+/** INVALID_INPUT carrying every problem (and any warnings); the message names the first. */
+export function invalid(message: string, problems: Problem[], warnings: Problem[] = []): AppError {
+  const first = problems[0];
+  const more = problems.length > 1 ? ` (and ${problems.length - 1} more problem${problems.length > 2 ? 's' : ''})` : '';
+  return new AppError('INVALID_INPUT', first ? `${message}: ${first.path}: ${first.message}${more}` : message, { problems, ...(warnings.length ? { warnings } : {}) });
+}
+
+export function dependantList(defs: readonly CompiledDefinition[]): { kind: 'tag' | 'segment'; id: string; name: string }[] {
+  return defs.map((d) => ({ kind: d.kind, id: d.id, name: d.name }));
+}
+
+export function describeDependants(defs: readonly CompiledDefinition[]): string {
+  return defs.map((d) => `${d.kind === 'tag' ? 'rule tag' : 'segment'} "${d.name}" (${d.id})`).join(', ');
+}

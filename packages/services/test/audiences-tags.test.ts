@@ -1,0 +1,204 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AppError, WorkspaceRecord } from '@siyu/core';
+import { TEST_BACKENDS } from '@siyu/storage/testing';
+import { createTestSiyu, type TestSiyu } from '@siyu/services/testing';
+import { isolatedBackend } from './audiences-harness.ts';
+
+const DAY = 86_400_000;
+
+describe.each(TEST_BACKENDS)('tags on $name', (backend) => {
+  let t: TestSiyu;
+  let drop: () => Promise<void>;
+  beforeAll(async () => {
+    const isolated = await isolatedBackend(backend);
+    drop = isolated.drop;
+    t = await createTestSiyu(isolated.backend);
+  });
+  afterAll(async () => {
+    await t.close();
+    await drop();
+  });
+
+  async function settle(): Promise<void> {
+    await t.drain();
+    await t.services.layers.settled();
+    await t.services.audienceEngine.settled();
+  }
+
+  /** A workspace with people identified by phone (p0…) and one by email. */
+  async function people(name: string, n = 3): Promise<{ ws: WorkspaceRecord; phones: string[]; ids: string[] }> {
+    const { workspace: ws } = await t.workspace(name);
+    const phones = Array.from({ length: n }, (_, i) => `1380013800${i}`);
+    for (const [i, phone] of phones.entries()) await t.services.ingest.ingest(ws, 'identify', { userId: `user-${i}`, traits: { phone, email: `p${i}@example.com` } }, 10);
+    await settle();
+    const ids = await Promise.all(phones.map(async (_, i) => (await t.services.profiles.lookup(ws.id, 'user_id', `user-${i}`)).id));
+    return { ws, phones, ids };
+  }
+
+  const errorOf = async (p: Promise<unknown>): Promise<AppError> => {
+    try {
+      await p;
+    } catch (e) {
+      return e as AppError;
+    }
+    throw new Error('expected an error');
+  };
+
+  it('groups and tags: create, list with counts, profile responses carry tags with who/when/source', async () => {
+    const { ws, ids } = await people('basics', 2);
+    const group = await t.services.tags.createGroup(ws.id, { name: '兴趣偏好' });
+    const tag = await t.services.tags.create(ws.id, { name: '咖啡爱好者', groupId: group.id });
+    expect(tag).toMatchObject({ kind: 'manual', groupId: group.id, count: 0, definition: null });
+    const applied = await t.services.tags.applyToProfile(ws.id, ids[0]!, { tagName: '咖啡爱好者' }, 'staff:wang');
+    expect(applied).toMatchObject({ applied: true, tag: { id: tag.id, name: '咖啡爱好者', source: 'manual', appliedAt: t.clock().toISOString(), expiresAt: null } });
+    const again = await t.services.tags.applyToProfile(ws.id, ids[0]!, { tagId: tag.id }, 'staff:wang');
+    expect(again.applied).toBe(false);
+    const view = await t.services.profiles.get(ws.id, ids[0]!);
+    expect(view.tags).toEqual([{ id: tag.id, name: '咖啡爱好者', source: 'manual', appliedAt: t.clock().toISOString(), expiresAt: null }]);
+    expect((await t.services.tags.list(ws.id, { groupId: group.id })).data.map((x) => [x.name, x.count])).toEqual([['咖啡爱好者', 1]]);
+    expect((await t.services.tags.listGroups(ws.id)).data.map((g) => g.name)).toEqual(['兴趣偏好']);
+    const history = await t.services.tags.history(ws.id, tag.id, { limit: 10 });
+    expect(history.data).toEqual([expect.objectContaining({ profileId: ids[0], action: 'entered', reason: 'manual' })]);
+    const events = (await t.services.profiles.events(ws.id, ids[0]!, { limit: 10 })).data.filter((e) => e.event === 'Tag Added');
+    expect(events.map((e) => e.properties)).toEqual([{ tag_id: tag.id, tag_name: '咖啡爱好者', source: 'manual' }]);
+    await expect(t.services.tags.create(ws.id, { name: '咖啡爱好者' })).rejects.toMatchObject({ code: 'CONFLICT' });
+    await expect(t.services.tags.applyToProfile(ws.id, ids[0]!, { tagName: 'nope' }, 'x')).rejects.toMatchObject({ code: 'NOT_FOUND' });
+  });
+
+  it('bulk apply and remove by identifiers, normalising like ingestion and reporting the unmatched', async () => {
+    const { ws, phones, ids } = await people('bulk');
+    const tag = await t.services.tags.create(ws.id, { name: '活动报名' });
+    const result = await t.services.tags.applyBulk(
+      ws.id,
+      tag.id,
+      { json: { identifiers: [{ type: 'phone', value: `+86 ${phones[0]}` }, { type: 'email', value: 'P1@Example.com' }, { type: 'phone', value: '13900000000' }, { type: 'phone', value: '12' }, { type: 'fax', value: 'x' }] } },
+      'api:test',
+    );
+    expect(result).toMatchObject({ requested: 5, matched: 2, applied: 2, alreadyTagged: 0, notFound: 1, invalid: 2 });
+    expect(result.unmatched).toEqual([
+      expect.objectContaining({ type: 'phone', value: '12', reason: 'invalid' }),
+      expect.objectContaining({ type: 'fax', value: 'x', reason: 'invalid' }),
+      { type: 'phone', value: '13900000000', reason: 'not_found' },
+    ]);
+    const byValues = await t.services.tags.applyBulk(ws.id, tag.id, { json: { type: 'phone', values: phones } }, 'api:test');
+    expect(byValues).toMatchObject({ matched: 3, applied: 1, alreadyTagged: 2, notFound: 0 });
+    expect((await t.services.profiles.get(ws.id, ids[2]!)).tags[0]).toMatchObject({ source: 'api' });
+    expect((await t.services.tags.get(ws.id, tag.id)).count).toBe(3);
+
+    const removed = await t.services.tags.removeBulk(ws.id, tag.id, { json: { identifiers: [{ type: 'user_id', value: 'user-0' }, { type: 'user_id', value: 'nobody' }] } }, 'api:test');
+    expect(removed).toMatchObject({ matched: 1, removed: 1, notTagged: 0, notFound: 1, unmatched: [{ type: 'user_id', value: 'nobody', reason: 'not_found' }] });
+    expect((await t.services.tags.get(ws.id, tag.id)).count).toBe(2);
+    const history = await t.services.tags.history(ws.id, tag.id, { limit: 10, profileId: ids[0] });
+    expect(history.data.map((h) => [h.action, h.reason])).toEqual([
+      ['exited', 'api'],
+      ['entered', 'api'],
+    ]);
+    await expect(t.services.tags.applyBulk(ws.id, tag.id, { json: { values: ['x'] } }, 'x')).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+  });
+
+  it('bulk apply from CSV: a type,value header or a column named after an identifier type; imported tags record source import', async () => {
+    const { ws, phones, ids } = await people('csv');
+    const tag = await t.services.tags.create(ws.id, { name: '线下导入', kind: 'imported' });
+    const csv1 = `type,value\r\nphone,${phones[0]}\r\nemail,"p1@example.com"\r\nphone,13900000001\r\n`;
+    const r1 = await t.services.tags.applyBulk(ws.id, tag.id, { csv: csv1 }, 'api:test');
+    expect(r1).toMatchObject({ requested: 3, applied: 2, notFound: 1, unmatched: [{ type: 'phone', value: '13900000001', reason: 'not_found' }] });
+    const csv2 = `\uFEFFphone,name\n${phones[2]},张三\n\n${phones[0]},李四\n`;
+    const r2 = await t.services.tags.applyBulk(ws.id, tag.id, { csv: csv2, expiresAt: new Date(t.clock().getTime() + 7 * DAY).toISOString() }, 'api:test');
+    expect(r2).toMatchObject({ requested: 2, applied: 1, alreadyTagged: 1 });
+    const p2 = await t.services.profiles.get(ws.id, ids[2]!);
+    expect(p2.tags[0]).toMatchObject({ name: '线下导入', source: 'import', expiresAt: new Date(t.clock().getTime() + 7 * DAY).toISOString() });
+    const bad = await errorOf(t.services.tags.applyBulk(ws.id, tag.id, { csv: 'name,city\n张三,上海\n' }, 'x'));
+    expect(bad.code).toBe('INVALID_INPUT');
+    expect(bad.message).toMatch(/type,value/);
+    const removed = await t.services.tags.removeBulk(ws.id, tag.id, { csv: `user_id\nuser-0\nuser-1\n` }, 'x');
+    expect(removed).toMatchObject({ removed: 2 });
+  });
+
+  it('expiring applications are removed by the scheduler and recorded; default TTL per tag', async () => {
+    const { ws, ids } = await people('expiry', 2);
+    const trial = await t.services.tags.create(ws.id, { name: '试用会员', defaultTtlDays: 7 });
+    const promo = await t.services.tags.create(ws.id, { name: '促销' });
+    const seg = await t.services.segments.create(ws.id, { name: 'trial members', definition: { version: 1, condition: { tag: trial.id, has: true } } });
+    await t.services.tags.applyToProfile(ws.id, ids[0]!, { tagId: trial.id }, 'staff');
+    await t.services.tags.applyToProfile(ws.id, ids[1]!, { tagId: promo.id, expiresAt: new Date(t.clock().getTime() + 2 * DAY).toISOString() }, 'staff');
+    expect((await t.services.profiles.get(ws.id, ids[0]!)).tags[0]).toMatchObject({ expiresAt: new Date(t.clock().getTime() + 7 * DAY).toISOString() });
+    expect((await t.services.segments.get(ws.id, seg.id)).count).toBe(1);
+    await expect(t.services.tags.applyToProfile(ws.id, ids[1]!, { tagId: promo.id, expiresAt: '2000-01-01T00:00:00Z' }, 'staff')).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+
+    t.clock.advance(3 * DAY);
+    expect((await t.services.audienceEngine.runDue(t.clock())).expiredTags).toBeGreaterThanOrEqual(1);
+    expect((await t.services.profiles.get(ws.id, ids[1]!)).tags).toEqual([]);
+    expect((await t.services.profiles.get(ws.id, ids[0]!)).tags).toHaveLength(1);
+    t.clock.advance(5 * DAY);
+    await t.services.audienceEngine.runDue(t.clock());
+    expect((await t.services.profiles.get(ws.id, ids[0]!)).tags).toEqual([]);
+    expect((await t.services.tags.history(ws.id, trial.id, { limit: 5 })).data[0]).toMatchObject({ profileId: ids[0], action: 'exited', reason: 'expired' });
+    expect((await t.services.segments.get(ws.id, seg.id)).count).toBe(0);
+    expect((await t.services.segments.history(ws.id, seg.id, { limit: 5 })).data[0]).toMatchObject({ action: 'exited', reason: 'expired' });
+    const removedEvents = (await t.services.profiles.events(ws.id, ids[0]!, { limit: 20 })).data.filter((e) => e.event === 'Tag Removed');
+    expect(removedEvents.map((e) => e.properties)).toEqual([{ tag_id: trial.id, tag_name: '试用会员', source: null }]);
+  });
+
+  it('deleting a tag or segment that definitions use is refused with the dependants; renaming a tag used by name too', async () => {
+    const { ws } = await people('dependants', 1);
+    const vip = await t.services.tags.create(ws.id, { name: 'VIP' });
+    const s1 = await t.services.segments.create(ws.id, { name: 'vips', definition: { version: 1, condition: { tag: 'VIP', has: true } } });
+    const rule = await t.services.tags.create(ws.id, { name: 'in vips', kind: 'rule', definition: { version: 1, condition: { segment: s1.id, in: true } } });
+    const tagErr = await errorOf(t.services.tags.delete(ws.id, vip.id));
+    expect(tagErr.code).toBe('CONFLICT');
+    expect(tagErr.details).toEqual({ dependants: [{ kind: 'segment', id: s1.id, name: 'vips' }] });
+    const segErr = await errorOf(t.services.segments.delete(ws.id, s1.id));
+    expect(segErr.code).toBe('CONFLICT');
+    expect(segErr.details).toEqual({ dependants: [{ kind: 'tag', id: rule.id, name: 'in vips' }] });
+    await expect(t.services.tags.update(ws.id, vip.id, { name: 'V.I.P.' })).rejects.toMatchObject({ code: 'CONFLICT' });
+    // Remove the dependants, then deletion goes through.
+    await t.services.tags.delete(ws.id, rule.id);
+    await t.services.segments.delete(ws.id, s1.id);
+    await t.services.tags.delete(ws.id, vip.id);
+    await expect(t.services.tags.get(ws.id, vip.id)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await expect(t.services.segments.get(ws.id, s1.id)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+  });
+
+  it('definitions are validated against the workspace with every problem and its path; cycles through rule tags are refused', async () => {
+    const { ws } = await people('validation', 1);
+    await t.services.ingest.ingest(ws, 'identify', { userId: 'v', traits: { age: 30, city: '上海' } }, 10);
+    await settle();
+    const err = await errorOf(
+      t.services.segments.create(ws.id, {
+        name: '',
+        definition: { version: 1, condition: { all: [{ trait: 'age', op: 'gt', value: 'old' }, { tag: 'missing', has: true }, { event: 'Order Completed', op: 'gte' }] } },
+      }),
+    );
+    expect(err.code).toBe('INVALID_INPUT');
+    const problems = (err.details as { problems: { path: string }[] }).problems.map((p) => p.path);
+    expect(problems).toEqual(expect.arrayContaining(['name', 'definition.condition.all[0].value', 'definition.condition.all[1].tag', 'definition.condition.all[2].value']));
+    // Unknown traits and events are warnings, returned with the saved segment.
+    const ok = await t.services.segments.create(ws.id, { name: 'warned', definition: { version: 1, condition: { any: [{ trait: 'favourite_colour', op: 'eq', value: 'red' }, { event: 'Never Seen', op: 'gte', value: 1 }] } } });
+    expect(ok.warnings.map((w) => w.path)).toEqual(['definition.condition.any[0].trait', 'definition.condition.any[1].event']);
+    // A cycle: segment A → rule tag T → segment A.
+    const a = await t.services.segments.create(ws.id, { name: 'A', definition: { version: 1, condition: { trait: 'city', op: 'eq', value: '上海' } } });
+    const tag = await t.services.tags.create(ws.id, { name: 'T', kind: 'rule', definition: { version: 1, condition: { segment: a.id, in: true } } });
+    const cycle = await errorOf(t.services.segments.update(ws.id, a.id, { definition: { version: 1, condition: { tag: tag.id, has: true } } }));
+    expect(cycle.code).toBe('INVALID_INPUT');
+    expect((cycle.details as { problems: { path: string; message: string }[] }).problems).toEqual([{ path: 'definition.condition.tag', message: expect.stringMatching(/depends back on this segment/) }]);
+    const self = await errorOf(t.services.segments.update(ws.id, a.id, { definition: { version: 1, condition: { segment: a.id, in: false } } }));
+    expect((self.details as { problems: { message: string }[] }).problems[0]!.message).toMatch(/cannot refer to itself/);
+    await expect(t.services.tags.create(ws.id, { name: 'R', kind: 'rule' })).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+    await expect(t.services.tags.create(ws.id, { name: 'M', definition: { version: 1, condition: { lifecycle: 'new' } } })).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+  });
+
+  it('workspaces are isolated: another workspace cannot see, apply, count or delete', async () => {
+    const a = await people('iso-a', 1);
+    const { workspace: b } = await t.workspace('iso-b');
+    const tag = await t.services.tags.create(a.ws.id, { name: 'secret' });
+    const seg = await t.services.segments.create(a.ws.id, { name: 'secret seg', definition: { version: 1, condition: { tag: 'secret', has: false } } });
+    await expect(t.services.tags.get(b.id, tag.id)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await expect(t.services.tags.delete(b.id, tag.id)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await expect(t.services.tags.applyToProfile(b.id, a.ids[0]!, { tagId: tag.id }, 'x')).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await expect(t.services.segments.members(b.id, seg.id, { limit: 10 })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await expect(t.services.audiences.count(b.id, { version: 1, condition: { segment: seg.id, in: true } })).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+    expect((await t.services.audiences.count(b.id, { version: 1, condition: { computed: 'event_count', op: 'gte', value: 0 } })).count).toBe(0);
+    expect((await t.services.tags.list(b.id)).data).toEqual([]);
+    expect((await t.services.segments.get(a.ws.id, seg.id)).count).toBe(1);
+  });
+});

@@ -1,0 +1,367 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ConditionNode, WorkspaceRecord } from '@siyu/core';
+import { TEST_BACKENDS } from '@siyu/storage/testing';
+import { createTestSiyu, type TestSiyu } from '@siyu/services/testing';
+import { isolatedBackend } from './audiences-harness.ts';
+
+const DAY = 86_400_000;
+
+/** One step of a scenario: data arrives, time passes, or membership is checked. */
+type Step =
+  | { identify: string; traits: Record<string, unknown> }
+  | { track: string; event: string; properties?: Record<string, unknown>; daysAgo?: number }
+  | { page: string; daysAgo?: number }
+  | { tag: string; user: string }
+  | { untag: string; user: string }
+  | { advanceDays: number }
+  | { expect: Record<string, boolean> };
+
+interface Scenario {
+  name: string;
+  /** Manual tags to create first. */
+  tags?: string[];
+  /** Helper segments created first (by name), for segment-in-segment conditions. */
+  segments?: Record<string, ConditionNode>;
+  /** The condition under test; `ref(name)` is the id of a helper segment. */
+  condition: (ref: (name: string) => string) => ConditionNode;
+  steps: Step[];
+}
+
+const order = (user: string, properties: Record<string, unknown> = {}, daysAgo?: number): Step => ({ track: user, event: 'Order Completed', properties: { total: 100, ...properties }, ...(daysAgo !== undefined ? { daysAgo } : {}) });
+
+const SCENARIOS: Scenario[] = [
+  {
+    name: 'trait equals',
+    condition: () => ({ trait: 'city', op: 'eq', value: '上海' }),
+    steps: [
+      { identify: 'a', traits: { city: '上海' } },
+      { identify: 'b', traits: { city: '北京' } },
+      { expect: { a: true, b: false } },
+      { identify: 'a', traits: { city: '杭州' } },
+      { identify: 'b', traits: { city: '上海' } },
+      { expect: { a: false, b: true } },
+    ],
+  },
+  {
+    name: 'computed trait (total spent in fen)',
+    condition: () => ({ computed: 'total_spent', op: 'gte', value: 50000 }),
+    steps: [order('a', { total: 300 }), { expect: { a: false } }, order('a', { total: 300 }), { expect: { a: true } }],
+  },
+  {
+    name: 'tag',
+    tags: ['VIP'],
+    condition: () => ({ tag: 'VIP', has: true }),
+    steps: [{ identify: 'a', traits: {} }, { identify: 'b', traits: {} }, { expect: { a: false, b: false } }, { tag: 'VIP', user: 'a' }, { expect: { a: true, b: false } }, { untag: 'VIP', user: 'a' }, { expect: { a: false } }],
+  },
+  {
+    name: 'behaviour count with where and a rolling window expires without new events',
+    condition: () => ({ event: 'Order Completed', where: [{ property: 'category', op: 'eq', value: 'shoes' }], op: 'gte', value: 2, window: { last_days: 30 } }),
+    steps: [
+      order('a', { category: 'shoes' }, 10),
+      order('a', { category: 'bags' }),
+      order('b', { category: 'shoes' }, 5),
+      order('b', { category: 'shoes' }, 1),
+      { expect: { a: false, b: true } },
+      order('a', { category: 'shoes' }),
+      { expect: { a: true, b: true } },
+      { advanceDays: 24 },
+      { expect: { a: false, b: true } },
+      { advanceDays: 1 },
+      { expect: { a: false, b: false } },
+    ],
+  },
+  {
+    name: 'bought in the last 30 days: a purchase 31 days ago leaves with no new event',
+    condition: () => ({ event: 'Order Completed', op: 'gte', value: 1, window: { last_days: 30 } }),
+    steps: [order('a'), order('b', {}, 29), { expect: { a: true, b: true } }, { advanceDays: 2 }, { expect: { a: true, b: false } }, { advanceDays: 29 }, { expect: { a: false, b: false } }],
+  },
+  {
+    name: 'behaviour sum of a property in a window',
+    condition: () => ({ event: 'Order Completed', measure: { sum: 'revenue' }, op: 'gte', value: 100, window: { last_days: 7 } }),
+    steps: [
+      order('a', { revenue: 60.5 }, 3),
+      { expect: { a: false } },
+      order('a', { revenue: 39.5 }),
+      { expect: { a: true } },
+      { advanceDays: 4.5 },
+      { expect: { a: false } },
+    ],
+  },
+  {
+    name: 'did not do (count = 0 in a window) comes back when the event leaves the window',
+    condition: () => ({ all: [{ event: 'Product Viewed', op: 'gte', value: 1 }, { event: 'Order Completed', op: 'eq', value: 0, window: { last_days: 7 } }] }),
+    steps: [
+      { track: 'a', event: 'Product Viewed' },
+      { expect: { a: true } },
+      order('a'),
+      { expect: { a: false } },
+      { advanceDays: 8 },
+      { expect: { a: true } },
+    ],
+  },
+  {
+    name: 'page views count as "Page Viewed"',
+    condition: () => ({ event: 'Page Viewed', op: 'gte', value: 2, window: { last_days: 1 } }),
+    steps: [{ page: 'a' }, { expect: { a: false } }, { page: 'a' }, { expect: { a: true } }, { advanceDays: 1.5 }, { expect: { a: false } }],
+  },
+  {
+    name: 'sequence in order within days',
+    condition: () => ({ sequence: ['Product Viewed', 'Order Completed'], within_days: 1 }),
+    steps: [
+      order('a', {}, 3),
+      { track: 'a', event: 'Product Viewed', daysAgo: 2 },
+      { track: 'b', event: 'Product Viewed', daysAgo: 2 },
+      order('b', {}, 0.5),
+      { expect: { a: false, b: false } },
+      order('a', {}, 1.5),
+      { track: 'b', event: 'Product Viewed', daysAgo: 1 },
+      { expect: { a: true, b: true } },
+    ],
+  },
+  {
+    name: 'segment in segment',
+    segments: { vips: { trait: 'vip', op: 'eq', value: true } },
+    condition: (ref) => ({ all: [{ segment: ref('vips'), in: true }, { computed: 'order_count', op: 'gte', value: 1 }] }),
+    steps: [
+      { identify: 'a', traits: { vip: true } },
+      { identify: 'b', traits: { vip: false } },
+      order('b'),
+      { expect: { a: false, b: false } },
+      order('a'),
+      { identify: 'b', traits: { vip: true } },
+      { expect: { a: true, b: true } },
+      { identify: 'a', traits: { vip: false } },
+      { expect: { a: false, b: true } },
+    ],
+  },
+  {
+    name: 'not in a segment, relative to everyone',
+    segments: { shanghai: { trait: 'city', op: 'eq', value: '上海' } },
+    condition: (ref) => ({ not: { segment: ref('shanghai'), in: true } }),
+    steps: [{ identify: 'a', traits: { city: '上海' } }, { identify: 'b', traits: {} }, { expect: { a: false, b: true } }, { identify: 'a', traits: { city: '北京' } }, { expect: { a: true, b: true } }],
+  },
+  {
+    name: 'lifecycle stage from the layers service',
+    condition: () => ({ lifecycle: 'new' }),
+    steps: [{ identify: 'a', traits: {} }, order('b'), { expect: { a: false, b: true } }],
+  },
+];
+
+describe.each(TEST_BACKENDS)('audience scenarios on $name', (backend) => {
+  let t: TestSiyu;
+  let drop: () => Promise<void>;
+  beforeAll(async () => {
+    const isolated = await isolatedBackend(backend);
+    drop = isolated.drop;
+    t = await createTestSiyu(isolated.backend);
+  });
+  afterAll(async () => {
+    await t.close();
+    await drop();
+  });
+
+  async function settle(): Promise<void> {
+    await t.drain();
+    await t.services.layers.settled();
+    await t.services.audienceEngine.settled();
+  }
+
+  async function profileOf(ws: WorkspaceRecord, user: string): Promise<string> {
+    return (await t.services.profiles.lookup(ws.id, 'user_id', user)).id;
+  }
+
+  async function memberUsers(wsId: string, segmentId: string): Promise<Set<string>> {
+    const out = new Set<string>();
+    let cursor: string | undefined;
+    for (;;) {
+      const page = await t.services.segments.members(wsId, segmentId, { limit: 500, cursor });
+      for (const p of page.data) out.add(p.identities.find((i) => i.type === 'user_id')?.value ?? p.id);
+      if (!page.nextCursor) return out;
+      cursor = page.nextCursor;
+    }
+  }
+
+  it.each(SCENARIOS)('$name', async (sc) => {
+    const { workspace: ws } = await t.workspace(`scenario ${sc.name}`);
+    const tagIds = new Map<string, string>();
+    for (const name of sc.tags ?? []) tagIds.set(name, (await t.services.tags.create(ws.id, { name })).id);
+    const helpers = new Map<string, string>();
+    for (const [name, condition] of Object.entries(sc.segments ?? {})) {
+      helpers.set(name, (await t.services.segments.create(ws.id, { name, definition: { version: 1, condition } })).id);
+    }
+    const ref = (name: string) => helpers.get(name) ?? name;
+    const definition = { version: 1, condition: sc.condition(ref) };
+    const segment = await t.services.segments.create(ws.id, { name: 'under test', definition });
+    const users = new Set<string>();
+
+    for (const [i, step] of sc.steps.entries()) {
+      const now = t.clock().getTime();
+      if ('identify' in step) {
+        users.add(step.identify);
+        await t.services.ingest.ingest(ws, 'identify', { userId: step.identify, traits: step.traits }, 10);
+      } else if ('track' in step) {
+        users.add(step.track);
+        const timestamp = new Date(now - (step.daysAgo ?? 0) * DAY).toISOString();
+        await t.services.ingest.ingest(ws, 'track', { userId: step.track, event: step.event, properties: step.properties ?? {}, timestamp }, 10);
+      } else if ('page' in step) {
+        users.add(step.page);
+        await t.services.ingest.ingest(ws, 'page', { userId: step.page, name: 'Home', timestamp: new Date(now - (step.daysAgo ?? 0) * DAY).toISOString() }, 10);
+      } else if ('tag' in step) {
+        await settle();
+        await t.services.tags.applyToProfile(ws.id, await profileOf(ws, step.user), { tagId: tagIds.get(step.tag) }, 'test');
+      } else if ('untag' in step) {
+        await t.services.tags.removeFromProfile(ws.id, await profileOf(ws, step.user), tagIds.get(step.untag)!, 'test');
+      } else if ('advanceDays' in step) {
+        await settle();
+        t.clock.advance(step.advanceDays * DAY);
+        await t.services.audienceEngine.runDue(t.clock());
+      } else {
+        await settle();
+        const members = await memberUsers(ws.id, segment.id);
+        for (const [user, expected] of Object.entries(step.expect)) expect(members.has(user), `step ${i}: ${user} in "${sc.name}"`).toBe(expected);
+        expect((await t.services.segments.get(ws.id, segment.id)).count, `step ${i}: count`).toBe(members.size);
+      }
+    }
+
+    // The incremental result equals a bulk computation of the same definition at the end.
+    await settle();
+    const incremental = await memberUsers(ws.id, segment.id);
+    const bulk = await t.services.segments.create(ws.id, { name: 'bulk twin', definition });
+    expect(await memberUsers(ws.id, bulk.id)).toEqual(incremental);
+    const counted = await t.services.audiences.count(ws.id, definition);
+    expect(counted.count).toBe(incremental.size);
+  });
+
+  it('entering and leaving write history rows and Segment Entered / Exited events', async () => {
+    const { workspace: ws } = await t.workspace('events');
+    const segment = await t.services.segments.create(ws.id, { name: '近30天购买', definition: { version: 1, condition: { event: 'Order Completed', op: 'gte', value: 1, window: { last_days: 30 } } } });
+    await t.services.ingest.ingest(ws, 'track', { userId: 'h1', event: 'Order Completed', properties: { total: 10 } }, 10);
+    await settle();
+    const pid = await profileOf(ws, 'h1');
+    t.clock.advance(31 * DAY);
+    await t.services.audienceEngine.runDue(t.clock());
+
+    const history = await t.services.segments.history(ws.id, segment.id, { limit: 10 });
+    expect(history.data.map((h) => [h.profileId, h.action, h.reason])).toEqual([
+      [pid, 'exited', 'schedule'],
+      [pid, 'entered', 'event'],
+    ]);
+    const events = (await t.services.profiles.events(ws.id, pid, { limit: 50 })).data.filter((e) => e.event?.startsWith('Segment '));
+    expect(events.map((e) => [e.event, e.properties])).toEqual([
+      ['Segment Exited', { segment_id: segment.id, segment_name: '近30天购买' }],
+      ['Segment Entered', { segment_id: segment.id, segment_name: '近30天购买' }],
+    ]);
+    // Membership events are stored, not re-processed: the person's computed traits ignore them.
+    const p = await t.services.profiles.get(ws.id, pid);
+    expect(p.computed.event_count).toBe(1);
+  });
+
+  it('a segment on membership events does not loop: one entry per change', async () => {
+    const { workspace: ws } = await t.workspace('no loop');
+    const buyers = await t.services.segments.create(ws.id, { name: 'buyers', definition: { version: 1, condition: { computed: 'order_count', op: 'gte', value: 1 } } });
+    const entered = await t.services.segments.create(ws.id, { name: 'entered something', definition: { version: 1, condition: { event: 'Segment Entered', op: 'gte', value: 1 } } });
+    await t.services.ingest.ingest(ws, 'track', { userId: 'l1', event: 'Order Completed', properties: { total: 1 } }, 10);
+    await settle();
+    await t.services.ingest.ingest(ws, 'identify', { userId: 'l1', traits: { seen: true } }, 10);
+    await settle();
+    const pid = await profileOf(ws, 'l1');
+    expect((await t.services.segments.history(ws.id, buyers.id, { limit: 10 })).data).toHaveLength(1);
+    expect((await t.services.segments.history(ws.id, entered.id, { limit: 10 })).data.map((h) => h.profileId)).toEqual([pid]);
+    const events = (await t.services.profiles.events(ws.id, pid, { limit: 50 })).data.filter((e) => e.event === 'Segment Entered');
+    expect(events).toHaveLength(2);
+  });
+
+  it('redefining a segment diffs old and new membership with history and events', async () => {
+    const { workspace: ws } = await t.workspace('redefine');
+    for (const [u, city] of [['r1', '上海'], ['r2', '北京'], ['r3', '上海']] as const) await t.services.ingest.ingest(ws, 'identify', { userId: u, traits: { city } }, 10);
+    await settle();
+    const s = await t.services.segments.create(ws.id, { name: 'city', definition: { version: 1, condition: { trait: 'city', op: 'eq', value: '上海' } } });
+    expect(s.count).toBe(2);
+    const updated = await t.services.segments.update(ws.id, s.id, { definition: { version: 1, condition: { trait: 'city', op: 'in', value: ['北京', '杭州'] } } });
+    expect(updated.version).toBe(2);
+    expect(updated.count).toBe(1);
+    const history = await t.services.segments.history(ws.id, s.id, { limit: 10 });
+    const r2 = await profileOf(ws, 'r2');
+    expect(history.data.filter((h) => h.reason === 'redefined').map((h) => [h.action, h.profileId === r2]).sort()).toEqual([
+      ['entered', true],
+      ['exited', false],
+      ['exited', false],
+    ]);
+    const r1Events = (await t.services.profiles.events(ws.id, await profileOf(ws, 'r1'), { limit: 10 })).data.map((e) => e.event).filter((e) => e?.startsWith('Segment'));
+    expect(r1Events).toEqual(['Segment Exited', 'Segment Entered']);
+  });
+
+  it('rule tags are kept current and segments can use them', async () => {
+    const { workspace: ws } = await t.workspace('rule tags');
+    const big = await t.services.tags.create(ws.id, { name: '高消费', kind: 'rule', definition: { version: 1, condition: { computed: 'total_spent', op: 'gte', value: 100000 } } });
+    const seg = await t.services.segments.create(ws.id, { name: 'big spenders in 上海', definition: { version: 1, condition: { all: [{ tag: '高消费', has: true }, { trait: 'city', op: 'eq', value: '上海' }] } } });
+    await t.services.ingest.ingest(ws, 'identify', { userId: 'k1', traits: { city: '上海' } }, 10);
+    await t.services.ingest.ingest(ws, 'track', { userId: 'k1', event: 'Order Completed', properties: { total: 1500 } }, 10);
+    await t.services.ingest.ingest(ws, 'track', { userId: 'k2', event: 'Order Completed', properties: { total: 1500 } }, 10);
+    await settle();
+    const k1 = await t.services.profiles.lookup(ws.id, 'user_id', 'k1');
+    expect(k1.tags).toEqual([expect.objectContaining({ id: big.id, name: '高消费', source: 'rule', expiresAt: null })]);
+    expect((await t.services.tags.get(ws.id, big.id)).count).toBe(2);
+    expect((await t.services.segments.get(ws.id, seg.id)).count).toBe(1);
+    // A rule tag cannot be applied by hand.
+    await expect(t.services.tags.applyToProfile(ws.id, k1.id, { tagId: big.id }, 'test')).rejects.toMatchObject({ code: 'CONFLICT' });
+    // Redefining the rule moves people, and the segment follows.
+    await t.services.tags.update(ws.id, big.id, { definition: { version: 1, condition: { computed: 'total_spent', op: 'gte', value: 200000 } } });
+    await settle();
+    expect((await t.services.tags.get(ws.id, big.id)).count).toBe(0);
+    expect((await t.services.segments.get(ws.id, seg.id)).count).toBe(0);
+    const history = await t.services.tags.history(ws.id, big.id, { limit: 10 });
+    expect(history.data.filter((h) => h.action === 'exited')).toHaveLength(2);
+  });
+
+  it('a merge moves manual tags to the survivor and the survivor is re-evaluated', async () => {
+    const { workspace: ws } = await t.workspace('merge');
+    const vip = await t.services.tags.create(ws.id, { name: 'VIP' });
+    const seg = await t.services.segments.create(ws.id, { name: 'vips', definition: { version: 1, condition: { tag: 'VIP', has: true } } });
+    await t.services.ingest.ingest(ws, 'track', { anonymousId: 'anon-m', event: 'Product Viewed' }, 10);
+    await settle();
+    const anon = await t.services.profiles.lookup(ws.id, 'anonymous_id', 'anon-m');
+    await t.services.tags.applyToProfile(ws.id, anon.id, { tagId: vip.id }, 'staff:1');
+    await t.services.ingest.ingest(ws, 'identify', { userId: 'merged-user', traits: { name: 'M' } }, 10);
+    await settle();
+    await t.services.ingest.ingest(ws, 'identify', { userId: 'merged-user', anonymousId: 'anon-m' }, 10);
+    await settle();
+    const survivor = await t.services.profiles.lookup(ws.id, 'user_id', 'merged-user');
+    expect(survivor.tags.map((x) => x.name)).toEqual(['VIP']);
+    const members = await t.services.segments.members(ws.id, seg.id, { limit: 10 });
+    expect(members.data.map((m) => m.id)).toEqual([survivor.id]);
+    expect((await t.services.segments.get(ws.id, seg.id)).count).toBe(1);
+    expect((await t.services.tags.get(ws.id, vip.id)).count).toBe(1);
+  });
+
+  it('lifecycle and RFM conditions read profile layers', async () => {
+    const { workspace: ws } = await t.workspace('layers direct');
+    for (const u of ['x1', 'x2', 'x3']) await t.services.ingest.ingest(ws, 'identify', { userId: u }, 10);
+    await settle();
+    const ids = await Promise.all(['x1', 'x2', 'x3'].map((u) => profileOf(ws, u)));
+    const seg = await t.services.segments.create(ws.id, { name: 'champions at risk', definition: { version: 1, condition: { any: [{ rfm_segment: 'Champions' }, { all: [{ lifecycle: ['at_risk', 'silent'] }, { rfm: { r: [1, 2] } }] }] } } });
+    const db = t.services.deps.store.db;
+    const row = (id: string, lifecycle: string, rfm: [number, number, number, string] | null) => ({
+      profile_id: id,
+      workspace_id: ws.id,
+      lifecycle,
+      rfm_r: rfm?.[0] ?? null,
+      rfm_f: rfm?.[1] ?? null,
+      rfm_m: rfm?.[2] ?? null,
+      rfm_segment: rfm?.[3] ?? null,
+      lifecycle_changes_at: null,
+      updated_at: t.clock().toISOString(),
+    });
+    await db.deleteFrom('profile_layers').where('profile_id', 'in', ids).execute();
+    await db
+      .insertInto('profile_layers')
+      .values([row(ids[0]!, 'active', [5, 5, 5, 'Champions']), row(ids[1]!, 'at_risk', [1, 3, 3, 'At Risk']), row(ids[2]!, 'at_risk', [3, 3, 3, 'Need Attention'])])
+      .execute();
+    await t.services.audienceEngine.layersChanged(ws.id, ids);
+    const members = await t.services.segments.members(ws.id, seg.id, { limit: 10 });
+    expect(members.data.map((m) => m.id).sort()).toEqual([ids[0], ids[1]].sort());
+    const count = await t.services.audiences.count(ws.id, { version: 1, condition: { all: [{ lifecycle: 'at_risk' }, { not: { rfm: { r: [1] } } }] } });
+    expect(count).toMatchObject({ count: 1, method: 'bitmap' });
+    expect(count.sample.map((s) => s.id)).toEqual([ids[2]]);
+  });
+});

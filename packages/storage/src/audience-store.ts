@@ -1,0 +1,749 @@
+import { sql } from 'kysely';
+import type { EvaluationEvent, Page } from '@siyu/core';
+import { chunk, decodeJson, encodeJson, MAX_PARAMS } from './dialect.ts';
+import type { LayerCell } from './audience-index.ts';
+import type { SqlStore } from './store.ts';
+
+export { AudienceBitmaps, newBitmap } from './audience-index.ts';
+export type { Bitmap, BitmapDelta, LayerCell } from './audience-index.ts';
+
+export const TAG_KINDS = ['manual', 'rule', 'imported'] as const;
+export type TagKind = (typeof TAG_KINDS)[number];
+
+/** How an application of a tag came about. */
+export const TAG_SOURCES = ['manual', 'api', 'import', 'rule'] as const;
+export type TagSource = (typeof TAG_SOURCES)[number];
+
+export interface TagGroupRecord {
+  id: string;
+  workspaceId: string;
+  name: string;
+  description: string | null;
+  createdAt: string;
+}
+
+export interface TagRecord {
+  id: string;
+  workspaceId: string;
+  groupId: string | null;
+  name: string;
+  kind: TagKind;
+  /** `{ version, condition }` for rule tags, else null. */
+  definition: unknown;
+  description: string | null;
+  defaultTtlDays: number | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface SegmentRecord {
+  id: string;
+  workspaceId: string;
+  name: string;
+  description: string | null;
+  definition: unknown;
+  version: number;
+  createdAt: string;
+  updatedAt: string;
+  computedAt: string | null;
+}
+
+export interface ProfileTagRecord {
+  tagId: string;
+  profileId: string;
+  source: string;
+  actor: string;
+  appliedAt: string;
+  expiresAt: string | null;
+}
+
+export interface MembershipHistoryRecord {
+  id: string;
+  workspaceId: string;
+  kind: 'segment' | 'tag';
+  refId: string;
+  profileId: string;
+  action: 'entered' | 'exited';
+  reason: string | null;
+  at: string;
+}
+
+/** An event the audience engine writes (`Segment Entered`, `Tag Added`…), attributed to its profile. */
+export interface AudienceEventRecord {
+  id: string;
+  workspaceId: string;
+  profileId: string;
+  messageId: string;
+  event: string;
+  properties: Record<string, unknown>;
+  timestamp: string;
+}
+
+/** Which events a page of evaluation needs: names as conditions spell them, and how far back. */
+export interface EventNeeds {
+  /** Event names; "Page Viewed" / "Screen Viewed" also match page and screen calls. */
+  names: readonly string[];
+  /** Lower bound on `timestamp` as ISO text (already widened for time-zone offsets), or null for all time. */
+  since: string | null;
+}
+
+/** Everything the evaluator needs of one profile. */
+export interface EvaluationRow {
+  id: string;
+  num: number;
+  traits: Record<string, unknown>;
+  computed: Record<string, unknown>;
+  tags: { tagId: string; source: string; expiresAt: string | null }[];
+  segments: string[];
+  layers: LayerCell | null;
+  events: EvaluationEvent[];
+}
+
+/** Which profiles a page reads: the next `limit` after `afterNum`, or exactly these nums/ids. */
+export type PageSelector = { afterNum: number; limit: number } | { nums: readonly number[] } | { ids: readonly string[] };
+
+export interface DueRow {
+  workspaceId: string;
+  profileId: string;
+  dueAt: string;
+}
+
+const PAGE_EVENT_NAMES: Record<string, string> = { page: 'Page Viewed', screen: 'Screen Viewed' };
+
+/**
+ * Storage of tags, tag groups, segments, their memberships and history, and the re-evaluation
+ * schedule, written once with Kysely for SQLite and PostgreSQL. Every read and write is scoped to a
+ * workspace except the scheduler's claims (which return the workspace of each row).
+ */
+export class AudienceStore {
+  constructor(readonly sql: SqlStore) {}
+
+  private get db() {
+    return this.sql.db;
+  }
+
+  /**
+   * A column SQLite must not pick an index for (`+col`): queries driven by `profiles.num` should walk
+   * the unique num index, but without ANALYZE statistics SQLite prefers the workspace or merged_into
+   * index and then sorts the whole workspace. PostgreSQL plans from statistics; it gets the column.
+   */
+  private noIndex(column: 'profiles.workspace_id' | 'profiles.merged_into') {
+    return this.sql.dialect === 'sqlite' ? sql<string | null>`+${sql.ref(column)}` : sql<string | null>`${sql.ref(column)}`;
+  }
+
+  /** Runs `fn` in one transaction; on PostgreSQL `lockKey` takes a transaction-scoped advisory lock first. */
+  transaction<T>(fn: (tx: AudienceStore) => Promise<T>, lockKey?: number): Promise<T> {
+    return this.sql.transaction((tx) => fn(new AudienceStore(tx)), lockKey);
+  }
+
+  // ---------------------------------------------------------------- tag groups
+
+  async insertTagGroup(g: TagGroupRecord): Promise<void> {
+    await this.db.insertInto('tag_groups').values({ id: g.id, workspace_id: g.workspaceId, name: g.name, description: g.description, created_at: g.createdAt }).execute();
+  }
+
+  async listTagGroups(workspaceId: string): Promise<TagGroupRecord[]> {
+    const rows = await this.db.selectFrom('tag_groups').selectAll().where('workspace_id', '=', workspaceId).orderBy('name').execute();
+    return rows.map(toTagGroup);
+  }
+
+  async getTagGroup(workspaceId: string, id: string): Promise<TagGroupRecord | undefined> {
+    const row = await this.db.selectFrom('tag_groups').selectAll().where('workspace_id', '=', workspaceId).where('id', '=', id).executeTakeFirst();
+    return row ? toTagGroup(row) : undefined;
+  }
+
+  async tagGroupByName(workspaceId: string, name: string): Promise<TagGroupRecord | undefined> {
+    const row = await this.db.selectFrom('tag_groups').selectAll().where('workspace_id', '=', workspaceId).where('name', '=', name).executeTakeFirst();
+    return row ? toTagGroup(row) : undefined;
+  }
+
+  // ---------------------------------------------------------------- tags
+
+  async insertTag(t: TagRecord): Promise<void> {
+    await this.db.insertInto('tags').values(tagValues(t)).execute();
+  }
+
+  async updateTag(t: TagRecord): Promise<void> {
+    const { id: _id, workspace_id: _ws, created_at: _c, ...set } = tagValues(t);
+    await this.db.updateTable('tags').set(set).where('workspace_id', '=', t.workspaceId).where('id', '=', t.id).execute();
+  }
+
+  /** Deletes a tag and every application of it. */
+  async deleteTag(workspaceId: string, id: string): Promise<void> {
+    await this.db.deleteFrom('profile_tags').where('workspace_id', '=', workspaceId).where('tag_id', '=', id).execute();
+    await this.db.deleteFrom('tags').where('workspace_id', '=', workspaceId).where('id', '=', id).execute();
+  }
+
+  async getTag(workspaceId: string, id: string): Promise<TagRecord | undefined> {
+    const row = await this.db.selectFrom('tags').selectAll().where('workspace_id', '=', workspaceId).where('id', '=', id).executeTakeFirst();
+    return row ? toTag(row) : undefined;
+  }
+
+  async tagByName(workspaceId: string, name: string): Promise<TagRecord | undefined> {
+    const row = await this.db.selectFrom('tags').selectAll().where('workspace_id', '=', workspaceId).where('name', '=', name).executeTakeFirst();
+    return row ? toTag(row) : undefined;
+  }
+
+  async listTags(workspaceId: string): Promise<TagRecord[]> {
+    const rows = await this.db.selectFrom('tags').selectAll().where('workspace_id', '=', workspaceId).orderBy('name').execute();
+    return rows.map(toTag);
+  }
+
+  /** Tag applications of these profiles, with the tag's name, oldest first. */
+  async tagsOfProfiles(workspaceId: string, profileIds: readonly string[]): Promise<(ProfileTagRecord & { name: string })[]> {
+    const out: (ProfileTagRecord & { name: string })[] = [];
+    for (const part of chunk(profileIds, MAX_PARAMS - 1)) {
+      const rows = await this.db
+        .selectFrom('profile_tags')
+        .innerJoin('tags', 'tags.id', 'profile_tags.tag_id')
+        .select(['profile_tags.tag_id', 'profile_tags.profile_id', 'profile_tags.source', 'profile_tags.actor', 'profile_tags.applied_at', 'profile_tags.expires_at', 'tags.name'])
+        .where('profile_tags.workspace_id', '=', workspaceId)
+        .where('profile_tags.profile_id', 'in', part)
+        .orderBy('profile_tags.applied_at')
+        .orderBy('tags.name')
+        .execute();
+      out.push(...rows.map((r) => ({ ...toProfileTag(r), name: r.name })));
+    }
+    return out;
+  }
+
+  /** Applications of one tag among these profiles. */
+  async tagApplications(workspaceId: string, tagId: string, profileIds: readonly string[]): Promise<ProfileTagRecord[]> {
+    const out: ProfileTagRecord[] = [];
+    for (const part of chunk(profileIds, MAX_PARAMS - 2)) {
+      const rows = await this.db.selectFrom('profile_tags').selectAll().where('workspace_id', '=', workspaceId).where('tag_id', '=', tagId).where('profile_id', 'in', part).execute();
+      out.push(...rows.map(toProfileTag));
+    }
+    return out;
+  }
+
+  async insertProfileTags(workspaceId: string, rows: readonly ProfileTagRecord[]): Promise<void> {
+    for (const part of chunk(rows, Math.floor(MAX_PARAMS / 7))) {
+      await this.db
+        .insertInto('profile_tags')
+        .values(part.map((r) => ({ workspace_id: workspaceId, tag_id: r.tagId, profile_id: r.profileId, source: r.source, actor: r.actor, applied_at: r.appliedAt, expires_at: r.expiresAt })))
+        .onConflict((oc) => oc.columns(['tag_id', 'profile_id']).doNothing())
+        .execute();
+    }
+  }
+
+  /** Changes the expiry of existing applications (re-applying a tag with a new expiry). */
+  async setTagExpiry(workspaceId: string, tagId: string, profileIds: readonly string[], expiresAt: string | null): Promise<void> {
+    for (const part of chunk(profileIds, MAX_PARAMS - 3)) {
+      await this.db.updateTable('profile_tags').set({ expires_at: expiresAt }).where('workspace_id', '=', workspaceId).where('tag_id', '=', tagId).where('profile_id', 'in', part).execute();
+    }
+  }
+
+  /** Removes applications; `expiredBy` removes only those expired by then. Returns the profiles whose application was removed. */
+  async deleteProfileTags(workspaceId: string, tagId: string, profileIds: readonly string[], opts: { expiredBy?: string } = {}): Promise<string[]> {
+    const out: string[] = [];
+    for (const part of chunk(profileIds, MAX_PARAMS - 3)) {
+      let q = this.db.deleteFrom('profile_tags').where('workspace_id', '=', workspaceId).where('tag_id', '=', tagId).where('profile_id', 'in', part);
+      if (opts.expiredBy !== undefined) q = q.where('expires_at', 'is not', null).where('expires_at', '<=', opts.expiredBy);
+      const rows = await q.returning('profile_id').execute();
+      out.push(...rows.map((r) => r.profile_id));
+    }
+    return out;
+  }
+
+  /** Applications whose expiry has passed, oldest expiry first, across workspaces or in one (for the scheduler). */
+  async expiredTagApplications(now: string, limit: number, opts: { workspaceId?: string | undefined } = {}): Promise<{ workspaceId: string; tagId: string; profileId: string }[]> {
+    let q = this.db.selectFrom('profile_tags').select(['workspace_id', 'tag_id', 'profile_id']).where('expires_at', 'is not', null).where('expires_at', '<=', now);
+    if (opts.workspaceId !== undefined) q = q.where('workspace_id', '=', opts.workspaceId);
+    const rows = await q.orderBy('expires_at').limit(limit).execute();
+    return rows.map((r) => ({ workspaceId: r.workspace_id, tagId: r.tag_id, profileId: r.profile_id }));
+  }
+
+  // ---------------------------------------------------------------- segments
+
+  async insertSegment(s: SegmentRecord): Promise<void> {
+    await this.db.insertInto('segments').values(segmentValues(s)).execute();
+  }
+
+  async updateSegment(s: SegmentRecord): Promise<void> {
+    const { id: _id, workspace_id: _ws, created_at: _c, ...set } = segmentValues(s);
+    await this.db.updateTable('segments').set(set).where('workspace_id', '=', s.workspaceId).where('id', '=', s.id).execute();
+  }
+
+  async markSegmentComputed(workspaceId: string, id: string, at: string): Promise<void> {
+    await this.db.updateTable('segments').set({ computed_at: at }).where('workspace_id', '=', workspaceId).where('id', '=', id).execute();
+  }
+
+  /** Deletes a segment and its current members (history stays). */
+  async deleteSegment(workspaceId: string, id: string): Promise<void> {
+    await this.db.deleteFrom('segment_members').where('workspace_id', '=', workspaceId).where('segment_id', '=', id).execute();
+    await this.db.deleteFrom('segments').where('workspace_id', '=', workspaceId).where('id', '=', id).execute();
+  }
+
+  async getSegment(workspaceId: string, id: string): Promise<SegmentRecord | undefined> {
+    const row = await this.db.selectFrom('segments').selectAll().where('workspace_id', '=', workspaceId).where('id', '=', id).executeTakeFirst();
+    return row ? toSegment(row) : undefined;
+  }
+
+  async listSegments(workspaceId: string): Promise<SegmentRecord[]> {
+    const rows = await this.db.selectFrom('segments').selectAll().where('workspace_id', '=', workspaceId).orderBy('id').execute();
+    return rows.map(toSegment);
+  }
+
+  /** Current memberships of these profiles (all segments, or only `segmentIds`). */
+  async segmentMemberships(workspaceId: string, profileIds: readonly string[], segmentIds?: readonly string[]): Promise<{ segmentId: string; profileId: string }[]> {
+    const out: { segmentId: string; profileId: string }[] = [];
+    for (const part of chunk(profileIds, MAX_PARAMS - 1 - (segmentIds?.length ?? 0))) {
+      let q = this.db.selectFrom('segment_members').select(['segment_id', 'profile_id']).where('workspace_id', '=', workspaceId).where('profile_id', 'in', part);
+      if (segmentIds) q = q.where('segment_id', 'in', segmentIds.length ? segmentIds : ['']);
+      const rows = await q.execute();
+      out.push(...rows.map((r) => ({ segmentId: r.segment_id, profileId: r.profile_id })));
+    }
+    return out;
+  }
+
+  /** Current tag applications of these profiles (all tags, or only `tagIds`). */
+  async tagMemberships(workspaceId: string, profileIds: readonly string[], tagIds?: readonly string[]): Promise<ProfileTagRecord[]> {
+    const out: ProfileTagRecord[] = [];
+    for (const part of chunk(profileIds, MAX_PARAMS - 1 - (tagIds?.length ?? 0))) {
+      let q = this.db.selectFrom('profile_tags').selectAll().where('workspace_id', '=', workspaceId).where('profile_id', 'in', part);
+      if (tagIds) q = q.where('tag_id', 'in', tagIds.length ? tagIds : ['']);
+      const rows = await q.execute();
+      out.push(...rows.map(toProfileTag));
+    }
+    return out;
+  }
+
+  async insertSegmentMembers(workspaceId: string, segmentId: string, profileIds: readonly string[], at: string): Promise<void> {
+    for (const part of chunk(profileIds, Math.floor(MAX_PARAMS / 4))) {
+      await this.db
+        .insertInto('segment_members')
+        .values(part.map((p) => ({ segment_id: segmentId, profile_id: p, workspace_id: workspaceId, entered_at: at })))
+        .onConflict((oc) => oc.columns(['segment_id', 'profile_id']).doNothing())
+        .execute();
+    }
+  }
+
+  async deleteSegmentMembers(workspaceId: string, segmentId: string, profileIds: readonly string[]): Promise<void> {
+    for (const part of chunk(profileIds, MAX_PARAMS - 2)) {
+      await this.db.deleteFrom('segment_members').where('workspace_id', '=', workspaceId).where('segment_id', '=', segmentId).where('profile_id', 'in', part).execute();
+    }
+  }
+
+  /** A page of a segment's current members (canonical profiles), by profile id. */
+  async segmentMemberIds(workspaceId: string, segmentId: string, q: { limit: number; cursor?: string | undefined }): Promise<Page<string>> {
+    let query = this.db
+      .selectFrom('segment_members')
+      .innerJoin('profiles', 'profiles.id', 'segment_members.profile_id')
+      .select('segment_members.profile_id')
+      .where('segment_members.workspace_id', '=', workspaceId)
+      .where('segment_members.segment_id', '=', segmentId)
+      .where('profiles.merged_into', 'is', null);
+    if (q.cursor) query = query.where('segment_members.profile_id', '>', q.cursor);
+    const rows = await query.orderBy('segment_members.profile_id').limit(q.limit + 1).execute();
+    const data = rows.slice(0, q.limit).map((r) => r.profile_id);
+    return { data, nextCursor: rows.length > q.limit ? (data[data.length - 1] ?? null) : null };
+  }
+
+  /** Profile ids of every current member of a segment (for diffs on recompute). */
+  async allSegmentMemberIds(workspaceId: string, segmentId: string): Promise<string[]> {
+    const rows = await this.db.selectFrom('segment_members').select('profile_id').where('workspace_id', '=', workspaceId).where('segment_id', '=', segmentId).execute();
+    return rows.map((r) => r.profile_id);
+  }
+
+  /** Profile ids holding a tag. */
+  async allTagMemberIds(workspaceId: string, tagId: string): Promise<string[]> {
+    const rows = await this.db.selectFrom('profile_tags').select('profile_id').where('workspace_id', '=', workspaceId).where('tag_id', '=', tagId).execute();
+    return rows.map((r) => r.profile_id);
+  }
+
+  // ---------------------------------------------------------------- history and events
+
+  async insertHistory(rows: readonly MembershipHistoryRecord[]): Promise<void> {
+    for (const part of chunk(rows, Math.floor(MAX_PARAMS / 8))) {
+      await this.db
+        .insertInto('membership_history')
+        .values(part.map((h) => ({ id: h.id, workspace_id: h.workspaceId, kind: h.kind, ref_id: h.refId, profile_id: h.profileId, action: h.action, reason: h.reason, at: h.at })))
+        .execute();
+    }
+  }
+
+  /** Membership history of one tag or segment (optionally one profile), newest first. */
+  async history(workspaceId: string, refId: string, q: { limit: number; cursor?: string | undefined; profileId?: string | undefined }): Promise<Page<MembershipHistoryRecord>> {
+    let query = this.db.selectFrom('membership_history').selectAll().where('workspace_id', '=', workspaceId).where('ref_id', '=', refId);
+    if (q.profileId) query = query.where('profile_id', '=', q.profileId);
+    if (q.cursor) {
+      const i = q.cursor.lastIndexOf('|');
+      const at = i < 0 ? q.cursor : q.cursor.slice(0, i);
+      const id = i < 0 ? '' : q.cursor.slice(i + 1);
+      query = query.where((eb) => eb.or([eb('at', '<', at), eb.and([eb('at', '=', at), eb('id', '<', id)])]));
+    }
+    const rows = await query.orderBy('at', 'desc').orderBy('id', 'desc').limit(q.limit + 1).execute();
+    const data = rows.slice(0, q.limit).map(toHistory);
+    const last = data[data.length - 1];
+    return { data, nextCursor: rows.length > q.limit && last ? `${last.at}|${last.id}` : null };
+  }
+
+  async insertEvents(rows: readonly AudienceEventRecord[]): Promise<void> {
+    for (const part of chunk(rows, Math.floor(MAX_PARAMS / 12))) {
+      await this.db
+        .insertInto('events')
+        .values(
+          part.map((e) => ({
+            id: e.id,
+            workspace_id: e.workspaceId,
+            profile_id: e.profileId,
+            origin_profile_id: e.profileId,
+            message_id: e.messageId,
+            type: 'track',
+            event: e.event,
+            traits: encodeJson({}),
+            properties: encodeJson(e.properties),
+            context: encodeJson({ library: { name: 'siyu-audiences' } }),
+            timestamp: e.timestamp,
+            received_at: e.timestamp,
+          })),
+        )
+        .onConflict((oc) => oc.columns(['workspace_id', 'message_id']).doNothing())
+        .execute();
+    }
+  }
+
+  // ---------------------------------------------------------------- re-evaluation schedule
+
+  /** Sets each profile's next re-evaluation (null: none). */
+  async setDue(workspaceId: string, rows: readonly { profileId: string; dueAt: string | null }[]): Promise<void> {
+    const clear = rows.filter((r) => r.dueAt === null).map((r) => r.profileId);
+    for (const part of chunk(clear, MAX_PARAMS - 1)) {
+      await this.db.deleteFrom('reevaluations').where('workspace_id', '=', workspaceId).where('profile_id', 'in', part).execute();
+    }
+    const set = rows.filter((r): r is { profileId: string; dueAt: string } => r.dueAt !== null);
+    for (const part of chunk(set, Math.floor(MAX_PARAMS / 3))) {
+      await this.db
+        .insertInto('reevaluations')
+        .values(part.map((r) => ({ workspace_id: workspaceId, profile_id: r.profileId, due_at: r.dueAt })))
+        .onConflict((oc) => oc.columns(['workspace_id', 'profile_id']).doUpdateSet((eb) => ({ due_at: eb.ref('excluded.due_at') })))
+        .execute();
+    }
+  }
+
+  /** Brings each profile's next re-evaluation forward to `dueAt` if that is earlier (never later). */
+  async advanceDue(workspaceId: string, rows: readonly { profileId: string; dueAt: string }[]): Promise<void> {
+    const earlier =
+      this.sql.dialect === 'postgres' ? sql<string>`least(reevaluations.due_at, excluded.due_at)` : sql<string>`min(reevaluations.due_at, excluded.due_at)`;
+    for (const part of chunk(rows, Math.floor(MAX_PARAMS / 3))) {
+      await this.db
+        .insertInto('reevaluations')
+        .values(part.map((r) => ({ workspace_id: workspaceId, profile_id: r.profileId, due_at: r.dueAt })))
+        .onConflict((oc) => oc.columns(['workspace_id', 'profile_id']).doUpdateSet({ due_at: earlier }))
+        .execute();
+    }
+  }
+
+  /**
+   * Claims up to `limit` re-evaluations due by `now` (any workspace), pushing their due time to
+   * `leaseUntil` so another worker skips them; the evaluation then sets the real next time. A worker
+   * that dies mid-way leaves them due again at `leaseUntil`.
+   */
+  async claimDue(now: string, leaseUntil: string, limit: number, opts: { workspaceId?: string | undefined } = {}): Promise<DueRow[]> {
+    return this.transaction(async (tx) => {
+      let q = tx.db.selectFrom('reevaluations').select(['workspace_id', 'profile_id', 'due_at']).where('due_at', '<=', now).orderBy('due_at').limit(limit);
+      if (opts.workspaceId !== undefined) q = q.where('workspace_id', '=', opts.workspaceId);
+      if (this.sql.dialect === 'postgres') q = q.forUpdate().skipLocked();
+      const rows = await q.execute();
+      const byWs = new Map<string, string[]>();
+      for (const r of rows) byWs.set(r.workspace_id, [...(byWs.get(r.workspace_id) ?? []), r.profile_id]);
+      for (const [ws, ids] of byWs) {
+        for (const part of chunk(ids, MAX_PARAMS - 2)) {
+          await tx.db.updateTable('reevaluations').set({ due_at: leaseUntil }).where('workspace_id', '=', ws).where('profile_id', 'in', part).execute();
+        }
+      }
+      return rows.map((r) => ({ workspaceId: r.workspace_id, profileId: r.profile_id, dueAt: r.due_at }));
+    });
+  }
+
+  async dueOf(workspaceId: string, profileIds: readonly string[]): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    for (const part of chunk(profileIds, MAX_PARAMS - 1)) {
+      const rows = await this.db.selectFrom('reevaluations').select(['profile_id', 'due_at']).where('workspace_id', '=', workspaceId).where('profile_id', 'in', part).execute();
+      for (const r of rows) out.set(r.profile_id, r.due_at);
+    }
+    return out;
+  }
+
+  // ---------------------------------------------------------------- profiles for evaluation
+
+  /**
+   * Gives every profile of the workspace a `num` (its bit in the bitmaps) if some lack one (profiles
+   * written before numbers existed). Takes the processor's lock, which also guards new numbers.
+   */
+  async ensureNums(workspaceId: string, processorLock: number): Promise<number> {
+    const missing = await this.db.selectFrom('profiles').select('id').where('workspace_id', '=', workspaceId).where('num', 'is', null).limit(1).executeTakeFirst();
+    if (!missing) return 0;
+    return this.transaction(async (tx) => {
+      const ids = await tx.db.selectFrom('profiles').select('id').where('workspace_id', '=', workspaceId).where('num', 'is', null).orderBy('id').execute();
+      const max = await tx.db.selectFrom('profiles').select((eb) => eb.fn.max('num').as('n')).executeTakeFirst();
+      let num = Number(max?.n ?? 0);
+      for (const r of ids) await tx.db.updateTable('profiles').set({ num: ++num }).where('id', '=', r.id).execute();
+      return ids.length;
+    }, processorLock);
+  }
+
+  /** Nums and canonical state of these profiles (merged-away ones have `mergedInto`). */
+  async profileNums(workspaceId: string, profileIds: readonly string[]): Promise<{ id: string; num: number | null; mergedInto: string | null }[]> {
+    const out: { id: string; num: number | null; mergedInto: string | null }[] = [];
+    for (const part of chunk(profileIds, MAX_PARAMS - 1)) {
+      const rows = await this.db.selectFrom('profiles').select(['id', 'num', 'merged_into']).where('workspace_id', '=', workspaceId).where('id', 'in', part).execute();
+      out.push(...rows.map((r) => ({ id: r.id, num: r.num == null ? null : Number(r.num), mergedInto: r.merged_into })));
+    }
+    return out;
+  }
+
+  /** Canonical profile ids for these nums, in num order. */
+  async idsOfNums(workspaceId: string, nums: readonly number[]): Promise<string[]> {
+    const out: { id: string; num: number }[] = [];
+    for (const part of chunk(nums, MAX_PARAMS - 1)) {
+      const rows = await this.db.selectFrom('profiles').select(['id', 'num']).where(this.noIndex('profiles.workspace_id'), '=', workspaceId).where('num', 'in', part).where(this.noIndex('profiles.merged_into'), 'is', null).execute();
+      out.push(...rows.map((r) => ({ id: r.id, num: Number(r.num) })));
+    }
+    return out.sort((a, b) => a.num - b.num).map((r) => r.id);
+  }
+
+  /**
+   * One page of canonical profiles with everything the evaluator reads: traits, computed traits, tag
+   * applications, segment memberships, layers and (when `events` is given) the needed events — five
+   * queries per page whatever its size, never one per profile.
+   */
+  async evaluationPage(workspaceId: string, selector: PageSelector, needs: { events: EventNeeds | null }): Promise<EvaluationRow[]> {
+    let q = this.db.selectFrom('profiles').select(['id', 'num', 'traits', 'computed']);
+    if ('ids' in selector) {
+      q = q.where('workspace_id', '=', workspaceId).where('merged_into', 'is', null).where('id', 'in', selector.ids.length ? selector.ids : ['']).where('num', 'is not', null).orderBy('num');
+    } else {
+      q = q.where(this.noIndex('profiles.workspace_id'), '=', workspaceId).where(this.noIndex('profiles.merged_into'), 'is', null);
+      if ('afterNum' in selector) q = q.where('num', '>', selector.afterNum).orderBy('num').limit(selector.limit);
+      else q = q.where('num', 'in', selector.nums.length ? selector.nums : [-1]).orderBy('num');
+    }
+    const profiles = await q.execute();
+    if (profiles.length === 0) return [];
+    const rows = new Map<string, EvaluationRow>();
+    for (const p of profiles) {
+      rows.set(p.id, { id: p.id, num: Number(p.num), traits: decodeJson(p.traits) ?? {}, computed: decodeJson(p.computed) ?? {}, tags: [], segments: [], layers: null, events: [] });
+    }
+    const ids = [...rows.keys()];
+    for (const part of chunk(ids, MAX_PARAMS - 1)) {
+      const tags = await this.db.selectFrom('profile_tags').select(['profile_id', 'tag_id', 'source', 'expires_at']).where('workspace_id', '=', workspaceId).where('profile_id', 'in', part).execute();
+      for (const t of tags) rows.get(t.profile_id)?.tags.push({ tagId: t.tag_id, source: t.source, expiresAt: t.expires_at });
+      const segs = await this.db.selectFrom('segment_members').select(['profile_id', 'segment_id']).where('workspace_id', '=', workspaceId).where('profile_id', 'in', part).execute();
+      for (const s of segs) rows.get(s.profile_id)?.segments.push(s.segment_id);
+      const layers = await this.db.selectFrom('profile_layers').selectAll().where('workspace_id', '=', workspaceId).where('profile_id', 'in', part).execute();
+      for (const l of layers) {
+        const row = rows.get(l.profile_id);
+        if (row) row.layers = toLayerCell(l);
+      }
+      if (needs.events && needs.events.names.length > 0) {
+        for (const e of await this.eventsFor(workspaceId, part, needs.events)) rows.get(e.profileId)?.events.push(e.event);
+      }
+    }
+    return [...rows.values()];
+  }
+
+  private async eventsFor(workspaceId: string, profileIds: readonly string[], needs: EventNeeds): Promise<{ profileId: string; event: EvaluationEvent }[]> {
+    const names = [...needs.names];
+    const types = Object.entries(PAGE_EVENT_NAMES).filter(([, name]) => names.includes(name)).map(([type]) => type);
+    let q = this.db
+      .selectFrom('events')
+      .select(['profile_id', 'type', 'event', 'properties', 'timestamp'])
+      .where('workspace_id', '=', workspaceId)
+      .where('profile_id', 'in', profileIds)
+      .where((eb) => eb.or([eb.and([eb('type', '=', 'track'), eb('event', 'in', names)]), ...(types.length ? [eb('type', 'in', types)] : [])]));
+    if (needs.since !== null) q = q.where('timestamp', '>=', needs.since);
+    const rows = await q.execute();
+    return rows.map((r) => ({
+      profileId: r.profile_id,
+      event: { event: r.type === 'track' ? (r.event ?? '') : (PAGE_EVENT_NAMES[r.type] ?? r.type), type: r.type, timestamp: r.timestamp, properties: decodeJson(r.properties) ?? {} },
+    }));
+  }
+
+  /** Layer cells of these profiles (absent: no row yet). */
+  async layersOf(workspaceId: string, profileIds: readonly string[]): Promise<Map<string, LayerCell>> {
+    const out = new Map<string, LayerCell>();
+    for (const part of chunk(profileIds, MAX_PARAMS - 1)) {
+      const rows = await this.db.selectFrom('profile_layers').selectAll().where('workspace_id', '=', workspaceId).where('profile_id', 'in', part).execute();
+      for (const r of rows) out.set(r.profile_id, toLayerCell(r));
+    }
+    return out;
+  }
+
+  // ---------------------------------------------------------------- bitmap index loading
+
+  /** Canonical profile nums after `afterNum`, ascending (keyset pages). */
+  async profileNumPage(workspaceId: string, afterNum: number, limit: number): Promise<number[]> {
+    const rows = await this.db
+      .selectFrom('profiles')
+      .select('num')
+      .where(this.noIndex('profiles.workspace_id'), '=', workspaceId)
+      .where(this.noIndex('profiles.merged_into'), 'is', null)
+      .where('num', '>', afterNum)
+      .orderBy('num')
+      .limit(limit)
+      .execute();
+    return rows.map((r) => Number(r.num));
+  }
+
+  /** Tag, segment and layer rows of canonical profiles with nums in `[fromNum, toNum]`. */
+  async membershipsInNumRange(workspaceId: string, fromNum: number, toNum: number): Promise<{ tags: { refId: string; num: number }[]; segments: { refId: string; num: number }[]; layers: { num: number; cell: LayerCell }[] }> {
+    const tags = await this.db
+      .selectFrom('profile_tags')
+      .innerJoin('profiles', 'profiles.id', 'profile_tags.profile_id')
+      .select(['profile_tags.tag_id', 'profiles.num'])
+      .where('profile_tags.workspace_id', '=', workspaceId)
+      .where(this.noIndex('profiles.merged_into'), 'is', null)
+      .where('profiles.num', '>=', fromNum)
+      .where('profiles.num', '<=', toNum)
+      .execute();
+    const segments = await this.db
+      .selectFrom('segment_members')
+      .innerJoin('profiles', 'profiles.id', 'segment_members.profile_id')
+      .select(['segment_members.segment_id', 'profiles.num'])
+      .where('segment_members.workspace_id', '=', workspaceId)
+      .where(this.noIndex('profiles.merged_into'), 'is', null)
+      .where('profiles.num', '>=', fromNum)
+      .where('profiles.num', '<=', toNum)
+      .execute();
+    const layers = await this.db
+      .selectFrom('profile_layers')
+      .innerJoin('profiles', 'profiles.id', 'profile_layers.profile_id')
+      .selectAll('profile_layers')
+      .select('profiles.num')
+      .where('profile_layers.workspace_id', '=', workspaceId)
+      .where(this.noIndex('profiles.merged_into'), 'is', null)
+      .where('profiles.num', '>=', fromNum)
+      .where('profiles.num', '<=', toNum)
+      .execute();
+    return {
+      tags: tags.map((r) => ({ refId: r.tag_id, num: Number(r.num) })),
+      segments: segments.map((r) => ({ refId: r.segment_id, num: Number(r.num) })),
+      layers: layers.map((r) => ({ num: Number(r.num), cell: toLayerCell(r) })),
+    };
+  }
+
+  // ---------------------------------------------------------------- catalog
+
+  /** Traits of the most recently updated profiles, to learn trait names and types. */
+  async sampleTraits(workspaceId: string, limit: number): Promise<Record<string, unknown>[]> {
+    const rows = await this.db.selectFrom('profiles').select('traits').where('workspace_id', '=', workspaceId).where('merged_into', 'is', null).orderBy('updated_at', 'desc').limit(limit).execute();
+    return rows.map((r) => decodeJson<Record<string, unknown>>(r.traits) ?? {});
+  }
+
+  /** Event names seen in the workspace (page and screen calls as "Page Viewed" / "Screen Viewed"). */
+  async eventNames(workspaceId: string): Promise<string[]> {
+    const rows = await this.db.selectFrom('events').select(['type', 'event']).distinct().where('workspace_id', '=', workspaceId).where('type', 'in', ['track', 'page', 'screen']).execute();
+    const names = new Set<string>();
+    for (const r of rows) {
+      const name = r.type === 'track' ? r.event : PAGE_EVENT_NAMES[r.type];
+      if (name) names.add(name);
+    }
+    return [...names].sort();
+  }
+
+  // ---------------------------------------------------------------- merges
+
+  /**
+   * Moves a merged-away profile's tag applications to the survivor (keeping the survivor's own where
+   * both have the tag) and drops the loser's segment memberships and schedule. Returns what the
+   * loser held, for history and the bitmaps.
+   */
+  async moveMergedMemberships(workspaceId: string, loserId: string, winnerId: string): Promise<{ movedTags: ProfileTagRecord[]; droppedTags: string[]; droppedSegments: string[] }> {
+    const loserTags = await this.tagMemberships(workspaceId, [loserId]);
+    const winnerTags = new Set((await this.tagMemberships(workspaceId, [winnerId])).map((t) => t.tagId));
+    // Rule tags are re-derived for the survivor; manual and imported ones travel with the person.
+    const moved = loserTags.filter((t) => t.source !== 'rule' && !winnerTags.has(t.tagId));
+    await this.insertProfileTags(workspaceId, moved.map((t) => ({ ...t, profileId: winnerId })));
+    await this.db.deleteFrom('profile_tags').where('workspace_id', '=', workspaceId).where('profile_id', '=', loserId).execute();
+    const segments = await this.segmentMemberships(workspaceId, [loserId]);
+    await this.db.deleteFrom('segment_members').where('workspace_id', '=', workspaceId).where('profile_id', '=', loserId).execute();
+    await this.db.deleteFrom('reevaluations').where('workspace_id', '=', workspaceId).where('profile_id', '=', loserId).execute();
+    return { movedTags: moved.map((t) => ({ ...t, profileId: winnerId })), droppedTags: loserTags.map((t) => t.tagId), droppedSegments: segments.map((s) => s.segmentId) };
+  }
+}
+
+function toTagGroup(r: { id: string; workspace_id: string; name: string; description: string | null; created_at: string }): TagGroupRecord {
+  return { id: r.id, workspaceId: r.workspace_id, name: r.name, description: r.description, createdAt: r.created_at };
+}
+
+function toTag(r: {
+  id: string;
+  workspace_id: string;
+  group_id: string | null;
+  name: string;
+  kind: string;
+  definition: unknown;
+  description: string | null;
+  default_ttl_days: number | null;
+  created_at: string;
+  updated_at: string;
+}): TagRecord {
+  return {
+    id: r.id,
+    workspaceId: r.workspace_id,
+    groupId: r.group_id,
+    name: r.name,
+    kind: r.kind as TagKind,
+    definition: r.definition == null ? null : decodeJson(r.definition),
+    description: r.description,
+    defaultTtlDays: r.default_ttl_days == null ? null : Number(r.default_ttl_days),
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
+}
+
+function tagValues(t: TagRecord) {
+  return {
+    id: t.id,
+    workspace_id: t.workspaceId,
+    group_id: t.groupId,
+    name: t.name,
+    kind: t.kind,
+    definition: t.definition == null ? null : encodeJson(t.definition),
+    description: t.description,
+    default_ttl_days: t.defaultTtlDays,
+    created_at: t.createdAt,
+    updated_at: t.updatedAt,
+  };
+}
+
+function toSegment(r: { id: string; workspace_id: string; name: string; description: string | null; definition: unknown; version: number; created_at: string; updated_at: string; computed_at: string | null }): SegmentRecord {
+  return {
+    id: r.id,
+    workspaceId: r.workspace_id,
+    name: r.name,
+    description: r.description,
+    definition: decodeJson(r.definition),
+    version: Number(r.version),
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+    computedAt: r.computed_at,
+  };
+}
+
+function segmentValues(s: SegmentRecord) {
+  return {
+    id: s.id,
+    workspace_id: s.workspaceId,
+    name: s.name,
+    description: s.description,
+    definition: encodeJson(s.definition),
+    version: s.version,
+    created_at: s.createdAt,
+    updated_at: s.updatedAt,
+    computed_at: s.computedAt,
+  };
+}
+
+function toProfileTag(r: { tag_id: string; profile_id: string; source: string; actor: string; applied_at: string; expires_at: string | null }): ProfileTagRecord {
+  return { tagId: r.tag_id, profileId: r.profile_id, source: r.source, actor: r.actor, appliedAt: r.applied_at, expiresAt: r.expires_at };
+}
+
+function toHistory(r: { id: string; workspace_id: string; kind: string; ref_id: string; profile_id: string; action: string; reason: string | null; at: string }): MembershipHistoryRecord {
+  return { id: r.id, workspaceId: r.workspace_id, kind: r.kind as 'segment' | 'tag', refId: r.ref_id, profileId: r.profile_id, action: r.action as 'entered' | 'exited', reason: r.reason, at: r.at };
+}
+
+function toLayerCell(r: { lifecycle: string; rfm_r: number | null; rfm_f: number | null; rfm_m: number | null; rfm_segment: string | null }): LayerCell {
+  const rfm = r.rfm_r != null && r.rfm_f != null && r.rfm_m != null && r.rfm_segment != null ? { r: Number(r.rfm_r), f: Number(r.rfm_f), m: Number(r.rfm_m), segment: r.rfm_segment } : null;
+  return { lifecycle: r.lifecycle || null, rfm };
+}

@@ -1,0 +1,147 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { emptyProfileState, type EventRow, type ProfileRow } from '@siyu/core';
+import { AudienceBitmaps, AudienceStore, type OpenedStore } from '../src/index.ts';
+import { openTestStore, TEST_BACKENDS } from '../src/testing.ts';
+
+const T0 = '2026-02-01T00:00:00.000Z';
+
+describe.each(TEST_BACKENDS)('AudienceStore on $name', (backend) => {
+  let opened: OpenedStore;
+  let store: AudienceStore;
+  beforeAll(async () => {
+    opened = await openTestStore(backend);
+    store = new AudienceStore(opened.store);
+  });
+  afterAll(async () => opened.close());
+
+  const ws = () => `ws_${randomUUID()}`;
+
+  function profile(workspaceId: string, id: string, traits: Record<string, unknown> = {}): ProfileRow {
+    return { id, workspaceId, mergedInto: null, createdAt: T0, updatedAt: T0, ...emptyProfileState(), traits };
+  }
+
+  function event(workspaceId: string, profileId: string, type: EventRow['type'], name: string | null, timestamp: string, properties: Record<string, unknown> = {}): EventRow {
+    const id = randomUUID();
+    return { id, workspaceId, profileId, originProfileId: profileId, messageId: id, type, event: name, traits: {}, properties, context: {}, timestamp, receivedAt: timestamp };
+  }
+
+  async function seed(workspaceId: string, n: number): Promise<string[]> {
+    const ids = Array.from({ length: n }, (_, i) => `prof_${workspaceId.slice(3)}_${i}`);
+    await opened.store.upsertProfiles(ids.map((id, i) => profile(workspaceId, id, { i })));
+    return ids;
+  }
+
+  it('reads evaluation pages with tags, segments, layers and only the needed events', async () => {
+    const w = ws();
+    const [a, b, c] = await seed(w, 3);
+    const tagId = `tag_${randomUUID()}`;
+    const segId = `seg_${randomUUID()}`;
+    await store.insertProfileTags(w, [{ tagId, profileId: a!, source: 'manual', actor: 'x', appliedAt: T0, expiresAt: null }]);
+    await store.insertSegmentMembers(w, segId, [b!], T0);
+    await opened.store.db.insertInto('profile_layers').values({ profile_id: c!, workspace_id: w, lifecycle: 'active', rfm_r: 5, rfm_f: 4, rfm_m: 3, rfm_segment: 'Champions', lifecycle_changes_at: null, updated_at: T0 }).execute();
+    await opened.store.applyChanges({
+      consumedSeqs: [],
+      profiles: [],
+      identities: [],
+      merges: [],
+      conflicts: [],
+      events: [
+        event(w, a!, 'track', 'Order Completed', '2026-01-30T00:00:00.000Z', { total: 5 }),
+        event(w, a!, 'track', 'Order Completed', '2025-12-01T00:00:00.000Z'),
+        event(w, a!, 'track', 'Other', '2026-01-30T00:00:00.000Z'),
+        event(w, a!, 'page', 'Home', '2026-01-31T00:00:00.000+08:00'),
+        event(w, b!, 'screen', 'Main', '2026-01-31T00:00:00.000Z'),
+      ],
+    });
+    const rows = await store.evaluationPage(w, { afterNum: 0, limit: 10 }, { events: { names: ['Order Completed', 'Page Viewed'], since: '2026-01-15' } });
+    expect(rows.map((r) => r.id)).toEqual([a, b, c]);
+    const [ra, rb, rc] = rows;
+    expect(ra!.tags).toEqual([{ tagId, source: 'manual', expiresAt: null }]);
+    expect(ra!.traits).toEqual({ i: 0 });
+    expect(ra!.events.map((e) => e.event).sort()).toEqual(['Order Completed', 'Page Viewed']);
+    expect(ra!.events.find((e) => e.event === 'Order Completed')!.properties).toEqual({ total: 5 });
+    expect(rb!.segments).toEqual([segId]);
+    expect(rb!.events).toEqual([]);
+    expect(rc!.layers).toEqual({ lifecycle: 'active', rfm: { r: 5, f: 4, m: 3, segment: 'Champions' } });
+    const all = await store.evaluationPage(w, { ids: [a!] }, { events: { names: ['Order Completed'], since: null } });
+    expect(all[0]!.events).toHaveLength(2);
+    // Keyset pages by number, and by explicit numbers.
+    const page2 = await store.evaluationPage(w, { afterNum: ra!.num, limit: 1 }, { events: null });
+    expect(page2.map((r) => r.id)).toEqual([b]);
+    expect((await store.evaluationPage(w, { nums: [rc!.num, ra!.num] }, { events: null })).map((r) => r.id)).toEqual([a, c]);
+    // A merged-away profile is never read.
+    await opened.store.setMergedInto(w, b!, a!, T0);
+    expect((await store.evaluationPage(w, { afterNum: 0, limit: 10 }, { events: null })).map((r) => r.id)).toEqual([a, c]);
+    expect(await store.idsOfNums(w, [rc!.num, rb!.num, ra!.num])).toEqual([a, c]);
+    // The bitmap loader sees the same memberships.
+    const m = await store.membershipsInNumRange(w, ra!.num, rc!.num);
+    expect(m.tags).toEqual([{ refId: tagId, num: ra!.num }]);
+    expect(m.segments).toEqual([]);
+    expect(m.layers).toEqual([{ num: rc!.num, cell: { lifecycle: 'active', rfm: { r: 5, f: 4, m: 3, segment: 'Champions' } } }]);
+  });
+
+  it('claims due re-evaluations with a lease; advancing keeps the earlier time', async () => {
+    const w = ws();
+    await store.setDue(w, [
+      { profileId: 'p1', dueAt: '2026-02-01T00:00:00.000Z' },
+      { profileId: 'p2', dueAt: '2026-02-03T00:00:00.000Z' },
+      { profileId: 'p3', dueAt: '2026-02-01T12:00:00.000Z' },
+    ]);
+    await store.advanceDue(w, [
+      { profileId: 'p2', dueAt: '2026-02-01T06:00:00.000Z' },
+      { profileId: 'p3', dueAt: '2026-02-05T00:00:00.000Z' },
+    ]);
+    expect(Object.fromEntries(await store.dueOf(w, ['p1', 'p2', 'p3']))).toEqual({ p1: '2026-02-01T00:00:00.000Z', p2: '2026-02-01T06:00:00.000Z', p3: '2026-02-01T12:00:00.000Z' });
+    // Scoped to this test's workspace: other tests share the table on PostgreSQL.
+    const mine = async (now: string) => store.claimDue(now, '2099-01-01T00:00:00.000Z', 100, { workspaceId: w });
+    const first = await mine('2026-02-01T07:00:00.000Z');
+    expect(first.map((d) => d.profileId).sort()).toEqual(['p1', 'p2']);
+    expect(await mine('2026-02-01T07:00:00.000Z')).toEqual([]);
+    expect((await store.dueOf(w, ['p1'])).get('p1')).toBe('2099-01-01T00:00:00.000Z');
+    await store.setDue(w, [{ profileId: 'p1', dueAt: null }]);
+    expect((await store.dueOf(w, ['p1'])).has('p1')).toBe(false);
+  });
+
+  it('removes expired applications only, and pages history newest first', async () => {
+    const w = ws();
+    const tag = `tag_${randomUUID()}`;
+    const [p1, p2, p3] = [1, 2, 3].map((i) => `prof_${randomUUID()}_${i}`) as [string, string, string];
+    await store.insertProfileTags(w, [
+      { tagId: tag, profileId: p1, source: 'api', actor: 'x', appliedAt: T0, expiresAt: '2026-02-02T00:00:00.000Z' },
+      { tagId: tag, profileId: p2, source: 'api', actor: 'x', appliedAt: T0, expiresAt: '2026-03-01T00:00:00.000Z' },
+      { tagId: tag, profileId: p3, source: 'api', actor: 'x', appliedAt: T0, expiresAt: null },
+    ]);
+    const expired = await store.expiredTagApplications('2026-02-10T00:00:00.000Z', 100, { workspaceId: w });
+    expect(expired).toEqual([{ workspaceId: w, tagId: tag, profileId: p1 }]);
+    expect(await store.deleteProfileTags(w, tag, [p1, p2, p3], { expiredBy: '2026-02-10T00:00:00.000Z' })).toEqual([p1]);
+    expect((await store.allTagMemberIds(w, tag)).sort()).toEqual([p2, p3].sort());
+
+    await store.insertHistory(
+      ['a', 'b', 'c'].map((x, i) => ({ id: `mbh_${w}_${x}`, workspaceId: w, kind: 'segment' as const, refId: 'seg', profileId: `p${i}`, action: 'entered' as const, reason: 'event', at: `2026-02-0${i + 1}T00:00:00.000Z` })),
+    );
+    const first = await store.history(w, 'seg', { limit: 2 });
+    expect(first.data.map((h) => h.id)).toEqual([`mbh_${w}_c`, `mbh_${w}_b`]);
+    const second = await store.history(w, 'seg', { limit: 2, cursor: first.nextCursor! });
+    expect(second).toEqual({ data: [expect.objectContaining({ id: `mbh_${w}_a` })], nextCursor: null });
+  });
+
+  it('a bitmap-only condition is set algebra over the loaded memberships', async () => {
+    const b = new AudienceBitmaps();
+    b.all.addMany([1, 2, 3, 4, 5]);
+    b.tag('t1').addMany([1, 2, 3]);
+    b.tag('t2').addMany([2, 3, 9]);
+    b.setLayers(3, { lifecycle: 'active', rfm: { r: 5, f: 5, m: 5, segment: 'Champions' } });
+    b.setLayers(4, { lifecycle: 'active', rfm: null });
+    const resolve = (ref: string) => (ref === 'Red' ? 't1' : ref);
+    expect(b.evaluate({ all: [{ tag: 'Red', has: true }, { tag: 't2', has: true }] }, resolve).toArray()).toEqual([2, 3]);
+    expect(b.evaluate({ not: { tag: 't2', has: true } }, resolve).toArray()).toEqual([1, 4, 5]);
+    expect(b.evaluate({ any: [{ lifecycle: 'active' }, { rfm: { r: [5] } }] }, resolve).toArray()).toEqual([3, 4]);
+    b.setLayers(3, null);
+    expect(b.evaluate({ rfm_segment: 'Champions' }, resolve).toArray()).toEqual([]);
+    b.removeProfile(2);
+    expect(b.evaluate({ tag: 't1', has: true }, resolve).toArray()).toEqual([1, 3]);
+    expect(AudienceBitmaps.canEvaluate({ all: [{ tag: 'x', has: true }, { trait: 'a', op: 'exists' }] })).toBe(false);
+    expect(b.candidates({ all: [{ tag: 't2', has: true }, { trait: 'a', op: 'exists' }] }, resolve)!.toArray()).toEqual([3]);
+  });
+});
