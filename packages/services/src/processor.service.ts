@@ -78,6 +78,14 @@ export class ProcessorService {
     return report;
   }
 
+  /**
+   * Tells the listeners (layers, audiences) that profiles changed outside a batch — after an
+   * unmerge (`touched`) or an erasure (`removed`).
+   */
+  announce(workspaceId: string, touched: ReadonlySet<string>, removed: ReadonlySet<string>): void {
+    for (const l of this.listeners) l(workspaceId, touched, removed);
+  }
+
   /** Processes messages one at a time to find the one that fails, and dead-letters it. */
   async isolateFailure(error: unknown): Promise<void> {
     const [item] = await this.deps.store.claimInbox(1);

@@ -13,7 +13,7 @@ export interface ProfileView {
   computed: ProfileRow['computed'];
   identities: { type: string; value: string; firstSeen: string; sourceMessageId: string }[];
   merges: Omit<MergeRow, 'workspaceId'>[];
-  tags: { id: string; name: string; source: string; appliedAt: string }[];
+  tags: { id: string; name: string; source: string; appliedAt: string; expiresAt: string | null }[];
   createdAt: string;
   updatedAt: string;
 }
@@ -41,6 +41,17 @@ export class ProfileService {
 
   addDecorator(d: ProfileDecorator): void {
     this.decorators.push(d);
+  }
+
+  /** Called after an unmerge (`touched`) or erasure (`removed`) commits, so derived state follows. */
+  onChanged(fn: (workspaceId: string, touched: ReadonlySet<string>, removed: ReadonlySet<string>) => void): void {
+    this.changeListeners.push(fn);
+  }
+
+  private readonly changeListeners: Array<(workspaceId: string, touched: ReadonlySet<string>, removed: ReadonlySet<string>) => void> = [];
+
+  private announce(workspaceId: string, touched: readonly string[], removed: readonly string[]): void {
+    for (const l of this.changeListeners) l(workspaceId, new Set(touched), new Set(removed));
   }
 
   async list(workspaceId: string, q: { limit: number; cursor?: string | undefined; traits?: Record<string, string>; identifierType?: string | undefined; identifierValue?: string | undefined }): Promise<Page<ProfileSummary>> {
@@ -129,6 +140,7 @@ export class ProfileService {
       await tx.audit({ id: this.deps.newId('event'), workspaceId, actor, action: 'profile.unmerge', target: canonical.id, details: { mergeId, restoredProfileId: merge.loserId }, createdAt: now });
       return { profileId: canonical.id, restoredProfileId: merge.loserId };
     }, PROCESSOR_LOCK);
+    this.announce(workspaceId, [result.profileId, result.restoredProfileId], []);
     return result;
   }
 
@@ -154,7 +166,7 @@ export class ProfileService {
    */
   async erase(workspaceId: string, id: string, actor: string): Promise<{ deleted: true; suppressedIdentifiers: number }> {
     const now = this.deps.clock().toISOString();
-    return this.deps.store.transaction(async (tx) => {
+    const { result, tree } = await this.deps.store.transaction(async (tx) => {
       const p = await tx.canonicalProfile(workspaceId, id);
       if (!p) throw notFound('profile', id);
       const tree = [p.id, ...(await tx.mergedDescendants(workspaceId, p.id))];
@@ -162,15 +174,21 @@ export class ProfileService {
       await tx.addSuppressions(workspaceId, identities.map((i) => hashIdentifier(workspaceId, i.type, i.value)), now);
       // The audit entry names the profile id only: no personal data survives erasure.
       await tx.audit({ id: this.deps.newId('event'), workspaceId, actor, action: 'profile.erase', target: p.id, details: { profiles: tree.length, identifiers: identities.length }, createdAt: now });
-      return { deleted: true as const, suppressedIdentifiers: identities.length };
+      return { result: { deleted: true as const, suppressedIdentifiers: identities.length }, tree };
     }, PROCESSOR_LOCK);
+    this.announce(workspaceId, [], tree);
+    return result;
   }
 
   private async refold(tx: ServiceDeps['store'], workspaceId: string, profileId: string, now: string): Promise<void> {
     const p = await tx.getProfile(workspaceId, profileId);
     if (!p) return;
     const state = emptyProfileState();
-    for (const e of await tx.allEventsOf(workspaceId, [profileId])) applyMessage(state, eventToMessage(e));
+    for (const e of await tx.allEventsOf(workspaceId, [profileId])) {
+      // Membership events the audience engine writes (Segment Entered, Tag Added…) are not customer behaviour.
+      if ((e.context.library as { name?: unknown } | undefined)?.name === 'siyu-audiences') continue;
+      applyMessage(state, eventToMessage(e));
+    }
     await tx.upsertProfiles([{ ...p, ...state, updatedAt: now }]);
   }
 

@@ -30,5 +30,11 @@ export function createServices(deps: ServiceDeps, opts: { defaultTimeZone?: stri
   const audiences = new AudienceService(deps, audienceEngine);
   const tags = new TagService(deps, workspaces, audienceEngine, audiences, profiles);
   const segments = new SegmentService(deps, audienceEngine, audiences);
+  // Unmerge and erasure change profiles outside processor batches: layers and audiences follow them
+  // the same way; erased profiles also leave the bitmaps (their numbers are gone with their rows).
+  profiles.onChanged((ws, touched, removed) => {
+    if (removed.size) audienceEngine.index.invalidate(ws);
+    processor.announce(ws, touched, removed);
+  });
   return { deps, workspaces, ingest, processor, profiles, layers, tags, segments, audiences, audienceEngine };
 }

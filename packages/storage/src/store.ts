@@ -507,6 +507,12 @@ export class SqlStore {
       await this.db.deleteFrom('identities').where('workspace_id', '=', workspaceId).where('profile_id', 'in', part).execute();
       await this.db.deleteFrom('identity_conflicts').where('workspace_id', '=', workspaceId).where((eb) => eb.or([eb('profile_id', 'in', part), eb('other_profile_id', 'in', part)])).execute();
       await this.db.deleteFrom('merges').where('workspace_id', '=', workspaceId).where((eb) => eb.or([eb('winner_id', 'in', part), eb('loser_id', 'in', part)])).execute();
+      // Derived data about the person goes too: tags, memberships and their history, layers, schedules.
+      await this.db.deleteFrom('profile_tags').where('workspace_id', '=', workspaceId).where('profile_id', 'in', part).execute();
+      await this.db.deleteFrom('segment_members').where('workspace_id', '=', workspaceId).where('profile_id', 'in', part).execute();
+      await this.db.deleteFrom('membership_history').where('workspace_id', '=', workspaceId).where('profile_id', 'in', part).execute();
+      await this.db.deleteFrom('profile_layers').where('workspace_id', '=', workspaceId).where('profile_id', 'in', part).execute();
+      await this.db.deleteFrom('reevaluations').where('workspace_id', '=', workspaceId).where('profile_id', 'in', part).execute();
       await this.db.deleteFrom('profiles').where('workspace_id', '=', workspaceId).where('id', 'in', part).execute();
     }
     return identities;
