@@ -415,10 +415,13 @@ export class LayerService {
     for (let i = 0; i < ids.length; i += WRITE_CHUNK) {
       changed.push(...(await this.evaluate(workspaceId, ids.slice(i, i + WRITE_CHUNK), now, fresh, byId)));
     }
-    // Changes that bypassed the processor: erased profiles, merges, unmerged profiles left without orders.
-    changed.push(...(await this.store.transaction((tx) => tx.deleteOrphanLayers(workspaceId), lockKeyOf(workspaceId))));
-    const unscored = await this.store.scoredWithoutOrders(workspaceId);
-    if (unscored.length) changed.push(...(await this.evaluate(workspaceId, unscored, now, fresh)));
+    // Sweep what bypassed the processor (erasures and unmerges also notify at once; this is the safety net).
+    // Only in full recomputes: the per-batch exact rescoring of small workspaces skips the table scans.
+    if (maxCustomers === undefined) {
+      changed.push(...(await this.store.transaction((tx) => tx.deleteOrphanLayers(workspaceId), lockKeyOf(workspaceId))));
+      const unscored = await this.store.scoredWithoutOrders(workspaceId);
+      if (unscored.length) changed.push(...(await this.evaluate(workspaceId, unscored, now, fresh)));
+    }
     return changed;
   }
 

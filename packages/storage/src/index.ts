@@ -3,6 +3,7 @@ import { migrateToLatest } from './migrations.ts';
 import { connectPostgres } from './postgres/connect.ts';
 import type { Database } from './schema.ts';
 import { connectSqlite } from './sqlite/connect.ts';
+import { seedPlannerStats } from './sqlite/planner-stats.ts';
 import { SqlStore } from './store.ts';
 import type { Dialect } from './dialect.ts';
 import type { SqliteHotPath } from './sqlite/sqlite-hot-path.ts';
@@ -38,6 +39,7 @@ export async function openStore(opts: OpenStoreOptions): Promise<OpenedStore> {
   let dialect: Dialect;
   let location: string;
   let hot: (() => SqliteHotPath) | undefined;
+  let raw: import('better-sqlite3').Database | undefined;
   if (opts.databaseUrl && /^postgres(ql)?:\/\//.test(opts.databaseUrl)) {
     db = connectPostgres(opts.databaseUrl, 10, opts.queryLog).db;
     dialect = 'postgres';
@@ -46,10 +48,21 @@ export async function openStore(opts: OpenStoreOptions): Promise<OpenedStore> {
     const c = connectSqlite(opts.sqliteFile, opts.queryLog);
     db = c.db;
     hot = c.hot;
+    raw = c.raw;
     dialect = 'sqlite';
     location = opts.sqliteFile;
   }
   if (opts.migrate !== false) await migrateToLatest(db, dialect);
+  if (raw) seedPlannerStats(raw);
   // Statements are prepared after migrations, once the tables exist.
-  return { store: new SqlStore(db, dialect, false, hot?.()), dialect, location, close: () => db.destroy() };
+  return {
+    store: new SqlStore(db, dialect, false, hot?.()),
+    dialect,
+    location,
+    async close() {
+      // Refreshes planner statistics where the data has changed a lot (cheap; SQLite's advice for long-lived connections).
+      if (raw?.open) raw.pragma('optimize');
+      await db.destroy();
+    },
+  };
 }
