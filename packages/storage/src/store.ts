@@ -133,6 +133,7 @@ export class SqlStore {
   /** Appends validated messages; returns the message ids that were already known (not stored again). */
   async appendInbox(workspaceId: string, items: { messageId: string; payload: string; receivedAt: string }[]): Promise<{ duplicates: string[] }> {
     if (items.length === 0) return { duplicates: [] };
+    if (this.sqlite && !this.inTransaction) return this.groupCommit(workspaceId, items);
     return this.transaction(async (tx) => {
       if (tx.hot) return { duplicates: tx.hot.appendInbox(workspaceId, items) };
       const ids = items.map((i) => i.messageId);
@@ -149,6 +150,27 @@ export class SqlStore {
         for (const r of rows) inserted.add(r.message_id);
       }
       return { duplicates: ids.filter((id) => !inserted.has(id)) };
+    });
+  }
+
+  private pendingAppends: { workspaceId: string; items: { messageId: string; payload: string; receivedAt: string }[]; resolve: (r: { duplicates: string[] }) => void; reject: (e: unknown) => void }[] = [];
+
+  /**
+   * Group commit (SQLite): appends from requests arriving together share one transaction and one
+   * fsync. Each caller still resolves only after that commit, so a 200 still means durable.
+   */
+  private groupCommit(workspaceId: string, items: { messageId: string; payload: string; receivedAt: string }[]): Promise<{ duplicates: string[] }> {
+    return new Promise((resolve, reject) => {
+      this.pendingAppends.push({ workspaceId, items, resolve, reject });
+      if (this.pendingAppends.length > 1) return;
+      setImmediate(() => {
+        const group = this.pendingAppends;
+        this.pendingAppends = [];
+        this.transaction(async (tx) => group.map((g) => tx.hot!.appendInbox(g.workspaceId, g.items))).then(
+          (results) => group.forEach((g, i) => g.resolve({ duplicates: results[i]! })),
+          (e: unknown) => group.forEach((g) => g.reject(e)),
+        );
+      });
     });
   }
 
