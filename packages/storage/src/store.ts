@@ -16,6 +16,7 @@ import type {
 import { chunk, decodeJson, encodeJson, jsonText, MAX_PARAMS, type Dialect } from './dialect.ts';
 import type { Database } from './schema.ts';
 import type { SqliteHotPath } from './sqlite/sqlite-hot-path.ts';
+import { pgDeleteInbox, pgInsertEvents, pgInsertIdentities, pgUpsertProfiles } from './postgres/postgres-bulk.ts';
 
 export interface NewWorkspace extends WorkspaceRecord {
   writeKeyHash: string;
@@ -288,20 +289,13 @@ export class SqlStore {
   async applyChanges(changes: ProcessorChanges): Promise<void> {
     await this.transaction(async (tx) => {
       if (tx.hot) return tx.hot.applyChanges(changes);
-      await tx.upsertProfiles(changes.profiles);
-      for (const part of chunk(changes.identities, Math.floor(MAX_PARAMS / 7))) {
-        await tx.db
-          .insertInto('identities')
-          .values(part.map((i) => ({ workspace_id: i.workspaceId, type: i.type, value: i.value, profile_id: i.profileId, origin_profile_id: i.originProfileId, first_seen: i.firstSeen, source_message_id: i.sourceMessageId })))
-          .onConflict((oc) => oc.columns(['workspace_id', 'type', 'value']).doUpdateSet((eb) => ({ profile_id: eb.ref('excluded.profile_id') })))
-          .execute();
-      }
-      for (const part of chunk(changes.events, Math.floor(MAX_PARAMS / 12))) {
-        await tx.db
-          .insertInto('events')
-          .values(part.map(eventValues))
-          .onConflict((oc) => oc.columns(['workspace_id', 'message_id']).doNothing())
-          .execute();
+      if (tx.dialect === 'postgres') {
+        await pgUpsertProfiles(tx.db, changes.profiles);
+        await pgInsertIdentities(tx.db, changes.identities);
+        await pgInsertEvents(tx.db, changes.events);
+      } else {
+        await tx.upsertProfiles(changes.profiles);
+        await tx.insertIdentitiesAndEvents(changes.identities, changes.events);
       }
       for (const m of changes.merges) {
         await tx.db.updateTable('identities').set({ profile_id: m.winnerId }).where('profile_id', '=', m.loserId).execute();
@@ -317,10 +311,28 @@ export class SqlStore {
           .values(part.map((c) => ({ id: c.id, workspace_id: c.workspaceId, message_id: c.messageId, profile_id: c.profileId, other_profile_id: c.otherProfileId, identifier_type: c.identifierType, identifier_value: c.identifierValue, reason: c.reason, created_at: c.createdAt })))
           .execute();
       }
+      if (tx.dialect === 'postgres') return pgDeleteInbox(tx.db, changes.consumedSeqs);
       for (const part of chunk(changes.consumedSeqs, MAX_PARAMS)) {
         await tx.db.deleteFrom('inbox').where('seq', 'in', part).execute();
       }
     });
+  }
+
+  private async insertIdentitiesAndEvents(identities: readonly IdentityRow[], events: readonly EventRow[]): Promise<void> {
+    for (const part of chunk(identities, Math.floor(MAX_PARAMS / 7))) {
+      await this.db
+        .insertInto('identities')
+        .values(part.map((i) => ({ workspace_id: i.workspaceId, type: i.type, value: i.value, profile_id: i.profileId, origin_profile_id: i.originProfileId, first_seen: i.firstSeen, source_message_id: i.sourceMessageId })))
+        .onConflict((oc) => oc.columns(['workspace_id', 'type', 'value']).doUpdateSet((eb) => ({ profile_id: eb.ref('excluded.profile_id') })))
+        .execute();
+    }
+    for (const part of chunk(events, Math.floor(MAX_PARAMS / 12))) {
+      await this.db
+        .insertInto('events')
+        .values(part.map(eventValues))
+        .onConflict((oc) => oc.columns(['workspace_id', 'message_id']).doNothing())
+        .execute();
+    }
   }
 
   async upsertProfiles(profiles: readonly ProfileRow[]): Promise<void> {
