@@ -84,8 +84,11 @@ export interface Merge {
 export interface AppliedTag {
   id: string;
   name: string;
+  /** `manual`, `api`, `import` or `rule`. */
   source: string;
   appliedAt: string;
+  /** When the application lapses; null or absent: never. */
+  expiresAt?: string | null;
 }
 
 export interface Profile {
@@ -169,6 +172,193 @@ export interface ProfileListQuery extends PageQuery {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Audiences: tags, segments, live counts (money in conditions is integer fen)
+// ---------------------------------------------------------------------------------------------
+
+/** One validation problem: a JSON path into the request body (`definition.condition.all[1].value`) and why. */
+export interface Problem {
+  path: string;
+  message: string;
+}
+
+export interface TagGroup {
+  id: string;
+  name: string;
+  description: string | null;
+  createdAt: string;
+}
+
+export const TAG_KINDS = ['manual', 'rule', 'imported'] as const;
+export type TagKind = (typeof TAG_KINDS)[number];
+
+/** `{ version: 1, condition }` — see conditions.ts for the condition tree. */
+export interface ConditionDefinitionJson {
+  version: number;
+  condition: unknown;
+}
+
+export interface TagItem {
+  id: string;
+  name: string;
+  groupId: string | null;
+  kind: TagKind;
+  description: string | null;
+  /** Rule tags: `{ version, condition }`; otherwise null. */
+  definition: ConditionDefinitionJson | null;
+  defaultTtlDays: number | null;
+  /** People holding the tag now. */
+  count: number;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface TagInput {
+  name?: string;
+  groupId?: string | null;
+  kind?: TagKind;
+  description?: string | null;
+  defaultTtlDays?: number | null;
+  definition?: ConditionDefinitionJson;
+}
+
+/** Saved tags and segments also return non-blocking warnings (unknown trait, event not seen yet…). */
+export type WithWarnings<T> = T & { warnings?: Problem[] };
+
+export interface UnmatchedIdentifier {
+  type: string;
+  value: string;
+  reason: 'not_found' | 'invalid';
+  message?: string;
+}
+
+export interface BulkTagResult {
+  tagId: string;
+  requested: number;
+  matched: number;
+  applied?: number;
+  removed?: number;
+  alreadyTagged?: number;
+  notTagged?: number;
+  notFound: number;
+  invalid: number;
+  unmatched: UnmatchedIdentifier[];
+}
+
+/** A bulk apply/remove body: a list of one identifier type, or CSV text (header `type,value` or `phone`…). */
+export type BulkIdentifiers = { type: string; values: string[]; expiresAt?: string } | { csv: string; expiresAt?: string };
+
+export interface MembershipHistory {
+  id: string;
+  profileId: string;
+  action: 'entered' | 'exited';
+  reason: string | null;
+  at: string;
+}
+
+export interface ProfileTagResult {
+  profileId: string;
+  applied: boolean;
+  tag: AppliedTag;
+}
+
+export interface Segment {
+  id: string;
+  name: string;
+  description: string | null;
+  definition: ConditionDefinitionJson;
+  version: number;
+  count: number;
+  createdAt: string;
+  updatedAt: string;
+  computedAt: string | null;
+}
+
+export interface SegmentInput {
+  name?: string;
+  description?: string | null;
+  definition?: ConditionDefinitionJson;
+}
+
+export interface AudienceCount {
+  count: number;
+  /** Up to 10 matching profiles. */
+  sample: ProfileSummary[];
+  /** `bitmap`: answered from the in-memory index; `bulk`: profiles were read and evaluated. */
+  method: 'bitmap' | 'bulk';
+  warnings: Problem[];
+}
+
+export type CatalogValueType = 'string' | 'number' | 'boolean' | 'date' | 'array';
+
+export interface AudienceCatalog {
+  /** Traits seen on profiles; `type` null when seen with mixed types. */
+  traits: { name: string; type: CatalogValueType | null }[];
+  events: string[];
+  tags: { id: string; name: string }[];
+  segments: { id: string; name: string }[];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Layers (分层): RFM and lifecycle
+// ---------------------------------------------------------------------------------------------
+
+export const RFM_SEGMENTS = [
+  'Champions',
+  'Loyal Customers',
+  'Potential Loyalist',
+  'New Customers',
+  'Promising',
+  'Need Attention',
+  'About To Sleep',
+  'At Risk',
+  "Can't Lose Them",
+  'Hibernating',
+  'Lost',
+] as const;
+export type RfmSegmentName = (typeof RFM_SEGMENTS)[number];
+
+export const LIFECYCLE_STAGES = ['prospect', 'new', 'active', 'silent', 'at_risk', 'churned'] as const;
+export type LifecycleStage = (typeof LIFECYCLE_STAGES)[number];
+
+export type RfmDimension = 'r' | 'f' | 'm';
+export type RfmScore = 1 | 2 | 3 | 4 | 5;
+
+export interface RfmReport {
+  /** 25 cells, R 5..1 then F 1..5; revenue in fen. */
+  cells: { r: RfmScore; f: RfmScore; customers: number; revenue: number }[];
+  /** The 11 named segments in canonical order; share 0–1 of scored customers. */
+  segments: { segment: RfmSegmentName; customers: number; revenue: number; share: number }[];
+  customers: number;
+  revenue: number;
+  /** Cut points in use (r: days, f: orders, m: fen); null before the first recompute. */
+  thresholds: Record<RfmDimension, { cuts: (number | null)[]; source: 'quintiles' | 'fixed' }> | null;
+  computedAt: string | null;
+}
+
+export interface LifecycleReport {
+  stages: { stage: LifecycleStage; customers: number; share: number }[];
+  total: number;
+}
+
+export interface LifecycleThresholds {
+  newDays: number;
+  minIntervalDays: number;
+  maxIntervalDays: number;
+  singleOrderIntervalDays: number;
+  activeMultiple: number;
+  silentMultiple: number;
+  atRiskMultiple: number;
+}
+
+/** Fixed cut points (4 strictly increasing numbers) per dimension; a dimension left out uses quintiles. m is fen. */
+export type RfmThresholds = Partial<Record<RfmDimension, [number, number, number, number]>>;
+
+export interface LayerSettings {
+  rfm: { thresholds: RfmThresholds | null };
+  lifecycle: LifecycleThresholds;
+}
+
+// ---------------------------------------------------------------------------------------------
 // Errors and the admin token
 // ---------------------------------------------------------------------------------------------
 
@@ -207,6 +397,23 @@ export class ApiError extends Error {
 
 export function isApiError(err: unknown): err is ApiError {
   return err instanceof ApiError;
+}
+
+/** The `details.problems` of an INVALID_INPUT answer (empty for any other error). */
+export function errorProblems(err: unknown): Problem[] {
+  if (!isApiError(err)) return [];
+  const problems = err.details?.problems;
+  if (!Array.isArray(problems)) return [];
+  return problems.filter(
+    (p): p is Problem => typeof p === 'object' && p !== null && typeof (p as Problem).path === 'string' && typeof (p as Problem).message === 'string',
+  );
+}
+
+/** The `details.dependants` of a 409 answer to a delete (segments and rule tags still using the thing). */
+export function errorDependants(err: unknown): { kind: 'tag' | 'segment'; id: string; name: string }[] {
+  if (!isApiError(err) || err.status !== 409) return [];
+  const list = err.details?.dependants;
+  return Array.isArray(list) ? (list as { kind: 'tag' | 'segment'; id: string; name: string }[]) : [];
 }
 
 export function isAbortError(err: unknown): boolean {
@@ -248,6 +455,10 @@ type QueryValue = string | number | boolean | null | undefined;
 interface RequestOptions {
   query?: Record<string, QueryValue>;
   body?: unknown;
+  /** A non-JSON body (CSV), sent as-is with its content type. */
+  rawBody?: { contentType: string; text: string };
+  /** Read the answer as a Blob (file downloads) instead of JSON. */
+  blob?: boolean;
   signal?: AbortSignal | undefined;
   /** Use this token instead of the stored one (the login page checks a token before storing it). */
   token?: string;
@@ -286,18 +497,25 @@ async function readError(res: Response): Promise<ApiError> {
   });
 }
 
-async function request<T>(method: 'GET' | 'POST' | 'DELETE', path: string, options: RequestOptions = {}): Promise<T> {
+async function request<T>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, options: RequestOptions = {}): Promise<T> {
   const token = options.token ?? getToken();
-  const headers: Record<string, string> = { Accept: 'application/json' };
+  const headers: Record<string, string> = { Accept: options.blob ? '*/*' : 'application/json' };
   if (token) headers.Authorization = `Bearer ${token}`;
-  if (options.body !== undefined) headers['Content-Type'] = 'application/json';
+  let body: string | null = null;
+  if (options.rawBody) {
+    headers['Content-Type'] = options.rawBody.contentType;
+    body = options.rawBody.text;
+  } else if (options.body !== undefined) {
+    headers['Content-Type'] = 'application/json';
+    body = JSON.stringify(options.body);
+  }
 
   let res: Response;
   try {
     res = await fetch(buildUrl(path, options.query), {
       method,
       headers,
-      body: options.body === undefined ? null : JSON.stringify(options.body),
+      body,
       signal: options.signal ?? null,
     });
   } catch (cause) {
@@ -315,6 +533,7 @@ async function request<T>(method: 'GET' | 'POST' | 'DELETE', path: string, optio
     throw err;
   }
   if (res.status === 204) return undefined as T;
+  if (options.blob) return (await res.blob()) as T;
   return (await res.json()) as T;
 }
 
@@ -373,4 +592,96 @@ export const api = {
 
   createWorkspace: (input: { name: string; timeZone?: string }) =>
     request<CreatedWorkspace>('POST', '/api/v1/workspaces', { body: input }),
+
+  // ---- tags
+  listTagGroups: (signal?: AbortSignal) => request<{ data: TagGroup[] }>('GET', '/api/v1/tag-groups', { signal }),
+
+  createTagGroup: (input: { name: string; description?: string | null }) =>
+    request<TagGroup>('POST', '/api/v1/tag-groups', { body: input }),
+
+  listTags: (query: { groupId?: string; kind?: TagKind } = {}, signal?: AbortSignal) =>
+    request<{ data: TagItem[] }>('GET', '/api/v1/tags', { query: { groupId: query.groupId, kind: query.kind }, signal }),
+
+  getTag: (id: string, signal?: AbortSignal) => request<TagItem>('GET', `/api/v1/tags/${enc(id)}`, { signal }),
+
+  /** A rule tag is computed for everyone before the answer. */
+  createTag: (input: TagInput) => request<WithWarnings<TagItem>>('POST', '/api/v1/tags', { body: input }),
+
+  updateTag: (id: string, input: TagInput) => request<WithWarnings<TagItem>>('PUT', `/api/v1/tags/${enc(id)}`, { body: input }),
+
+  /** 409 (`CONFLICT`, `details.dependants`) while segments or rule tags use the tag. */
+  deleteTag: (id: string) => request<{ deleted: true; id: string }>('DELETE', `/api/v1/tags/${enc(id)}`),
+
+  tagHistory: (id: string, query: PageQuery & { profileId?: string }, signal?: AbortSignal) =>
+    request<Page<MembershipHistory>>('GET', `/api/v1/tags/${enc(id)}/history`, {
+      query: { ...pageQuery(query), profileId: query.profileId },
+      signal,
+    }),
+
+  /** Apply (`apply`) or remove (`remove`) a tag for a list or CSV of identifiers. */
+  bulkTag: (id: string, action: 'apply' | 'remove', input: BulkIdentifiers) => {
+    const path = `/api/v1/tags/${enc(id)}/${action}`;
+    if ('csv' in input) {
+      return request<BulkTagResult>('POST', path, {
+        rawBody: { contentType: 'text/csv; charset=utf-8', text: input.csv },
+        query: { expiresAt: input.expiresAt },
+      });
+    }
+    return request<BulkTagResult>('POST', path, { body: input });
+  },
+
+  listProfileTags: (profileId: string, signal?: AbortSignal) =>
+    request<{ profileId: string; data: AppliedTag[] }>('GET', `/api/v1/profiles/${enc(profileId)}/tags`, { signal }),
+
+  applyProfileTag: (profileId: string, input: { tagId: string; expiresAt?: string | null }) =>
+    request<ProfileTagResult>('POST', `/api/v1/profiles/${enc(profileId)}/tags`, { body: input }),
+
+  removeProfileTag: (profileId: string, tagId: string) =>
+    request<{ profileId: string; tagId: string; removed: boolean }>('DELETE', `/api/v1/profiles/${enc(profileId)}/tags/${enc(tagId)}`),
+
+  // ---- segments
+  listSegments: (signal?: AbortSignal) => request<{ data: Segment[] }>('GET', '/api/v1/segments', { signal }),
+
+  getSegment: (id: string, signal?: AbortSignal) => request<Segment>('GET', `/api/v1/segments/${enc(id)}`, { signal }),
+
+  /** Membership is computed before the answer. */
+  createSegment: (input: SegmentInput) => request<WithWarnings<Segment>>('POST', '/api/v1/segments', { body: input }),
+
+  updateSegment: (id: string, input: SegmentInput) =>
+    request<WithWarnings<Segment>>('PUT', `/api/v1/segments/${enc(id)}`, { body: input }),
+
+  /** 409 (`CONFLICT`, `details.dependants`) while other definitions use the segment. */
+  deleteSegment: (id: string) => request<{ deleted: true; id: string }>('DELETE', `/api/v1/segments/${enc(id)}`),
+
+  segmentMembers: (id: string, query: PageQuery, signal?: AbortSignal) =>
+    request<Page<ProfileSummary>>('GET', `/api/v1/segments/${enc(id)}/members`, { query: pageQuery(query), signal }),
+
+  segmentHistory: (id: string, query: PageQuery & { profileId?: string }, signal?: AbortSignal) =>
+    request<Page<MembershipHistory>>('GET', `/api/v1/segments/${enc(id)}/history`, {
+      query: { ...pageQuery(query), profileId: query.profileId },
+      signal,
+    }),
+
+  /** Members as CSV: `id`, `createdAt`, `updatedAt`, `traits.<name>`, `computed.<name>`, `identities.<type>`. */
+  exportSegmentCsv: (id: string, fields: readonly string[]) =>
+    request<Blob>('GET', `/api/v1/segments/${enc(id)}/export`, { query: { fields: fields.join(',') }, blob: true }),
+
+  // ---- live audience counts
+  audienceCatalog: (signal?: AbortSignal) => request<AudienceCatalog>('GET', '/api/v1/audiences/catalog', { signal }),
+
+  /** Who matches a definition right now (nothing saved). INVALID_INPUT lists every problem with its path. */
+  countAudience: (definition: ConditionDefinitionJson, signal?: AbortSignal) =>
+    request<AudienceCount>('POST', '/api/v1/audiences/count', { body: { definition }, signal }),
+
+  // ---- layers
+  rfm: (signal?: AbortSignal) => request<RfmReport>('GET', '/api/v1/layers/rfm', { signal }),
+
+  recomputeRfm: () => request<RfmReport>('POST', '/api/v1/layers/rfm/recompute'),
+
+  lifecycle: (signal?: AbortSignal) => request<LifecycleReport>('GET', '/api/v1/layers/lifecycle', { signal }),
+
+  layerSettings: (signal?: AbortSignal) => request<LayerSettings>('GET', '/api/v1/layers/settings', { signal }),
+
+  /** Replaces the settings; layers are recomputed in the background. */
+  putLayerSettings: (input: LayerSettings) => request<LayerSettings>('PUT', '/api/v1/layers/settings', { body: input }),
 };

@@ -20,6 +20,13 @@ const ConflictsPage = lazy(() => import('./pages/conflicts-page').then((m) => ({
 const IdentityTypesPage = lazy(() =>
   import('./pages/identity-types-page').then((m) => ({ default: m.IdentityTypesPage })),
 );
+const TagsPage = lazy(() => import('./pages/tags-page').then((m) => ({ default: m.TagsPage })));
+const SegmentsPage = lazy(() => import('./pages/segments-page').then((m) => ({ default: m.SegmentsPage })));
+const SegmentEditPage = lazy(() => import('./pages/segment-edit-page').then((m) => ({ default: m.SegmentEditPage })));
+const SegmentDetailPage = lazy(() =>
+  import('./pages/segment-detail-page').then((m) => ({ default: m.SegmentDetailPage })),
+);
+const LayersPage = lazy(() => import('./pages/layers-page').then((m) => ({ default: m.LayersPage })));
 const WorkspacesPage = lazy(() => import('./pages/workspaces-page').then((m) => ({ default: m.WorkspacesPage })));
 
 /** Any 401 from the API (token revoked, wrong workspace) lands here: back to /login, remembering the page. */
@@ -78,6 +85,12 @@ function LocalizedApp() {
               <Route index element={<OverviewPage />} />
               <Route path="profiles" element={<ProfilesPage />} />
               <Route path="profiles/:id" element={<ProfileDetailPage />} />
+              <Route path="tags" element={<TagsPage />} />
+              <Route path="segments" element={<SegmentsPage />} />
+              <Route path="segments/new" element={<SegmentEditPage />} />
+              <Route path="segments/:id" element={<SegmentDetailPage />} />
+              <Route path="segments/:id/edit" element={<SegmentEditPage />} />
+              <Route path="layers" element={<LayersPage />} />
               <Route path="identity/conflicts" element={<ConflictsPage />} />
               <Route path="identity/types" element={<IdentityTypesPage />} />
               <Route path="workspaces" element={<WorkspacesPage />} />

@@ -254,3 +254,261 @@ describe.skipIf(skipReason !== null)(skipReason ? `web console in Chromium — s
     expect(pageErrors).toEqual([]);
   });
 });
+
+/**
+ * Audiences in the browser against the same data: a manual tag applied by phone through the bulk
+ * dialog, a segment built in the visual builder with the live count following each edit, its detail
+ * page (member, history), the 409 when deleting a tag a segment uses, the profile's tag tab, and the
+ * RFM heatmap and lifecycle chart of 分层.
+ */
+describe.skipIf(skipReason !== null)(skipReason ? `audiences in the console — skipped: ${skipReason}` : 'audiences in the console (tags, segments, layers)', () => {
+  let t: TestSiyu;
+  let server: RunningServer;
+  let browser: Browser;
+  let context: BrowserContext;
+  let page: Page;
+  let adminToken: string;
+  let segmentUrl = '';
+  const pageErrors: string[] = [];
+  const screenshots: string[] = [];
+  const TAG = '高意向';
+  const SECOND_TAG = '门店会员';
+  const SEGMENT = '高消费高意向';
+
+  beforeAll(async () => {
+    const consoleDir = await ensureConsoleBuilt();
+    t = await createTestSiyu({ name: 'sqlite' }, { clock: testClock(NOW) });
+    let workspace: WorkspaceRecord;
+    ({ workspace, adminToken } = await t.workspace('演示', { instanceAdmin: true }));
+    const body = { batch: BATCH };
+    await t.services.ingest.ingest(workspace, 'batch', body, Buffer.byteLength(JSON.stringify(body)));
+    await t.drain();
+    await t.services.layers.settled();
+    await t.services.audienceEngine.settled();
+    const app = createApp({ services: t.services, consoleDir });
+    server = await listen(app.fetch);
+    browser = await launchChromium();
+    context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
+    page = await context.newPage();
+    page.setDefaultTimeout(15_000);
+    page.on('pageerror', (err) => pageErrors.push(`uncaught: ${err.message}`));
+    // a delete refused with 409 on purpose is logged by Chromium as "Failed to load resource"
+    page.on('console', (msg) => {
+      if (msg.type() === 'error' && !msg.text().startsWith('Failed to load resource')) pageErrors.push(`console.error: ${msg.text()}`);
+    });
+    // sign in by storing the token the way the login page does
+    await page.goto(`${server.url}/login`);
+    await page.evaluate((token) => localStorage.setItem('siyu.adminToken', token), adminToken);
+  });
+
+  afterAll(async () => {
+    await context?.close().catch(() => undefined);
+    await browser?.close().catch(() => undefined);
+    await server?.close();
+    await t?.close();
+    if (screenshots.length) console.log(`audience screenshots:\n  ${screenshots.join('\n  ')}`);
+  });
+
+  const shot = async (name: string) => screenshots.push(await screenshot(page, name));
+
+  afterEach(async (ctx) => {
+    if (ctx.task.result?.state === 'fail' && page && !page.isClosed()) await shot(`failed-${ctx.task.name.slice(0, 40).replace(/[^a-z0-9]+/gi, '-')}`).catch(() => undefined);
+  });
+
+  /** Picks an option of an antd Select (the dropdown that is open). */
+  const choose = async (selectTestId: string, option: string | RegExp, within = page.locator('body')) => {
+    await within.locator(`[data-testid=${selectTestId}]`).first().click();
+    await page.locator('.ant-select-dropdown:visible .ant-select-item-option').filter({ hasText: option }).first().click();
+  };
+
+  /** The text box of an antd input whose data-testid sits on the input or on its wrapper. */
+  const field = (scope: ReturnType<Page['locator']>, testId: string) => scope.locator(`input[data-testid=${testId}], [data-testid=${testId}] input`).first();
+
+  it('shows the audience menu in Chinese and creates a manual tag', async () => {
+    await page.goto(`${server.url}/`);
+    await waitForText(page, '[data-testid=menu-tags]', '标签');
+    await waitForText(page, '[data-testid=menu-segments]', '分群');
+    await waitForText(page, '[data-testid=menu-layers]', '分层');
+    await page.getByTestId('menu-tags').click();
+    await page.waitForURL(/\/tags$/);
+    await waitForText(page, '[data-testid=tags-table]', '还没有标签');
+
+    await page.getByTestId('tag-create').click();
+    const form = page.getByTestId('tag-form');
+    await form.waitFor();
+    await page.getByTestId('tag-name').fill(TAG);
+    await page.getByTestId('tag-submit').click();
+    await form.waitFor({ state: 'detached' });
+    const row = page.locator(`[data-testid=tag-row][data-tag-name="${TAG}"]`);
+    await row.waitFor();
+    await waitForText(page, `[data-testid=tag-row][data-tag-name="${TAG}"]`, '手动');
+    await waitForText(page, `[data-testid=tag-row][data-tag-name="${TAG}"] [data-testid=tag-count]`, /^0$/);
+  });
+
+  it('applies the tag by phone in the bulk dialog: applied, not found and invalid counts with the unmatched values', async () => {
+    await page.locator(`[data-testid=tag-row][data-tag-name="${TAG}"] [data-testid=tag-bulk-apply]`).click();
+    const dialog = page.getByTestId('tag-bulk-dialog');
+    await dialog.waitFor();
+    await waitForText(page, '[data-testid=bulk-type]', '手机号');
+    await page.getByTestId('bulk-values').fill(`${PHONE}\n13700000000\n不是手机号\n`);
+    await waitForText(page, '[data-testid=bulk-value-count]', '共 3 个');
+    await page.getByTestId('bulk-submit').click();
+
+    await page.getByTestId('bulk-result').waitFor();
+    await waitForText(page, '[data-testid=bulk-applied] .ant-statistic-content-value', /^1$/);
+    await waitForText(page, '[data-testid=bulk-not-found] .ant-statistic-content-value', /^1$/);
+    await waitForText(page, '[data-testid=bulk-invalid] .ant-statistic-content-value', /^1$/);
+    await waitForText(page, '[data-testid=bulk-unmatched]', '13700000000');
+    await waitForText(page, '[data-testid=bulk-unmatched]', '不是手机号');
+    await waitForText(page, '[data-testid=bulk-result]', '匹配到 1 位客户');
+    await shot('tag-bulk-apply');
+    await page.getByTestId('bulk-close').click();
+    await dialog.waitFor({ state: 'detached' });
+    await waitForText(page, `[data-testid=tag-row][data-tag-name="${TAG}"] [data-testid=tag-count]`, /^1$/);
+    await waitForCanvasesStill(page, '[data-testid=tags-chart]');
+    await shot('tags');
+  });
+
+  it('builds a segment (累计消费 ≥ ¥100 且 拥有标签) while the live count follows, and saves it', async () => {
+    await page.getByTestId('menu-segments').click();
+    await page.waitForURL(/\/segments$/);
+    await page.getByTestId('segment-create').click();
+    await page.waitForURL(/\/segments\/new$/);
+    await page.getByTestId('segment-name').fill(SEGMENT);
+    const builder = page.getByTestId('segment-builder');
+    await waitForText(page, '[data-testid=live-count]', '完成条件后');
+
+    // 计算指标: 累计消费 ≥ … (the default); an empty amount is a problem shown on the rule itself
+    await builder.getByTestId('add-rule').first().click();
+    await page.getByTestId('add-rule-computed').click();
+    const spent = builder.locator('[data-testid=rule][data-kind=computed]');
+    await spent.waitFor();
+    await waitForText(page, '[data-testid=rule][data-kind=computed] [data-testid=rule-computed]', '累计消费');
+    await spent.getByTestId('rule-problems').waitFor();
+    expect(await spent.getByTestId('rule-problems').textContent()).toContain('definition.condition.all[0]');
+
+    // ¥30: both customers who ordered; then ¥100: only 王小明 (¥188.40); the count follows each edit
+    await field(spent, 'rule-value').fill('30');
+    await waitForText(page, '[data-testid=live-count-value]', /^2$/);
+    await waitForText(page, '[data-testid=live-count-method]', '逐个评估');
+    expect(await spent.getByTestId('rule-problems').count()).toBe(0);
+    await field(spent, 'rule-value').fill('100');
+    await waitForText(page, '[data-testid=live-count-value]', /^1$/);
+    await waitForText(page, '[data-testid=live-count-sample]', '王小明');
+    await waitForText(page, '[data-testid=live-count-sample]', '138****8000');
+
+    // 且 拥有标签「高意向」
+    await builder.getByTestId('add-rule').first().click();
+    await page.getByTestId('add-rule-tag').click();
+    const tagRule = builder.locator('[data-testid=rule][data-kind=tag]');
+    await tagRule.waitFor();
+    await choose('rule-tag-select', TAG, tagRule);
+    await waitForText(page, '[data-testid=rule][data-kind=tag] [data-testid=rule-tag-select]', TAG);
+    await page.waitForFunction(() => document.querySelector('[data-testid=live-count]')?.getAttribute('data-loading') === 'false');
+    await waitForText(page, '[data-testid=live-count-value]', /^1$/);
+    await waitForText(page, '[data-testid=live-count-sample]', '王小明');
+
+    // switching "has" to "has not" empties it, and back
+    await choose('rule-tag-has', '没有', tagRule);
+    await waitForText(page, '[data-testid=live-count-value]', /^0$/);
+    await choose('rule-tag-has', '拥有', tagRule);
+    await waitForText(page, '[data-testid=live-count-value]', /^1$/);
+
+    // the JSON view shows what is sent: fen, and the tag by id
+    await page.getByTestId('builder-mode-json').click();
+    const json = JSON.parse(await page.getByTestId('builder-json').inputValue()) as { condition: { all: Array<Record<string, unknown>> } };
+    expect(json.condition.all[0]).toEqual({ computed: 'total_spent', op: 'gte', value: 10000 });
+    expect(json.condition.all[1]).toMatchObject({ has: true });
+    expect(String(json.condition.all[1]?.tag)).toMatch(/^tag_/);
+    await page.getByTestId('builder-mode-visual').click();
+    await builder.locator('[data-testid=rule][data-kind=tag]').waitFor();
+    await waitForText(page, '[data-testid=live-count-value]', /^1$/);
+    await shot('segment-builder');
+
+    await page.getByTestId('segment-save').click();
+    await page.waitForURL(/\/segments\/seg_[^/]+$/);
+    segmentUrl = page.url();
+    await waitForText(page, '[data-testid=segment-title]', SEGMENT);
+    await waitForText(page, '[data-testid=segment-detail-count]', /^1$/);
+    await waitForText(page, '[data-testid=definition-summary]', '累计消费 大于等于 ¥100.00');
+    await waitForText(page, '[data-testid=definition-summary]', `拥有标签「${TAG}」`);
+    await waitForText(page, '[data-testid=segment-members]', '王小明');
+    await waitForText(page, '[data-testid=segment-history]', '进入');
+    await shot('segment-detail');
+  });
+
+  it('lists the segment with its count, and refuses to delete a tag the segment uses (409 with the dependant)', async () => {
+    await page.getByTestId('menu-segments').click();
+    await page.waitForURL(/\/segments$/);
+    await waitForText(page, `[data-testid=segment-row][data-segment-name="${SEGMENT}"] [data-testid=segment-count]`, /^1$/);
+    await shot('segments');
+
+    await page.getByTestId('menu-tags').click();
+    await page.locator(`[data-testid=tag-row][data-tag-name="${TAG}"] [data-testid=tag-delete]`).click();
+    await page.getByTestId('tag-delete-confirm').click();
+    await waitForText(page, '[data-testid=delete-blocked]', SEGMENT);
+    await waitForText(page, '.ant-modal-confirm-title', `无法删除标签「${TAG}」`);
+    await shot('tag-delete-blocked');
+    await page.locator('.ant-modal-confirm-btns button').click();
+    await page.locator(`[data-testid=tag-row][data-tag-name="${TAG}"]`).waitFor();
+
+    await page.locator(`[data-testid=tag-row][data-tag-name="${TAG}"] [data-testid=tag-history]`).click();
+    await waitForText(page, '[data-testid=tag-history-drawer]', '进入');
+    await waitForText(page, '[data-testid=tag-history-drawer]', 'API / 批量');
+  });
+
+  it("adds and removes a manual tag on the profile's tag tab", async () => {
+    const res = await fetch(`${server.url}/api/v1/tags`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: SECOND_TAG }),
+    });
+    expect(res.status).toBe(201);
+
+    await page.goto(segmentUrl);
+    await page.locator('[data-testid=member-link]').first().click();
+    await page.waitForURL(/\/profiles\/[^/]+$/);
+    await waitForText(page, '[data-testid=profile-name]', '王小明');
+    await page.getByTestId('tab-tags').click();
+    await waitForText(page, '[data-testid=tags-table]', TAG);
+    await choose('profile-tag-select', SECOND_TAG);
+    await page.getByTestId('profile-tag-add').click();
+    await waitForText(page, '[data-testid=tags-table]', SECOND_TAG);
+    await waitForText(page, '[data-testid=tab-tags]', '标签 (2)');
+    await shot('profile-tags');
+    await page.locator(`[data-testid=profile-tag-remove][data-tag-name="${SECOND_TAG}"]`).click();
+    await page.getByTestId('profile-tag-remove-confirm').click();
+    await waitForText(page, '[data-testid=tab-tags]', '标签 (1)');
+  });
+
+  it('shows 分层: the RFM heatmap, the named segments and the lifecycle chart', async () => {
+    await page.getByTestId('menu-layers').click();
+    await page.waitForURL(/\/layers$/);
+    for (const chart of ['rfm-heatmap', 'rfm-segments-chart', 'lifecycle-chart']) {
+      const canvas = page.locator(`[data-testid=${chart}] canvas`).first();
+      await canvas.waitFor({ state: 'visible' });
+      const box = await canvas.boundingBox();
+      expect(box?.width, chart).toBeGreaterThan(200);
+      expect(box?.height, chart).toBeGreaterThan(200);
+    }
+    await waitForText(page, '[data-testid=rfm-customers] .ant-statistic-content-value', /^2$/);
+    await waitForText(page, '[data-testid=lifecycle-card]', '共 3 位客户');
+    await waitForText(page, '[data-testid=lifecycle-card]', '潜客');
+    await page.getByTestId('rfm-recompute').click();
+    await waitForText(page, '.ant-message-notice', '已重新计算，2 位客户参与 RFM 评分');
+    await waitForCanvasesStill(page);
+    await shot('layers');
+
+    // a refused settings change shows the problem at its field
+    await page.locator('[data-testid=settings-silentMultiple]').first().click();
+    await field(page.locator('body'), 'settings-silentMultiple').fill('1');
+    await page.getByTestId('layers-settings-save').click();
+    await waitForText(page, '[data-testid=settings-error]', 'silentMultiple');
+    await page.getByTestId('layers-settings').scrollIntoViewIfNeeded();
+    await shot('layers-settings-error');
+  });
+
+  it('raised no uncaught errors and logged no errors in the page', () => {
+    expect(pageErrors).toEqual([]);
+  });
+});

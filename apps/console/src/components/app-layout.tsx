@@ -2,12 +2,15 @@ import { Suspense, useMemo, useState, type ReactNode } from 'react';
 import { Button, Flex, Layout, Menu, Result, Segmented, Spin, Tag, Tooltip, Typography, type MenuProps } from 'antd';
 import {
   ApartmentOutlined,
+  ClusterOutlined,
   DashboardOutlined,
+  HeatMapOutlined,
   LogoutOutlined,
   MenuFoldOutlined,
   MenuUnfoldOutlined,
   SafetyCertificateOutlined,
   ShopOutlined,
+  TagsOutlined,
   TeamOutlined,
   WarningOutlined,
 } from '@ant-design/icons';
@@ -23,6 +26,9 @@ const { Sider, Header, Content } = Layout;
 
 function selectedMenuKey(pathname: string): string {
   if (pathname.startsWith('/profiles')) return 'profiles';
+  if (pathname.startsWith('/tags')) return 'tags';
+  if (pathname.startsWith('/segments')) return 'segments';
+  if (pathname.startsWith('/layers')) return 'layers';
   if (pathname.startsWith('/identity/conflicts')) return 'conflicts';
   if (pathname.startsWith('/identity/types')) return 'identity-types';
   if (pathname.startsWith('/workspaces')) return 'workspaces';
@@ -64,6 +70,16 @@ export function AppLayout() {
   const menuItems: MenuProps['items'] = [
     item('overview', '/', <DashboardOutlined />, t('menu.overview')),
     item('profiles', '/profiles', <TeamOutlined />, t('menu.profiles')),
+    {
+      type: 'group',
+      key: 'audience',
+      label: collapsed ? null : t('menu.groupAudience'),
+      children: [
+        item('tags', '/tags', <TagsOutlined />, t('menu.tags')),
+        item('segments', '/segments', <ClusterOutlined />, t('menu.segments')),
+        item('layers', '/layers', <HeatMapOutlined />, t('menu.layers')),
+      ],
+    },
     {
       type: 'group',
       key: 'identity',

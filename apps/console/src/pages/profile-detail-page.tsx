@@ -8,9 +8,11 @@ import {
   Descriptions,
   Empty,
   Flex,
+  InputNumber,
   Popconfirm,
   Result,
   Row,
+  Select,
   Skeleton,
   Space,
   Statistic,
@@ -19,6 +21,7 @@ import {
   Tabs,
   Tag,
   Timeline,
+  Tooltip,
   Typography,
   type TableColumnsType,
 } from 'antd';
@@ -28,6 +31,7 @@ import {
   DownloadOutlined,
   EyeInvisibleOutlined,
   EyeOutlined,
+  PlusOutlined,
   ReloadOutlined,
   UserOutlined,
 } from '@ant-design/icons';
@@ -451,10 +455,59 @@ function MergesTab({ profile, onUnmerged }: { profile: Profile; onUnmerged: () =
   );
 }
 
-function TagsTab({ tags }: { tags: AppliedTag[] }) {
+const DAY_MS = 86_400_000;
+
+function TagsTab({ profile, onChanged }: { profile: Profile; onChanged: () => void }) {
   const { t } = useI18n();
+  const { message } = App.useApp();
   const formatTime = useDateTime();
-  if (tags.length === 0) return <Empty description={t('profile.noTags')} />;
+  const tags = profile.tags;
+  const allTags = useRequest((signal) => api.listTags({}, signal), []);
+  const [tagId, setTagId] = useState<string | undefined>(undefined);
+  const [ttlDays, setTtlDays] = useState<number | null>(null);
+  const [adding, setAdding] = useState(false);
+  const [removing, setRemoving] = useState<string | null>(null);
+
+  const held = useMemo(() => new Set(tags.map((x) => x.id)), [tags]);
+  // rule tags follow their rule: only manual and imported tags are applied by hand
+  const options = useMemo(
+    () =>
+      (allTags.data?.data ?? [])
+        .filter((x) => x.kind !== 'rule' && !held.has(x.id))
+        .map((x) => ({ value: x.id, label: x.name })),
+    [allTags.data, held],
+  );
+
+  const add = async () => {
+    if (!tagId) return;
+    setAdding(true);
+    try {
+      const expiresAt = ttlDays ? new Date(Date.now() + ttlDays * DAY_MS).toISOString() : undefined;
+      const r = await api.applyProfileTag(profile.id, { tagId, ...(expiresAt ? { expiresAt } : {}) });
+      void message.success(t('profile.tagAdded', { name: r.tag.name }));
+      setTagId(undefined);
+      setTtlDays(null);
+      onChanged();
+    } catch (err) {
+      void message.error(describeError(err, t));
+    } finally {
+      setAdding(false);
+    }
+  };
+
+  const remove = async (tag: AppliedTag) => {
+    setRemoving(tag.id);
+    try {
+      await api.removeProfileTag(profile.id, tag.id);
+      void message.success(t('profile.tagRemoved', { name: tag.name }));
+      onChanged();
+    } catch (err) {
+      void message.error(describeError(err, t));
+    } finally {
+      setRemoving(null);
+    }
+  };
+
   const columns: TableColumnsType<AppliedTag> = [
     {
       title: t('profile.colTag'),
@@ -465,19 +518,86 @@ function TagsTab({ tags }: { tags: AppliedTag[] }) {
         </Tag>
       ),
     },
-    { title: t('profile.colTagSource'), dataIndex: 'source', render: (source: string) => tagSourceLabel(source, t) },
+    {
+      title: t('profile.colTagSource'),
+      dataIndex: 'source',
+      render: (source: string) => <Tag color={source === 'rule' ? 'purple' : undefined}>{tagSourceLabel(source, t)}</Tag>,
+    },
     { title: t('profile.colAppliedAt'), dataIndex: 'appliedAt', render: (iso: string) => formatTime(iso) },
+    {
+      title: t('profile.colExpiresAt'),
+      dataIndex: 'expiresAt',
+      render: (iso: string | null | undefined) => (iso ? formatTime(iso) : <Typography.Text type="secondary">{t('tags.ttlForever')}</Typography.Text>),
+    },
+    {
+      title: t('profile.colActions'),
+      key: 'actions',
+      width: 100,
+      render: (_, tag) =>
+        tag.source === 'rule' ? (
+          <Tooltip title={t('profile.ruleTagHint')}>
+            <Typography.Text type="secondary" style={{ fontSize: 12 }}>
+              {t('tagSource.rule')}
+            </Typography.Text>
+          </Tooltip>
+        ) : (
+          <Popconfirm
+            title={t('profile.removeTagConfirm', { name: tag.name })}
+            okText={t('tags.remove')}
+            okType="danger"
+            cancelText={t('common.cancel')}
+            okButtonProps={{ 'data-testid': 'profile-tag-remove-confirm' } as Record<string, string>}
+            onConfirm={() => remove(tag)}
+          >
+            <Button size="small" danger type="link" loading={removing === tag.id} data-testid="profile-tag-remove" data-tag-name={tag.name}>
+              {t('tags.remove')}
+            </Button>
+          </Popconfirm>
+        ),
+    },
   ];
   return (
     <Flex vertical gap={16}>
-      <Space size={[8, 8]} wrap>
-        {tags.map((tag) => (
-          <Tag key={tag.id} color="geekblue" style={{ fontSize: 13, padding: '2px 10px' }}>
-            {tag.name}
-          </Tag>
-        ))}
-      </Space>
-      <Table<AppliedTag> rowKey="id" size="small" columns={columns} dataSource={tags} pagination={false} data-testid="tags-table" />
+      <Flex gap={8} wrap align="center" data-testid="profile-tag-add-bar">
+        <Select
+          value={tagId}
+          onChange={setTagId}
+          options={options}
+          showSearch={{ optionFilterProp: 'label' }}
+          placeholder={t('profile.addTagPlaceholder')}
+          notFoundContent={t('profile.noTagsToAdd')}
+          loading={allTags.loading}
+          style={{ width: 240 }}
+          data-testid="profile-tag-select"
+        />
+        <InputNumber
+          min={1}
+          max={36500}
+          precision={0}
+          value={ttlDays}
+          onChange={setTtlDays}
+          suffix={t('builder.daysSuffix')}
+          placeholder={t('profile.tagExpiryPlaceholder')}
+          style={{ width: 150 }}
+        />
+        <Button type="primary" icon={<PlusOutlined />} disabled={!tagId} loading={adding} onClick={() => void add()} data-testid="profile-tag-add">
+          {t('profile.addTag')}
+        </Button>
+      </Flex>
+      {tags.length === 0 ? (
+        <Empty description={t('profile.noTags')} />
+      ) : (
+        <>
+          <Space size={[8, 8]} wrap>
+            {tags.map((tag) => (
+              <Tag key={tag.id} color="geekblue" style={{ fontSize: 13, padding: '2px 10px' }}>
+                {tag.name}
+              </Tag>
+            ))}
+          </Space>
+          <Table<AppliedTag> rowKey="id" size="small" columns={columns} dataSource={tags} pagination={false} data-testid="tags-table" />
+        </>
+      )}
     </Flex>
   );
 }
@@ -708,7 +828,7 @@ export function ProfileDetailPage() {
                   {t('profile.tabTags')} ({profile.tags.length})
                 </span>
               ),
-              children: <TagsTab tags={profile.tags} />,
+              children: <TagsTab profile={profile} onChanged={refresh} />,
             },
           ]}
         />
