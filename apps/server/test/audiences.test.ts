@@ -1,41 +1,12 @@
-import { randomUUID } from 'node:crypto';
+import { isolatedTestBackend as isolatedBackend } from '@siyu/storage/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sql } from 'kysely';
-import { openTestStore, TEST_BACKENDS, type TestBackend } from '@siyu/storage/testing';
+import { TEST_BACKENDS } from '@siyu/storage/testing';
 import { testClock } from '@siyu/services/testing';
 import type { ProfileSummary, ProfileView } from '@siyu/services';
 import { api, createServerHarness, type ErrorBody, type Page, type ServerHarness } from './harness.ts';
 
 const NOW = '2026-03-01T08:00:00.000Z';
 
-/**
- * This file's own PostgreSQL database: the processor and the re-evaluation scheduler claim work of
- * every workspace, so on a shared database another test file (with its own virtual clock) would
- * evaluate this file's profiles. SQLite files are per test file already.
- */
-async function isolatedBackend(backend: TestBackend): Promise<{ backend: TestBackend; drop(): Promise<void> }> {
-  if (backend.name !== 'postgres' || !backend.url) return { backend, drop: async () => undefined };
-  const name = `siyu_test_${randomUUID().replace(/-/g, '').slice(0, 16)}`;
-  const admin = await openTestStore({ name: 'postgres', url: backend.url });
-  await sql`create database ${sql.id(name)}`.execute(admin.store.db);
-  const url = new URL(backend.url);
-  url.pathname = `/${name}`;
-  return {
-    backend: { name: 'postgres', url: url.toString() },
-    async drop() {
-      for (let attempt = 0; ; attempt++) {
-        try {
-          await sql`drop database if exists ${sql.id(name)}`.execute(admin.store.db);
-          break;
-        } catch (e) {
-          if (attempt >= 50) throw e;
-          await new Promise((r) => setTimeout(r, 100));
-        }
-      }
-      await admin.close();
-    },
-  };
-}
 
 interface SegmentBody {
   id: string;

@@ -1,44 +1,13 @@
+import { isolatedTestBackend as privateDatabase } from '@siyu/storage/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import pg from 'pg';
 import type { LifecycleReport, RfmReport } from '@siyu/services';
 import { testClock } from '@siyu/services/testing';
-import { TEST_BACKENDS, type TestBackend } from '@siyu/storage/testing';
+import { TEST_BACKENDS } from '@siyu/storage/testing';
 import { api, createServerHarness, send, type ErrorBody, type ServerHarness } from './harness.ts';
 
 const NOW = '2026-03-01T08:00:00.000Z';
 const daysAgo = (d: number) => new Date(Date.parse(NOW) - d * 86_400_000).toISOString();
 
-/** A private PostgreSQL database for this file: layering is judged by the clock of whichever process handles a batch. */
-async function privateDatabase(backend: TestBackend): Promise<{ backend: TestBackend; drop(): Promise<void> }> {
-  if (backend.name !== 'postgres' || !backend.url) return { backend, drop: async () => {} };
-  const name = `siyu_layers_http_${process.pid}_${Date.now().toString(36)}`;
-  const run = async (statement: string) => {
-    const client = new pg.Client({ connectionString: backend.url });
-    await client.connect();
-    try {
-      await client.query(statement);
-    } finally {
-      await client.end();
-    }
-  };
-  await run(`create database ${name}`);
-  const url = new URL(backend.url);
-  url.pathname = `/${name}`;
-  return {
-    backend: { name: 'postgres', url: url.toString() },
-    drop: async () => {
-      // pg's pool.end() resolves before its sockets close: wait for the sessions to go rather than kill them.
-      for (let attempt = 0; ; attempt++) {
-        try {
-          return await run(`drop database if exists ${name}`);
-        } catch (e) {
-          if ((e as { code?: string }).code !== '55006' || attempt >= 50) throw e;
-          await new Promise((r) => setTimeout(r, 100));
-        }
-      }
-    },
-  };
-}
 
 interface Shop {
   workspaceId: string;

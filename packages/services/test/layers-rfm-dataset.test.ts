@@ -1,11 +1,11 @@
+import { isolatedTestBackend as privateDatabase } from '@siyu/storage/testing';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import pg from 'pg';
 import { RFM_SEGMENTS, rfmMatrix, type RfmCustomer, type WorkspaceRecord } from '@siyu/core';
 import { createServices, newId, silentLogger, type Services } from '@siyu/services';
 import { testClock } from '@siyu/services/testing';
-import { openTestStore, TEST_BACKENDS, type TestBackend } from '@siyu/storage/testing';
+import { openTestStore, TEST_BACKENDS } from '@siyu/storage/testing';
 import type { OpenedStore } from '@siyu/storage';
 
 /** 4,906 orders of 995 customers, 2001-10-29 … 2006-12-30 (rsquaredacademy/rfm, MIT; see LICENSE-rfm.txt). */
@@ -42,37 +42,6 @@ function csvCustomers(orders: readonly CsvOrder[]): RfmCustomer[] {
   return [...by.values()];
 }
 
-/** A private PostgreSQL database for this file (see layers.test.ts: layering is judged by the processing service's clock). */
-async function privateDatabase(backend: TestBackend): Promise<{ backend: TestBackend; drop(): Promise<void> }> {
-  if (backend.name !== 'postgres' || !backend.url) return { backend, drop: async () => {} };
-  const name = `siyu_layers_rfm_${process.pid}_${Date.now().toString(36)}`;
-  const run = async (statement: string) => {
-    const client = new pg.Client({ connectionString: backend.url });
-    await client.connect();
-    try {
-      await client.query(statement);
-    } finally {
-      await client.end();
-    }
-  };
-  await run(`create database ${name}`);
-  const url = new URL(backend.url);
-  url.pathname = `/${name}`;
-  return {
-    backend: { name: 'postgres', url: url.toString() },
-    drop: async () => {
-      // pg's pool.end() resolves before its sockets close: wait for the sessions to go rather than kill them.
-      for (let attempt = 0; ; attempt++) {
-        try {
-          return await run(`drop database if exists ${name}`);
-        } catch (e) {
-          if ((e as { code?: string }).code !== '55006' || attempt >= 50) throw e;
-          await new Promise((r) => setTimeout(r, 100));
-        }
-      }
-    },
-  };
-}
 
 describe.skipIf(!existsSync(DATASET)).each(TEST_BACKENDS)('RFM on the rfm_data_orders dataset on $name', (backend) => {
   const orders = readOrders();

@@ -1,51 +1,15 @@
+import { isolatedTestBackend as privateDatabase } from '@siyu/storage/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import pg from 'pg';
 import { AppError, type LifecycleStage, type WorkspaceRecord } from '@siyu/core';
 import type { ProfileLayers } from '@siyu/services';
 import { createTestSiyu, type TestSiyu } from '@siyu/services/testing';
 import { LayerStore } from '@siyu/storage';
-import { TEST_BACKENDS, type TestBackend } from '@siyu/storage/testing';
+import { TEST_BACKENDS } from '@siyu/storage/testing';
 
 const DAY = 86_400_000;
 const T0 = '2026-01-01T00:00:00.000Z';
 const at = (base: string, days: number) => new Date(Date.parse(base) + days * DAY).toISOString();
 
-/**
- * A private PostgreSQL database for this file. Layering is judged against the clock of the service that
- * processes a batch, and processors claim the shared inbox in any workspace: in a database shared with
- * other test files running in parallel, another file's processor (with its own virtual clock) could
- * layer this file's profiles. SQLite is a fresh file per harness already.
- */
-async function privateDatabase(backend: TestBackend): Promise<{ backend: TestBackend; drop(): Promise<void> }> {
-  if (backend.name !== 'postgres' || !backend.url) return { backend, drop: async () => {} };
-  const name = `siyu_layers_${process.pid}_${Date.now().toString(36)}`;
-  const run = async (statement: string) => {
-    const client = new pg.Client({ connectionString: backend.url });
-    await client.connect();
-    try {
-      await client.query(statement);
-    } finally {
-      await client.end();
-    }
-  };
-  await run(`create database ${name}`);
-  const url = new URL(backend.url);
-  url.pathname = `/${name}`;
-  return {
-    backend: { name: 'postgres', url: url.toString() },
-    drop: async () => {
-      // pg's pool.end() resolves before its sockets close: wait for the sessions to go rather than kill them.
-      for (let attempt = 0; ; attempt++) {
-        try {
-          return await run(`drop database if exists ${name}`);
-        } catch (e) {
-          if ((e as { code?: string }).code !== '55006' || attempt >= 50) throw e;
-          await new Promise((r) => setTimeout(r, 100));
-        }
-      }
-    },
-  };
-}
 
 interface Order {
   /** Days relative to the scenario's "now" (negative: in the past). */

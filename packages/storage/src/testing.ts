@@ -1,3 +1,4 @@
+import pg from 'pg';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,4 +23,41 @@ export async function openTestStore(backend: TestBackend): Promise<OpenedStore> 
   if (backend.name === 'postgres') return openStore({ databaseUrl: backend.url, sqliteFile: '' });
   const dir = mkdtempSync(join(tmpdir(), 'siyu-test-'));
   return openStore({ sqliteFile: join(dir, 'siyu.db') });
+}
+
+/**
+ * A backend of one test file's own: on PostgreSQL a fresh database (dropped by `drop()`); SQLite files
+ * are per test file already. For tests whose background work (processor, layer and audience
+ * schedulers) claims rows of every workspace: on a shared database another file's processor, with
+ * its own virtual clock, would handle this file's messages.
+ */
+export async function isolatedTestBackend(backend: TestBackend): Promise<{ backend: TestBackend; drop(): Promise<void> }> {
+  if (backend.name !== 'postgres' || !backend.url) return { backend, drop: async () => undefined };
+  const name = `siyu_test_${process.pid}_${Date.now().toString(36)}_${Math.floor(Math.random() * 1e6).toString(36)}`;
+  const run = async (statement: string) => {
+    const client = new pg.Client({ connectionString: backend.url });
+    await client.connect();
+    try {
+      await client.query(statement);
+    } finally {
+      await client.end();
+    }
+  };
+  await run(`create database ${name}`);
+  const url = new URL(backend.url);
+  url.pathname = `/${name}`;
+  return {
+    backend: { name: 'postgres', url: url.toString() },
+    async drop() {
+      // pg's pool.end() resolves before its sockets close: wait for the sessions to go rather than kill them.
+      for (let attempt = 0; ; attempt++) {
+        try {
+          return await run(`drop database if exists ${name}`);
+        } catch (e) {
+          if ((e as { code?: string }).code !== '55006' || attempt >= 50) throw e;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
+    },
+  };
 }
