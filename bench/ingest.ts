@@ -2,17 +2,18 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Worker } from 'node:worker_threads';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { serve } from '@hono/node-server';
 import { createApp } from '@siyu/server';
 import { createServices, newId, silentLogger } from '@siyu/services';
 import { openStore } from '@siyu/storage';
 import { ProcessorLoop } from '@siyu/worker';
-import { buildBatches } from './messages.ts';
 
 /**
  * Batched ingestion end to end: HTTP /v1/batch (batches of 100, realistic messages) → durable inbox →
- * processor (identity resolution, profile updates) → committed. The load client runs in a worker thread.
+ * processor (identity resolution, profile updates) → committed. The load client is a separate
+ * process, so `server_rss` is the server's own resident memory.
  */
 const queryTimes = new Map<string, { n: number; ms: number }>();
 function queryLogger(e: import('kysely').LogEvent): void {
@@ -39,7 +40,6 @@ export async function main(args: string[]): Promise<void> {
   const backends = values.backend === 'all' ? ['sqlite', 'postgres'] : [values.backend!];
   for (const backend of backends) {
     const prefix = `${backend}-${Date.now()}-`;
-    const bodies = buildBatches({ batches: Math.ceil(events / batchSize), batchSize, people: Number(values.people), idPrefix: prefix });
     const opened =
       backend === 'postgres'
         ? await openStore({ databaseUrl: pgUrl, sqliteFile: '', ...(process.env.SIYU_BENCH_QUERY_LOG ? { queryLog: queryLogger } : {}) }).catch((e: unknown) => {
@@ -66,13 +66,11 @@ export async function main(args: string[]): Promise<void> {
     await new Promise((r) => server.once('listening', r));
     const port = (server.address() as { port: number }).port;
     const started = performance.now();
-    const client = new Worker(new URL('./load-client.mjs', import.meta.url), {
-      workerData: { url: `http://127.0.0.1:${port}/v1/batch`, writeKey, bodies, concurrency: Number(values.concurrency) },
-    });
-    const result = await new Promise<{ ms: number; failed: number }>((resolve, reject) => {
-      client.once('message', resolve);
-      client.once('error', reject);
-    });
+    const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./load-client.ts', import.meta.url)), JSON.stringify({ url: `http://127.0.0.1:${port}/v1/batch`, writeKey, batches: Math.ceil(events / batchSize), batchSize, people: Number(values.people), idPrefix: prefix, concurrency: Number(values.concurrency) })], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let childOut = '';
+    child.stdout.on('data', (d: Buffer) => (childOut += d.toString()));
+    await new Promise((resolve) => child.once('exit', resolve));
+    const result = JSON.parse(childOut) as { ms: number; failed: number };
     while (processed < events) await new Promise((r) => setTimeout(r, 20));
     const totalMs = (doneAt || performance.now()) - started;
     latencies.sort((a, b) => a - b);
@@ -87,7 +85,7 @@ export async function main(args: string[]): Promise<void> {
       `ingest.${backend}.events_stored: ${stats.events} events`,
       `ingest.${backend}.profiles: ${stats.profiles} profiles`,
       `ingest.${backend}.merged_profiles: ${stats.mergedProfiles} profiles`,
-      `ingest.${backend}.rss: ${Math.round(process.memoryUsage().rss / 1048576)} MB`,
+      `ingest.${backend}.server_rss: ${Math.round(process.memoryUsage().rss / 1048576)} MB`,
     ];
     process.stdout.write(`${out.join('\n')}\n`);
     if (process.env.SIYU_BENCH_QUERY_LOG) for (const [k, v] of [...queryTimes].sort((a, b) => b[1].ms - a[1].ms).slice(0, 15)) process.stdout.write(`  ${v.ms.toFixed(0).padStart(6)} ms ${String(v.n).padStart(6)}x ${k}\n`);

@@ -1,0 +1,35 @@
+// Child process: builds realistic batches and posts them with N requests in flight, like many SDK
+// clients. A separate process, so the server's resident memory is measured alone.
+import { buildBatches } from './messages.ts';
+
+const { url, writeKey, batches, batchSize, people, idPrefix, concurrency } = JSON.parse(process.argv[2]!) as {
+  url: string;
+  writeKey: string;
+  batches: number;
+  batchSize: number;
+  people: number;
+  idPrefix: string;
+  concurrency: number;
+};
+const auth = `Basic ${Buffer.from(`${writeKey}:`).toString('base64')}`;
+const CHUNK = 200;
+let failed = 0;
+const started = performance.now();
+for (let from = 0; from < batches; from += CHUNK) {
+  // Built a chunk at a time (same seed per chunk offset keeps runs comparable) so the client stays small.
+  const bodies = buildBatches({ batches: Math.min(CHUNK, batches - from), batchSize, people, idPrefix: `${idPrefix}${from}-`, seed: 42 + from });
+  let next = 0;
+  const lane = async () => {
+    for (;;) {
+      const i = next++;
+      if (i >= bodies.length) return;
+      const res = await fetch(url, { method: 'POST', headers: { authorization: auth, 'content-type': 'application/json' }, body: bodies[i] });
+      if (res.status !== 200) {
+        failed++;
+        if (failed < 3) console.error(res.status, await res.text());
+      } else await res.arrayBuffer();
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, lane));
+}
+process.stdout.write(JSON.stringify({ ms: performance.now() - started, failed }));
