@@ -86,6 +86,7 @@ export async function main(args: string[]): Promise<void> {
       `ingest.${backend}.profiles: ${stats.profiles} profiles`,
       `ingest.${backend}.merged_profiles: ${stats.mergedProfiles} profiles`,
       `ingest.${backend}.server_rss: ${Math.round(process.memoryUsage().rss / 1048576)} MB`,
+      `ingest.${backend}.server_heap_used: ${Math.round(process.memoryUsage().heapUsed / 1048576)} MB`,
     ];
     process.stdout.write(`${out.join('\n')}\n`);
     if (process.env.SIYU_BENCH_QUERY_LOG) for (const [k, v] of [...queryTimes].sort((a, b) => b[1].ms - a[1].ms).slice(0, 15)) process.stdout.write(`  ${v.ms.toFixed(0).padStart(6)} ms ${String(v.n).padStart(6)}x ${k}\n`);

@@ -19,10 +19,10 @@ export function connectSqlite(file: string, queryLog?: import('kysely').LogConfi
   raw.pragma('wal_autocheckpoint = 10000');
   
   
-  raw.pragma('cache_size = -65536');
+  raw.pragma('cache_size = -32768');
   raw.pragma('temp_store = MEMORY');
   // Memory-mapped reads, bounded so resident memory stays predictable on large databases.
-  raw.pragma('mmap_size = 268435456');
+  raw.pragma('mmap_size = 67108864');
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: raw }), ...(queryLog ? { log: queryLog } : {}) });
   return { db, raw, hot: () => new SqliteHotPath(raw) };
 }
