@@ -1,3 +1,340 @@
-export async function main(): Promise<void> {
-  process.stdout.write('audiences: not implemented yet\n');
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+import v8 from 'node:v8';
+import vm from 'node:vm';
+import pg from 'pg';
+import { createServices, newId, silentLogger, type Services } from '@siyu/services';
+import { openStore, type OpenedStore } from '@siyu/storage';
+import { liveCount3Tags } from './audiences/bitmaps.ts';
+import { DAY_MS, eventCounts, Rng, tagFractions, tagName, type BenchShape } from './audiences/generate.ts';
+import { runIncremental } from './audiences/incremental.ts';
+import { loadPostgres } from './audiences/load-postgres.ts';
+import { loadSqlite } from './audiences/load-sqlite.ts';
+import type { LoadResult } from './audiences/load-types.ts';
+import { fmt, median, percentile } from './audiences/stats.ts';
+
+/**
+ * Audience engine at scale (defaults: 1M profiles, 20M events, 200 tags) on SQLite and PostgreSQL:
+ *
+ * - `load_*`: bulk generation straight into the tables (not through ingestion) — profiles with
+ *   traits and computed traits consistent with their events, identities, 180 days of events, tag
+ *   applications of 200 tags (1%–30% of profiles each), lifecycle/RFM layers;
+ * - `index_load`, `bitmap_memory`: building the roaring index of the loaded workspace;
+ * - `live_count_api`: `AudienceService.count` of a 3-tag combination (bitmap path), median;
+ * - `segment_full_recompute`: `SegmentService.create` of a trait + tag + 30-day behaviour segment;
+ * - `incremental_p95`: events at a paced 5,000/s through ingestion → processor → audience engine,
+ *   latency from receipt of an order to its `Segment Entered` being committed;
+ * - `live_count_3tags_10M`: the engine's bitmap AND + count over 10M profiles in memory, median.
+ *
+ * `npm run bench -- audiences --profiles 100000 --events 2000000` runs in about a minute per backend.
+ * PostgreSQL runs in its own database (`siyu_bench_<time>`), created and dropped here.
+ */
+export async function main(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      profiles: { type: 'string', default: '1000000' },
+      events: { type: 'string', default: '20000000' },
+      tags: { type: 'string', default: '200' },
+      backend: { type: 'string', default: 'all' },
+      rate: { type: 'string', default: '5000' },
+      seconds: { type: 'string', default: '15' },
+      'probe-share': { type: 'string', default: '0.02' },
+      'processor-batch': { type: 'string', default: '2000' },
+      runs: { type: 'string', default: '50' },
+      population: { type: 'string', default: '10000000' },
+      seed: { type: 'string', default: '20240601' },
+      'index-max-age-ms': { type: 'string', default: '3600000' },
+      keep: { type: 'boolean', default: false },
+    },
+  });
+  const shape: BenchShape = { profiles: Number(values.profiles), events: Number(values.events), tags: Number(values.tags), seed: Number(values.seed), now: Date.now() };
+  if (!(shape.profiles >= 1000) || !(shape.events >= 0) || !(shape.tags >= 3)) throw new Error('need --profiles ≥ 1000, --events ≥ 0, --tags ≥ 3');
+  const backends = values.backend === 'all' ? ['sqlite', 'postgres'] : [values.backend!];
+  const started = performance.now();
+  const out = (name: string, value: string, unit: string) => process.stdout.write(`audiences.${name}: ${value} ${unit}\n`);
+  const progress = (msg: string) => process.stderr.write(`[${((performance.now() - started) / 1000).toFixed(1).padStart(7)} s] ${msg}\n`);
+  progress(`machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, node ${process.version}; ${shape.profiles} profiles, ${shape.events} events, ${shape.tags} tags`);
+
+  // Memory figures need a collected heap; `npm run bench` does not pass --expose-gc.
+  v8.setFlagsFromString('--expose-gc');
+  const gc = vm.runInNewContext('gc') as () => void;
+
+  // The roaring path over 10M profiles, in memory (no database).
+  {
+    const population = Number(values.population);
+    const r = liveCount3Tags(population, Math.max(50, Number(values.runs) * 4));
+    const label = population % 1_000_000 === 0 ? `${population / 1_000_000}M` : String(population);
+    out(`live_count_3tags_${label}`, fmt(median(r.engineMs), 2), 'ms');
+    out(`live_count_3tags_${label}_p95`, fmt(percentile(r.engineMs, 95), 2), 'ms');
+    out(`live_count_3tags_${label}_bare_and`, fmt(median(r.bareMs), 2), 'ms');
+    out(`live_count_3tags_${label}_result`, String(r.count), 'profiles');
+    out(`live_count_3tags_${label}_bitmaps`, fmt(r.serializedBytes / 1048576, 1), 'MB');
+    gc();
+  }
+
+  const counts = eventCounts(shape);
+  const fractions = tagFractions(shape);
+  for (const backend of backends) {
+    const b0 = performance.now();
+    const target = await prepareTarget(backend, progress).catch((e: unknown) => {
+      out(backend, `skipped (${(e as Error).message})`, '');
+      return null;
+    });
+    if (!target) continue;
+    const onSignal = () => {
+      void target.cleanup().finally(() => process.exit(130));
+    };
+    process.once('SIGINT', onSignal);
+    try {
+      await runBackend(backend, target, shape, counts, fractions, { values, out: (n, v, u) => out(`${backend}.${n}`, v, u), progress, gc });
+      out(`${backend}.elapsed`, fmt((performance.now() - b0) / 1000, 0), 's');
+    } finally {
+      process.off('SIGINT', onSignal);
+      if (!values.keep) await target.cleanup();
+      else progress(`kept ${target.location}`);
+    }
+  }
+}
+
+interface Target {
+  databaseUrl: string | undefined;
+  sqliteFile: string;
+  location: string;
+  cleanup(): Promise<void>;
+}
+
+async function prepareTarget(backend: string, progress: (m: string) => void): Promise<Target> {
+  if (backend === 'sqlite') {
+    const dir = mkdtempSync(join(tmpdir(), 'siyu-bench-audiences-'));
+    return { databaseUrl: undefined, sqliteFile: join(dir, 'siyu.db'), location: dir, cleanup: async () => rmSync(dir, { recursive: true, force: true }) };
+  }
+  if (backend !== 'postgres') throw new Error(`unknown backend "${backend}" (sqlite, postgres or all)`);
+  const base = process.env.SIYU_BENCH_DATABASE_URL ?? process.env.SIYU_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+  const name = `siyu_bench_${Date.now()}`;
+  const admin = new pg.Client({ connectionString: base });
+  await admin.connect();
+  try {
+    await admin.query(`create database ${name}`);
+  } finally {
+    await admin.end();
+  }
+  const url = new URL(base);
+  url.pathname = `/${name}`;
+  progress(`postgres: created database ${name}`);
+  return {
+    databaseUrl: url.toString(),
+    sqliteFile: '',
+    location: name,
+    async cleanup() {
+      const c = new pg.Client({ connectionString: base });
+      await c.connect();
+      try {
+        await c.query(`drop database if exists ${name} with (force)`);
+        progress(`postgres: dropped database ${name}`);
+      } finally {
+        await c.end();
+      }
+    },
+  };
+}
+
+interface RunOpts {
+  values: Record<string, string | boolean | undefined>;
+  out: (name: string, value: string, unit: string) => void;
+  progress: (msg: string) => void;
+  gc: () => void;
+}
+
+async function runBackend(backend: string, target: Target, shape: BenchShape, counts: Uint32Array, fractions: number[], o: RunOpts): Promise<void> {
+  const { out, progress } = o;
+  /**
+   * Runs a measured step: prints its time, the longest event-loop stall during it (better-sqlite3 runs
+   * queries synchronously, so a long query stalls HTTP and ingestion too), and with
+   * SIYU_BENCH_QUERY_LOG=1 its statements by total time (stderr).
+   */
+  const step = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
+    progress(`${backend}: ${name}`);
+    queryTimes.clear();
+    const h = monitorEventLoopDelay({ resolution: 10 });
+    h.enable();
+    const t = performance.now();
+    const r = await fn();
+    const ms = performance.now() - t;
+    h.disable();
+    out(name, fmt(ms, 0), 'ms');
+    out(`${name}_event_loop_max_stall`, fmt(h.max / 1e6, 0), 'ms');
+    dumpQueries(progress);
+    return r;
+  };
+  const open = async (): Promise<{ opened: OpenedStore; services: Services }> => {
+    const opened = await openStore({ databaseUrl: target.databaseUrl, sqliteFile: target.sqliteFile, ...(process.env.SIYU_BENCH_QUERY_LOG ? { queryLog: logQuery } : {}) });
+    const services = createServices({ store: opened.store, clock: () => new Date(), newId, log: silentLogger }, { audiences: { indexMaxAgeMs: Number(o.values['index-max-age-ms']) } });
+    return { opened, services };
+  };
+
+  // The workspace and the tag catalog through the services; then the store is closed for the bulk load.
+  let { opened, services } = await open();
+  const { workspace } = await services.workspaces.create({ name: `bench audiences ${backend}` });
+  const ws = workspace.id;
+  const group = await services.tags.createGroup(ws, { name: '导入标签' });
+  const tagIds: string[] = [];
+  for (let t = 0; t < shape.tags; t++) tagIds.push((await services.tags.create(ws, { name: tagName(t), kind: 'imported', groupId: group.id })).id);
+  await opened.close();
+
+  progress(`${backend}: loading`);
+  const ctx = { workspaceId: ws, tagIds, shape, counts, fractions, progress };
+  const t0 = performance.now();
+  const load: LoadResult = backend === 'sqlite' ? loadSqlite(target.sqliteFile, ctx) : await loadPostgres(target.databaseUrl!, ctx);
+  const loadSeconds = (performance.now() - t0) / 1000;
+  for (const [phase, s] of load.timings) out(`load_${phase}`, fmt(s, 1), 's');
+  out('load_total', fmt(loadSeconds, 1), 's');
+  const rows = load.rows.profiles + load.rows.identities + load.rows.events + load.rows.profileTags + load.rows.layers;
+  out('load_rate', String(Math.round(rows / loadSeconds)), 'rows/s');
+  out('rows_profiles', String(load.rows.profiles), 'rows');
+  out('rows_events', String(load.rows.events), 'rows');
+  out('rows_profile_tags', String(load.rows.profileTags), 'rows');
+  out('rows_identities', String(load.rows.identities), 'rows');
+  out('purchasers', String(load.rows.purchasers), 'profiles');
+
+  // Open once and close (as a server start and stop would): on SQLite, close runs `PRAGMA optimize`,
+  // which replaces the seeded planner statistics with sampled ones — the state every later start sees.
+  ({ opened } = await open());
+  await opened.close();
+  ({ opened, services } = await open());
+  try {
+    out('db_size', fmt((await databaseBytes(backend, opened, target)) / 1048576, 0), 'MB');
+
+    // The roaring index of the loaded workspace, built cold from storage.
+    const bitmaps = await step('index_load', () => services.audienceEngine.index.bitmaps(ws));
+    const all = [bitmaps.all, ...bitmaps.tags.values(), ...bitmaps.segments.values(), ...bitmaps.lifecycle.values(), ...bitmaps.rfmSegments.values(), ...Object.values(bitmaps.rfmScores).flatMap((m) => [...m.values()])];
+    // The bitmaps' own size (croaring serialization ≈ their container payload in memory). RSS deltas are
+    // useless here: the load's growth is SQLite's page cache and the rows read, not the bitmaps.
+    out('bitmap_memory', fmt(all.reduce((s, b) => s + b.getSerializationSizeInBytes('croaring'), 0) / 1048576, 1), 'MB');
+    out('bitmaps', String(all.length), 'bitmaps');
+
+    // Live count through the service (bitmap path): cold (first call loads the validation catalog), then median.
+    const threeTags = { version: 1, condition: { all: [0, 1, 2].map((i) => ({ tag: tagIds[i]!, has: true })) } };
+    const cold = await step('live_count_api_cold', () => services.audiences.count(ws, threeTags));
+    const samples: number[] = [];
+    for (let i = 0; i < Number(o.values.runs); i++) {
+      const s = performance.now();
+      await services.audiences.count(ws, threeTags);
+      samples.push(performance.now() - s);
+    }
+    out('live_count_api', fmt(median(samples), 2), 'ms');
+    out('live_count_api_p95', fmt(percentile(samples, 95), 2), 'ms');
+    out('live_count_api_result', String(cold.count), 'profiles');
+
+    // Full recompute of a segment mixing a trait, a tag and a 30-day behaviour window (the real create path).
+    const mixed = {
+      all: [
+        { trait: 'city', op: 'in', value: ['上海', '杭州'] },
+        { tag: tagIds[1]!, has: true },
+        { event: 'Order Completed', measure: 'count', op: 'gte', value: 1, window: { last_days: 30 } },
+      ],
+    };
+    const segA = await step('segment_full_recompute', () => services.segments.create(ws, { name: '沪杭高价值近30天下单', definition: { version: 1, condition: mixed } }));
+    out('segment_full_recompute_members', String(segA.count), 'profiles');
+    if (segA.warnings.length) progress(`warnings: ${JSON.stringify(segA.warnings)}`);
+    // The same definition counted live: the bulk evaluator reads only the tag bitmap's candidates.
+    const bulk = await step('segment_count_bulk', () => services.audiences.count(ws, { version: 1, condition: mixed }));
+    // Evaluated a little later than the recompute: a purchase may have left the 30-day window meanwhile.
+    out('segment_count_bulk_result', String(bulk.count), 'profiles');
+
+    // More definitions for the incremental phase (each computed in full on create).
+    const more: [key: string, name: string, condition: unknown, kind: 'segment' | 'tag'][] = [
+      ['orders_30d', '近30天下单', { event: 'Order Completed', op: 'gte', value: 1, window: { last_days: 30 } }, 'segment'],
+      ['high_value_active', '高消费活跃', { all: [{ computed: 'total_spent', op: 'gte', value: 100_000 }, { lifecycle: ['new', 'active'] }] }, 'segment'],
+      ['browsers_7d', '近7天高频浏览', { all: [{ tag: tagIds[2]!, has: true }, { event: 'Product Viewed', op: 'gte', value: 3, window: { last_days: 7 } }] }, 'segment'],
+      ['cart_7d', '近7天加购', { event: 'Product Added', op: 'gte', value: 1, window: { last_days: 7 } }, 'tag'],
+    ];
+    let probeSegmentId = '';
+    for (const [key, name, condition, kind] of more) {
+      const label = `${kind === 'segment' ? 'segment' : 'rule_tag'}_recompute_${key}`;
+      const r = await step(label, () =>
+        kind === 'segment' ? services.segments.create(ws, { name, definition: { version: 1, condition } }) : services.tags.create(ws, { name, kind: 'rule', definition: { version: 1, condition } }),
+      );
+      out(`${label}_members`, String(r.count), 'profiles');
+      if (key === 'orders_30d') probeSegmentId = r.id;
+    }
+
+    // Incremental: paced live events, latency of probe orders to `Segment Entered`.
+    const cutoff = shape.now - 31 * DAY_MS;
+    const candidates: number[] = [];
+    for (let i = 0; i < shape.profiles; i++) if (load.stats.orderCount[i] === 0 || load.stats.lastOrderMs[i]! < cutoff) candidates.push(i + 1);
+    const rng = new Rng(shape.seed ^ 0x1234);
+    for (let i = candidates.length - 1; i > 0; i--) {
+      const j = rng.int(i + 1);
+      [candidates[i], candidates[j]] = [candidates[j]!, candidates[i]!];
+    }
+    progress(`${backend}: incremental at ${o.values.rate} events/s for ${o.values.seconds} s`);
+    queryTimes.clear();
+    const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+    loopDelay.enable();
+    const inc = await runIncremental(services, {
+      workspace,
+      rate: Number(o.values.rate),
+      seconds: Number(o.values.seconds),
+      probeShare: Number(o.values['probe-share']),
+      probeSegmentId,
+      probeNums: candidates,
+      profiles: shape.profiles,
+      processorBatch: Number(o.values['processor-batch']),
+      seed: shape.seed,
+    });
+    out('incremental_p50', fmt(percentile(inc.latenciesMs, 50), 0), 'ms');
+    out('incremental_p95', fmt(percentile(inc.latenciesMs, 95), 0), 'ms');
+    out('incremental_p99', fmt(percentile(inc.latenciesMs, 99), 0), 'ms');
+    out('incremental_max', fmt(percentile(inc.latenciesMs, 100), 0), 'ms');
+    out('incremental_probes', `${inc.latenciesMs.length}/${inc.probesSent}`, 'entered/sent');
+    out('incremental_offered_rate', String(Math.round(inc.offered / inc.sendSeconds)), 'events/s');
+    out('incremental_accepted', String(inc.accepted), 'events');
+    out('incremental_processor_p95', fmt(percentile(inc.processorMs, 95), 0), 'ms');
+    out('incremental_drain_after_send', fmt(inc.drainSeconds, 1), 's');
+    out('incremental_membership_changes', String(inc.membershipChanges), 'changes');
+    loopDelay.disable();
+    out('incremental_event_loop_p99_stall', fmt(loopDelay.percentile(99) / 1e6, 0), 'ms');
+    out('incremental_event_loop_max_stall', fmt(loopDelay.max / 1e6, 0), 'ms');
+    out('rss', fmt(process.memoryUsage().rss / 1048576, 0), 'MB');
+    dumpQueries(progress);
+  } finally {
+    await services.audienceEngine.settled().catch(() => undefined);
+    await services.layers.settled().catch(() => undefined);
+    await opened.close();
+  }
+}
+
+const queryTimes = new Map<string, { n: number; ms: number }>();
+/** SIYU_BENCH_QUERY_LOG=1: the Kysely statements since the last dump, by total time. */
+function dumpQueries(progress: (msg: string) => void): void {
+  for (const [k, v] of [...queryTimes].sort((a, b) => b[1].ms - a[1].ms).slice(0, 12)) progress(`${v.ms.toFixed(0).padStart(7)} ms ${String(v.n).padStart(6)}× ${k}`);
+  queryTimes.clear();
+}
+function logQuery(e: import('kysely').LogEvent): void {
+  const key = e.query.sql.replace(/\s+/g, ' ').replace(/(\?, )+\?/g, '?…').slice(0, 150);
+  const t = queryTimes.get(key) ?? { n: 0, ms: 0 };
+  t.n++;
+  t.ms += e.queryDurationMillis;
+  queryTimes.set(key, t);
+}
+
+async function databaseBytes(backend: string, opened: OpenedStore, target: Target): Promise<number> {
+  if (backend === 'sqlite') {
+    let bytes = 0;
+    for (const suffix of ['', '-wal']) {
+      try {
+        bytes += statSync(target.sqliteFile + suffix).size;
+      } catch {
+        // no WAL yet
+      }
+    }
+    return bytes;
+  }
+  const { sql } = await import('kysely');
+  const r = await sql<{ n: number }>`select pg_database_size(current_database())::bigint as n`.execute(opened.store.db);
+  return Number(r.rows[0]?.n ?? 0);
 }

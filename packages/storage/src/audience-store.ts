@@ -127,7 +127,7 @@ export class AudienceStore {
    * the unique num index, but without ANALYZE statistics SQLite prefers the workspace or merged_into
    * index and then sorts the whole workspace. PostgreSQL plans from statistics; it gets the column.
    */
-  private noIndex(column: 'profiles.workspace_id' | 'profiles.merged_into') {
+  private noIndex(column: 'profiles.workspace_id' | 'profiles.merged_into' | 'events.workspace_id' | 'profile_layers.workspace_id') {
     return this.sql.dialect === 'sqlite' ? sql<string | null>`+${sql.ref(column)}` : sql<string | null>`${sql.ref(column)}`;
   }
 
@@ -530,7 +530,8 @@ export class AudienceStore {
       for (const t of tags) rows.get(t.profile_id)?.tags.push({ tagId: t.tag_id, source: t.source, expiresAt: t.expires_at });
       const segs = await this.db.selectFrom('segment_members').select(['profile_id', 'segment_id']).where('workspace_id', '=', workspaceId).where('profile_id', 'in', part).execute();
       for (const s of segs) rows.get(s.profile_id)?.segments.push(s.segment_id);
-      const layers = await this.db.selectFrom('profile_layers').selectAll().where('workspace_id', '=', workspaceId).where('profile_id', 'in', part).execute();
+      // By primary key: sampled statistics (`PRAGMA optimize`) make SQLite prefer (workspace_id, lifecycle) and read the whole workspace.
+      const layers = await this.db.selectFrom('profile_layers').selectAll().where(this.noIndex('profile_layers.workspace_id'), '=', workspaceId).where('profile_id', 'in', part).execute();
       for (const l of layers) {
         const row = rows.get(l.profile_id);
         if (row) row.layers = toLayerCell(l);
@@ -548,7 +549,9 @@ export class AudienceStore {
     let q = this.db
       .selectFrom('events')
       .select(['profile_id', 'type', 'event', 'properties', 'timestamp'])
-      .where('workspace_id', '=', workspaceId)
+      // Through events_profile_idx: with sampled statistics SQLite picks events_name_idx and reads every
+      // event of these names in the window across the workspace, for each page of profiles.
+      .where(this.noIndex('events.workspace_id'), '=', workspaceId)
       .where('profile_id', 'in', profileIds)
       .where((eb) => eb.or([eb.and([eb('type', '=', 'track'), eb('event', 'in', names)]), ...(types.length ? [eb('type', 'in', types)] : [])]));
     if (needs.since !== null) q = q.where('timestamp', '>=', needs.since);
@@ -563,7 +566,7 @@ export class AudienceStore {
   async layersOf(workspaceId: string, profileIds: readonly string[]): Promise<Map<string, LayerCell>> {
     const out = new Map<string, LayerCell>();
     for (const part of chunk(profileIds, MAX_PARAMS - 1)) {
-      const rows = await this.db.selectFrom('profile_layers').selectAll().where('workspace_id', '=', workspaceId).where('profile_id', 'in', part).execute();
+      const rows = await this.db.selectFrom('profile_layers').selectAll().where(this.noIndex('profile_layers.workspace_id'), '=', workspaceId).where('profile_id', 'in', part).execute();
       for (const r of rows) out.set(r.profile_id, toLayerCell(r));
     }
     return out;

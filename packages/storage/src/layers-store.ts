@@ -134,11 +134,20 @@ export class LayerStore {
 
   // ---------------------------------------------------------------- layer rows
 
+  /**
+   * `profile_layers.workspace_id` hidden from SQLite's planner (`+col`): reads by profile id must use the
+   * primary key, but the sampled statistics `PRAGMA optimize` writes make (workspace_id, lifecycle) look
+   * selective and SQLite then reads the whole workspace for each batch. PostgreSQL gets the column.
+   */
+  private layersWs() {
+    return this.dialect === 'sqlite' ? sql<string>`+${sql.ref('profile_layers.workspace_id')}` : sql<string>`${sql.ref('profile_layers.workspace_id')}`;
+  }
+
   async layersOf(workspaceId: string, profileIds: readonly string[]): Promise<LayerRow[]> {
     const out: LayerRow[] = [];
     for (const part of chunk(profileIds, MAX_PARAMS - 1)) {
       if (part.length === 0) continue;
-      const rows = await this.db.selectFrom('profile_layers').selectAll().where('workspace_id', '=', workspaceId).where('profile_id', 'in', part).execute();
+      const rows = await this.db.selectFrom('profile_layers').selectAll().where(this.layersWs(), '=', workspaceId).where('profile_id', 'in', part).execute();
       out.push(...rows.map(toLayer));
     }
     return out;
@@ -153,7 +162,7 @@ export class LayerStore {
         .selectFrom('profile_layers')
         .innerJoin('profiles', 'profiles.id', 'profile_layers.profile_id')
         .selectAll('profile_layers')
-        .where('profile_layers.workspace_id', '=', workspaceId)
+        .where(this.layersWs(), '=', workspaceId)
         .where('profile_layers.profile_id', 'in', part)
         .where('profiles.merged_into', 'is', null)
         .execute();
@@ -189,7 +198,7 @@ export class LayerStore {
     const out: string[] = [];
     for (const part of chunk(profileIds, MAX_PARAMS - 1)) {
       if (part.length === 0) continue;
-      const rows = await this.db.deleteFrom('profile_layers').where('workspace_id', '=', workspaceId).where('profile_id', 'in', part).returning('profile_id').execute();
+      const rows = await this.db.deleteFrom('profile_layers').where(this.layersWs(), '=', workspaceId).where('profile_id', 'in', part).returning('profile_id').execute();
       out.push(...rows.map((r) => r.profile_id));
     }
     return out;

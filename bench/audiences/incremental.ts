@@ -1,0 +1,161 @@
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import { join } from 'node:path';
+import type { WorkspaceRecord } from '@siyu/core';
+import { silentLogger, type Services } from '@siyu/services';
+import { ProcessorLoop, ReevaluationLoop } from '@siyu/worker';
+import { CITIES, profileId, Rng, userIdOf } from './generate.ts';
+
+export interface IncrementalOptions {
+  workspace: WorkspaceRecord;
+  /** Events per second offered to ingestion. */
+  rate: number;
+  seconds: number;
+  /** Share of the events that are probes (an order by someone outside the probe segment). */
+  probeShare: number;
+  /** The segment probes enter: `Order Completed` count ≥ 1 in the last 30 days. */
+  probeSegmentId: string;
+  /** Profile nums known to be outside the probe segment (no order in the last 31 days), shuffled. */
+  probeNums: readonly number[];
+  profiles: number;
+  processorBatch: number;
+  seed: number;
+}
+
+export interface IncrementalResult {
+  offered: number;
+  accepted: number;
+  sendSeconds: number;
+  /** Probe latencies, ms: receipt of the order → `Segment Entered` committed and announced. */
+  latenciesMs: number[];
+  probesSent: number;
+  /** Processor latency per message, ms: receipt → profile committed. */
+  processorMs: number[];
+  /** Seconds from the end of sending until everything sent was processed and evaluated. */
+  drainSeconds: number;
+  membershipChanges: number;
+}
+
+const MAX_PER_CALL = 500;
+
+/**
+ * Live traffic at a paced rate through the real path — `IngestService.ingest` (validation, inbox
+ * commit) → `ProcessorLoop` (identity resolution, profile and computed traits) → `AudienceEngine`
+ * (tags, segments, bitmaps) and `LayerService`, with the `ReevaluationLoop` running as in
+ * `siyu start`. Probe orders go to people outside the probe segment, each once; a probe's latency
+ * ends when `onMembershipChanged` reports that person entering it (after commit).
+ */
+export async function runIncremental(services: Services, o: IncrementalOptions): Promise<IncrementalResult> {
+  const rng = new Rng(o.seed);
+  const probeTarget = Math.ceil(o.rate * o.seconds * o.probeShare);
+  const probeNums = o.probeNums.slice(0, probeTarget);
+  const reserved = new Set(probeNums);
+  let nextProbe = 0;
+  const probeSentAt = new Map<string, number>();
+  const profileIdByNum = new Map<number, string>();
+  const latenciesMs: number[] = [];
+  let membershipChanges = 0;
+  services.audienceEngine.onMembershipChanged((ws, changes) => {
+    if (ws !== o.workspace.id) return;
+    const t = Date.now();
+    membershipChanges += changes.length;
+    for (const c of changes) {
+      if (c.kind !== 'segment' || c.refId !== o.probeSegmentId || c.action !== 'entered') continue;
+      const sentAt = probeSentAt.get(c.profileId);
+      if (sentAt === undefined) continue;
+      latenciesMs.push(t - sentAt);
+      probeSentAt.delete(c.profileId);
+    }
+  });
+  // Probe profiles by id: the listener reports profile ids, the messages carry user ids.
+  for (const num of probeNums) profileIdByNum.set(num, profileId(num));
+
+  const loop = new ProcessorLoop(services.processor, silentLogger, { batchSize: o.processorBatch });
+  const processorMs: number[] = [];
+  let processed = 0;
+  loop.observe((r) => {
+    processed += r.messages;
+    for (const l of r.latenciesMs) processorMs.push(l);
+  });
+  services.ingest.onAppend(loop.notify);
+  loop.start();
+  const reevaluation = new ReevaluationLoop(services.audienceEngine, silentLogger);
+  reevaluation.start();
+
+  let seq = 0;
+  const stamp = Date.now().toString(36);
+  const message = (num: number, probe: boolean): object => {
+    const base = { messageId: `live-${stamp}-${++seq}`, userId: userIdOf(num), timestamp: new Date().toISOString(), context: { library: { name: 'bench-live' } } };
+    const r = probe ? 0 : rng.next();
+    if (probe || r < 0.08) {
+      const total = (1800 + rng.int(30_000)) / 100;
+      return { ...base, type: 'track', event: 'Order Completed', properties: { order_id: `lo-${seq}`, total, currency: 'CNY', category: '茶饮' } };
+    }
+    if (r < 0.11) return { ...base, type: 'identify', traits: { city: CITIES[rng.int(CITIES.length)]![0] } };
+    if (r < 0.36) return { ...base, type: 'page', name: '商品详情', properties: { path: '/p', title: '商品详情' } };
+    if (r < 0.46) return { ...base, type: 'track', event: 'Product Added', properties: { product_id: `SKU-${rng.int(400)}`, category: '茶饮', quantity: 1 } };
+    return { ...base, type: 'track', event: 'Product Viewed', properties: { product_id: `SKU-${rng.int(400)}`, category: '茶饮', price: 26 } };
+  };
+
+  // SIYU_BENCH_PROFILE=<dir>: a CPU profile of this phase only (open it in Chrome DevTools).
+  const profileDir = process.env.SIYU_BENCH_PROFILE;
+  const session = profileDir ? new Session() : null;
+  if (session) {
+    session.connect();
+    await session.post('Profiler.enable');
+    await session.post('Profiler.start');
+  }
+
+  const total = Math.round(o.rate * o.seconds);
+  const probeEvery = o.probeShare > 0 ? Math.max(1, Math.round(1 / o.probeShare)) : Number.POSITIVE_INFINITY;
+  let offered = 0;
+  let accepted = 0;
+  const started = performance.now();
+  while (offered < total) {
+    const target = Math.min(total, Math.floor(((performance.now() - started) / 1000) * o.rate));
+    const due = Math.min(MAX_PER_CALL, target - offered);
+    if (due <= 0) {
+      await new Promise((r) => setTimeout(r, 5));
+      continue;
+    }
+    const batch: object[] = [];
+    const probes: string[] = [];
+    for (let i = 0; i < due; i++) {
+      const isProbe = (offered + i) % probeEvery === probeEvery - 1 && nextProbe < probeNums.length;
+      if (isProbe) {
+        const num = probeNums[nextProbe++]!;
+        probes.push(profileIdByNum.get(num)!);
+        batch.push(message(num, true));
+      } else {
+        let num = 1 + rng.int(o.profiles);
+        while (reserved.has(num)) num = 1 + rng.int(o.profiles);
+        batch.push(message(num, false));
+      }
+    }
+    const body = { batch };
+    const sentAt = Date.now();
+    for (const id of probes) probeSentAt.set(id, sentAt);
+    const res = await services.ingest.ingest(o.workspace, 'batch', body, JSON.stringify(body).length * 2);
+    accepted += res.accepted;
+    offered += due;
+  }
+  const sendSeconds = (performance.now() - started) / 1000;
+  const drainStart = performance.now();
+  const deadline = Date.now() + 300_000;
+  while (processed < accepted && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  await services.audienceEngine.settled();
+  await services.layers.settled();
+  await services.audienceEngine.settled();
+  const drainSeconds = (performance.now() - drainStart) / 1000;
+  if (session && profileDir) {
+    const { profile } = await session.post('Profiler.stop');
+    const file = join(profileDir, `audiences-incremental-${Date.now()}.cpuprofile`);
+    writeFileSync(file, JSON.stringify(profile));
+    session.disconnect();
+    process.stderr.write(`cpu profile of the incremental phase: ${file}\n`);
+  }
+  await loop.stop();
+  await reevaluation.stop();
+  await services.audienceEngine.settled();
+  return { offered, accepted, sendSeconds, latenciesMs, probesSent: nextProbe, processorMs, drainSeconds, membershipChanges };
+}
