@@ -255,7 +255,7 @@ async function runBackend(backend: string, target: Target, shape: BenchShape, co
     let probeSegmentId = '';
     for (const [key, name, condition, kind] of more) {
       const label = `${kind === 'segment' ? 'segment' : 'rule_tag'}_recompute_${key}`;
-      const r = await step(label, () =>
+      const r = await step<{ id: string; count?: number | null }>(label, async () =>
         kind === 'segment' ? services.segments.create(ws, { name, definition: { version: 1, condition } }) : services.tags.create(ws, { name, kind: 'rule', definition: { version: 1, condition } }),
       );
       out(`${label}_members`, String(r.count), 'profiles');
