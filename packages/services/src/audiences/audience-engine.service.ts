@@ -5,6 +5,7 @@ import type { ProcessorService } from '../processor.service.ts';
 import { AudienceIndex, type IndexOp } from './audience-index.service.ts';
 import { eventNeedsOf, WorkspaceModel, type CompiledDefinition, type DefinitionKind } from './definitions.ts';
 import { evaluateRow, type DerivedChange } from './evaluation.ts';
+import { yieldToEventLoop } from './yield.ts';
 
 /** Same key as the processor's lock (processor.service.ts): it guards the numbering of profiles. */
 const PROCESSOR_LOCK = 7070_0001;
@@ -92,7 +93,7 @@ export class AudienceEngine {
     opts: AudienceEngineOptions = {},
   ) {
     this.store = new AudienceStore(deps.store);
-    this.index = new AudienceIndex(this.store, () => Date.now(), { processorLock: PROCESSOR_LOCK, ...(opts.indexMaxAgeMs !== undefined ? { maxAgeMs: opts.indexMaxAgeMs } : {}) });
+    this.index = new AudienceIndex(this.store, () => Date.now(), { processorLock: PROCESSOR_LOCK, singleWriter: deps.store.dialect === 'sqlite', ...(opts.indexMaxAgeMs !== undefined ? { maxAgeMs: opts.indexMaxAgeMs } : {}) });
     this.modelMaxAgeMs = opts.modelMaxAgeMs ?? 30_000;
     this.pageSize = opts.pageSize ?? 1000;
     processor.onProfilesChanged((ws, touched, merged) => this.enqueue(ws, { touched, merged }));
@@ -345,6 +346,8 @@ export class AudienceEngine {
       let exited = 0;
       let after = 0;
       for (;;) {
+        // better-sqlite3 is synchronous: yield between pages so HTTP and the processor keep running.
+        await yieldToEventLoop();
         const { rows, changes } = await this.store.transaction(async (tx) => {
           const rows = await tx.evaluationPage(workspaceId, { afterNum: after, limit: this.pageSize }, { events: needs });
           const changes: DerivedChange[] = [];

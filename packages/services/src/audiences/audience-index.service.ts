@@ -1,5 +1,6 @@
 import { AudienceBitmaps, type AudienceStore, type LayerCell } from '@siyu/storage';
 import type { DefinitionKind } from './definitions.ts';
+import { yieldToEventLoop } from './yield.ts';
 
 /** One change to apply to a workspace's bitmaps after its rows are committed. */
 export type IndexOp =
@@ -23,6 +24,8 @@ export interface AudienceIndexOptions {
    * by this process are applied at once. Default 60 s.
    */
   maxAgeMs?: number;
+  /** True on the embedded database, where this process makes nearly all writes (longer default max age). */
+  singleWriter?: boolean;
   /** The processor's advisory lock key, taken while numbering profiles that have no number yet. */
   processorLock: number;
 }
@@ -43,7 +46,10 @@ export class AudienceIndex {
     private readonly clock: () => number,
     private readonly opts: AudienceIndexOptions,
   ) {
-    this.maxAgeMs = opts.maxAgeMs ?? 60_000;
+    // Rebuilds pick up changes made by other processes. Embedded (SQLite), the server applies its own
+    // changes at once and only a side command (`siyu import`) writes besides it, so rebuild rarely
+    // (a rebuild at 1M profiles takes ~90 s of CPU; it yields between pages).
+    this.maxAgeMs = opts.maxAgeMs ?? (opts.singleWriter ? 10 * 60_000 : 60_000);
   }
 
   /** The workspace's bitmaps, loading them if needed. Treat as read-only. */
@@ -105,6 +111,7 @@ export class AudienceIndex {
     const b = new AudienceBitmaps();
     let after = 0;
     for (;;) {
+      await yieldToEventLoop();
       const nums = await this.store.profileNumPage(workspaceId, after, PAGE);
       if (nums.length === 0) break;
       b.all.addMany(nums);

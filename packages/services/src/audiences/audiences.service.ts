@@ -10,6 +10,7 @@ import {
 } from '@siyu/core';
 import { AudienceBitmaps, type Bitmap, type EvaluationRow } from '@siyu/storage';
 import type { ServiceDeps } from '../deps.ts';
+import { yieldToEventLoop } from './yield.ts';
 import type { ProfileSummary } from '../profiles.service.ts';
 import type { AudienceEngine } from './audience-engine.service.ts';
 import { eventNeedsOf, type DefinitionKind } from './definitions.ts';
@@ -147,10 +148,14 @@ export class AudienceService {
     };
     if (opts.candidates) {
       const all = opts.candidates.toArray();
-      for (let i = 0; i < all.length; i += pageSize) visit(await this.engine.store.evaluationPage(workspaceId, { nums: all.slice(i, i + pageSize) }, { events: needs }));
+      for (let i = 0; i < all.length; i += pageSize) {
+        await yieldToEventLoop();
+        visit(await this.engine.store.evaluationPage(workspaceId, { nums: all.slice(i, i + pageSize) }, { events: needs }));
+      }
     } else {
       let after = 0;
       for (;;) {
+        await yieldToEventLoop();
         const rows = await this.engine.store.evaluationPage(workspaceId, { afterNum: after, limit: pageSize }, { events: needs });
         visit(rows);
         if (rows.length < pageSize) break;
