@@ -43,8 +43,12 @@ function csvCustomers(orders: readonly CsvOrder[]): RfmCustomer[] {
 }
 
 
-describe.skipIf(!existsSync(DATASET)).each(TEST_BACKENDS)('RFM on the rfm_data_orders dataset on $name', (backend) => {
-  const orders = readOrders();
+const HAVE_DATASET = existsSync(DATASET);
+if (!HAVE_DATASET) console.warn(`skipping the rfm dataset test: ${DATASET} is absent (shared/ belongs beside the project root)`);
+
+describe.skipIf(!HAVE_DATASET).each(TEST_BACKENDS)('RFM on the rfm_data_orders dataset on $name', (backend) => {
+  // A skipped describe still runs its body to collect tests: read the file only when it is there.
+  const orders = HAVE_DATASET ? readOrders() : [];
   const customers = csvCustomers(orders);
   const clock = testClock(NOW);
   let opened: OpenedStore;
