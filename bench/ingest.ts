@@ -5,24 +5,19 @@ import { parseArgs } from 'node:util';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { serve } from '@hono/node-server';
+import { openRuntime, WorkerThread } from '@siyu/cli';
+import { loadConfig } from '@siyu/config';
 import { createApp } from '@siyu/server';
-import { createServices, newId, silentLogger } from '@siyu/services';
-import { openStore } from '@siyu/storage';
-import { ProcessorLoop } from '@siyu/worker';
+import { silentLogger } from '@siyu/services';
+import { WriterLock } from '@siyu/storage';
 
 /**
  * Batched ingestion end to end: HTTP /v1/batch (batches of 100, realistic messages) → durable inbox →
  * processor (identity resolution, profile updates) → committed. The load client is a separate
- * process, so `server_rss` is the server's own resident memory.
+ * process, so `server_rss` is the server's own resident memory. By default the server runs as
+ * `siyu start` does: HTTP on the main thread, the processor in a worker thread (`--worker inline`
+ * puts both on one thread).
  */
-const queryTimes = new Map<string, { n: number; ms: number }>();
-function queryLogger(e: import('kysely').LogEvent): void {
-  const key = e.query.sql.slice(0, 70);
-  const t = queryTimes.get(key) ?? { n: 0, ms: 0 };
-  t.n++;
-  t.ms += e.queryDurationMillis;
-  queryTimes.set(key, t);
-}
 
 export async function main(args: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -32,40 +27,57 @@ export async function main(args: string[]): Promise<void> {
       people: { type: 'string', default: '50000' },
       concurrency: { type: 'string', default: '8' },
       backend: { type: 'string', default: 'all' },
+      // thread: as `siyu start` runs (processor in a worker thread); inline: everything on one thread.
+      worker: { type: 'string', default: 'thread' },
+      batch: { type: 'string', default: '2000' },
     },
   });
   const events = Number(values.events);
   const batchSize = 100;
+  const threaded = values.worker !== 'inline';
   const pgUrl = process.env.SIYU_BENCH_DATABASE_URL ?? process.env.SIYU_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
   const backends = values.backend === 'all' ? ['sqlite', 'postgres'] : [values.backend!];
   for (const backend of backends) {
     const prefix = `${backend}-${Date.now()}-`;
-    const opened =
-      backend === 'postgres'
-        ? await openStore({ databaseUrl: pgUrl, sqliteFile: '', ...(process.env.SIYU_BENCH_QUERY_LOG ? { queryLog: queryLogger } : {}) }).catch((e: unknown) => {
-            process.stdout.write(`ingest.postgres: skipped (${(e as Error).message})\n`);
-            return null;
-          })
-        : await openStore({ sqliteFile: join(mkdtempSync(join(tmpdir(), 'siyu-bench-')), 'siyu.db'), ...(process.env.SIYU_BENCH_QUERY_LOG ? { queryLog: queryLogger } : {}) });
-    if (!opened) continue;
-    const services = createServices({ store: opened.store, clock: () => new Date(), newId, log: silentLogger });
+    const loaded = loadConfig({
+      SIYU_DATA_DIR: mkdtempSync(join(tmpdir(), 'siyu-bench-')),
+      SIYU_LOG_LEVEL: 'silent',
+      SIYU_PROCESSOR_BATCH: values.batch,
+      ...(backend === 'postgres' ? { SIYU_DATABASE_URL: pgUrl } : {}),
+    });
+    if (!loaded.ok) throw new Error(loaded.problems.join('; '));
+    const config = loaded.config;
+    const writerLock = threaded && backend === 'sqlite' ? WriterLock.create() : undefined;
+    const rt = await openRuntime(config, silentLogger, writerLock ? { writerLock } : {}).catch((e: unknown) => {
+      process.stdout.write(`ingest.${backend}: skipped (${(e as Error).message})\n`);
+      return null;
+    });
+    if (!rt) continue;
+    const services = rt.services;
     const { workspace, writeKey } = await services.workspaces.create({ name: `bench ${backend}` });
-    const loop = new ProcessorLoop(services.processor, silentLogger, { batchSize: 5000, pollMs: 50 });
     const latencies: number[] = [];
     let processed = 0;
     let doneAt = 0;
-    loop.observe((r) => {
-      processed += r.messages;
-      for (const l of r.latenciesMs) latencies.push(l);
+    const observe = (messages: number, latenciesMs: readonly number[]) => {
+      processed += messages;
+      for (const l of latenciesMs) latencies.push(l);
       if (processed >= events && !doneAt) doneAt = performance.now();
-    });
-    services.ingest.onAppend(loop.notify);
-    loop.start();
+    };
+    const worker = threaded ? new WorkerThread(config, services, silentLogger, writerLock) : undefined;
+    if (worker) {
+      worker.observe(observe);
+      await worker.start();
+      services.ingest.onAppend(worker.notify);
+    } else {
+      rt.loop.observe((r) => observe(r.messages, r.latenciesMs));
+      rt.loop.start();
+    }
     const app = createApp({ services });
     const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' });
     await new Promise((r) => server.once('listening', r));
     const port = (server.address() as { port: number }).port;
     const started = performance.now();
+    const cpu0 = process.cpuUsage();
     const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./load-client.ts', import.meta.url)), JSON.stringify({ url: `http://127.0.0.1:${port}/v1/batch`, writeKey, batches: Math.ceil(events / batchSize), batchSize, people: Number(values.people), idPrefix: prefix, concurrency: Number(values.concurrency) })], { stdio: ['ignore', 'pipe', 'inherit'] });
     let childOut = '';
     child.stdout.on('data', (d: Buffer) => (childOut += d.toString()));
@@ -73,25 +85,28 @@ export async function main(args: string[]): Promise<void> {
     const result = JSON.parse(childOut) as { ms: number; failed: number };
     while (processed < events) await new Promise((r) => setTimeout(r, 20));
     const totalMs = (doneAt || performance.now()) - started;
+    const cpu = process.cpuUsage(cpu0);
     latencies.sort((a, b) => a - b);
     const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? 0;
     const stats = await services.profiles.stats(workspace.id);
+    const b = `ingest.${backend}${threaded ? '' : '.inline'}`;
     const out = [
-      `ingest.${backend}.accepted_rate: ${Math.round((events / result.ms) * 1000)} events/s`,
-      `ingest.${backend}.end_to_end_rate: ${Math.round((events / totalMs) * 1000)} events/s`,
-      `ingest.${backend}.accept_to_profile_p50: ${Math.round(pct(50))} ms`,
-      `ingest.${backend}.accept_to_profile_p95: ${Math.round(pct(95))} ms`,
-      `ingest.${backend}.failed_requests: ${result.failed} requests`,
-      `ingest.${backend}.events_stored: ${stats.events} events`,
-      `ingest.${backend}.profiles: ${stats.profiles} profiles`,
-      `ingest.${backend}.merged_profiles: ${stats.mergedProfiles} profiles`,
-      `ingest.${backend}.server_rss: ${Math.round(process.memoryUsage().rss / 1048576)} MB`,
-      `ingest.${backend}.server_heap_used: ${Math.round(process.memoryUsage().heapUsed / 1048576)} MB`,
+      `${b}.accepted_rate: ${Math.round((events / result.ms) * 1000)} events/s`,
+      `${b}.end_to_end_rate: ${Math.round((events / totalMs) * 1000)} events/s`,
+      // CPU the server spent per event (user + system, all its threads): steadier than rates on a shared machine.
+      `${b}.server_cpu_per_event: ${((cpu.user + cpu.system) / events).toFixed(1)} µs`,
+      `${b}.accept_to_profile_p50: ${Math.round(pct(50))} ms`,
+      `${b}.accept_to_profile_p95: ${Math.round(pct(95))} ms`,
+      `${b}.failed_requests: ${result.failed} requests`,
+      `${b}.events_stored: ${stats.events} events`,
+      `${b}.profiles: ${stats.profiles} profiles`,
+      `${b}.merged_profiles: ${stats.mergedProfiles} profiles`,
+      `${b}.server_rss: ${Math.round(process.memoryUsage().rss / 1048576)} MB`,
+      `${b}.server_heap_used: ${Math.round(process.memoryUsage().heapUsed / 1048576)} MB`,
     ];
     process.stdout.write(`${out.join('\n')}\n`);
-    if (process.env.SIYU_BENCH_QUERY_LOG) for (const [k, v] of [...queryTimes].sort((a, b) => b[1].ms - a[1].ms).slice(0, 15)) process.stdout.write(`  ${v.ms.toFixed(0).padStart(6)} ms ${String(v.n).padStart(6)}x ${k}\n`);
-    await loop.stop();
+    await worker?.stop();
     server.close();
-    await opened.close();
+    await rt.close();
   }
 }

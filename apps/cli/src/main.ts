@@ -5,7 +5,9 @@ import { serve } from '@hono/node-server';
 import { loadConfig, redactConfig, type Config } from '@siyu/config';
 import { createApp } from '@siyu/server';
 import { pino } from 'pino';
+import { WriterLock } from '@siyu/storage';
 import { ensureDefaultWorkspace, openRuntime, readCredentials, rotateKeys, type Runtime } from './runtime.ts';
+import { WorkerThread } from './worker-thread.ts';
 
 const HELP = `siyu — private-domain customer operations platform (私域)
 
@@ -87,8 +89,12 @@ async function credentials(config: Config, args: string[]): Promise<number> {
 async function start(config: Config, args: string[]): Promise<number> {
   const { values } = parseArgs({ args, options: { demo: { type: 'boolean' } } });
   const log = pino({ level: config.logLevel });
-  const rt = await openRuntime(config, log);
+  // SIYU_WORKER=on (default): the processor and the other background loops run in a worker thread,
+  // so ingestion and processing use two cores; on SQLite the two threads take turns writing.
+  const writerLock = config.worker === 'on' && !config.databaseUrl ? WriterLock.create() : undefined;
+  const rt = await openRuntime(config, log, writerLock ? { writerLock } : {});
   const { creds, created, rotated } = await ensureDefaultWorkspace(rt);
+  const worker = config.worker === 'on' ? new WorkerThread(config, rt.services, log, writerLock) : undefined;
   let shuttingDown = false;
   const consoleDir = join(dirname(fileURLToPath(import.meta.url)), '../../console/dist');
   const app = createApp({
@@ -97,9 +103,14 @@ async function start(config: Config, args: string[]): Promise<number> {
     log,
     isReady: async () => !shuttingDown && (await rt.opened.store.listWorkspaces()).length > 0,
   });
-  if (config.worker === 'on') rt.loop.start();
-  if (config.worker === 'on') rt.layersLoop.start();
-  if (config.worker === 'on') rt.reevaluation.start();
+  if (worker) {
+    await worker.start();
+    rt.services.ingest.onAppend(worker.notify);
+  } else if (config.worker === 'inline') {
+    rt.loop.start();
+    rt.layersLoop.start();
+    rt.reevaluation.start();
+  }
   const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host });
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
@@ -132,7 +143,7 @@ async function start(config: Config, args: string[]): Promise<number> {
       const keepAlive = setInterval(() => {}, 1000);
       log.info({ signal }, 'shutting down: finishing in-flight requests and the current batch');
       server.close(() => {
-        void rt.close().then(
+        void (worker?.stop() ?? Promise.resolve()).then(() => rt.close()).then(
           () => {
             log.info({}, 'stopped cleanly');
             clearInterval(keepAlive);

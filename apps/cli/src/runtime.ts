@@ -16,10 +16,13 @@ export interface Runtime {
   close(): Promise<void>;
 }
 
-/** Opens storage (migrating it), wires the services and the processor loop. */
-export async function openRuntime(config: Config, log: Logger): Promise<Runtime> {
+/**
+ * Opens storage (migrating it), wires the services and the processor loop (started by the caller).
+ * `writerLock`: the SQLite file is shared with a worker thread (see worker-thread.ts).
+ */
+export async function openRuntime(config: Config, log: Logger, opts: { writerLock?: SharedArrayBuffer } = {}): Promise<Runtime> {
   const dataDir = resolve(config.dataDir);
-  const opened = await openStore({ databaseUrl: config.databaseUrl, sqliteFile: join(dataDir, 'siyu.db') });
+  const opened = await openStore({ databaseUrl: config.databaseUrl, sqliteFile: join(dataDir, 'siyu.db'), writerLock: opts.writerLock });
   const services = createServices({ store: opened.store, clock: () => new Date(), newId, log }, { defaultTimeZone: config.timeZone });
   const loop = new ProcessorLoop(services.processor, log, { batchSize: config.processorBatch });
   services.ingest.onAppend(loop.notify);

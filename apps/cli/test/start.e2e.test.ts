@@ -240,6 +240,33 @@ describe('siyu start (SQLite, real process)', () => {
     expect((await second.stop()).signal, second.output()).toBeNull();
   });
 
+  it('processes in a worker thread; live counts on the server thread follow what it commits', { timeout: 120_000 }, async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'siyu-e2e-'));
+    const s = await Siyu.start(dataDir, await freePort());
+    const { writeKey, adminToken } = printedKeys(s.stdout) as { writeKey: string; adminToken: string };
+    const count = async (condition: unknown) => {
+      const res = await fetch(`${s.base}/api/v1/audiences/count`, { method: 'POST', headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' }, body: JSON.stringify({ definition: { version: 1, condition } }), signal: AbortSignal.timeout(HANG_MS) });
+      expect(res.status).toBe(200);
+      return (await res.json()) as { count: number; method: string };
+    };
+    // Loads the server thread's bitmaps now, before any event: from here on only forwarded changes move them.
+    expect(await count({ lifecycle: 'prospect' })).toMatchObject({ count: 0, method: 'bitmap' });
+    const batch = Array.from({ length: 40 }, (_, i) => ({ type: 'identify', userId: `w-${i}`, traits: { city: '上海' } }));
+    const orders = Array.from({ length: 10 }, (_, i) => ({ type: 'track', userId: `w-${i}`, event: 'Order Completed', properties: { order_id: `o-${i}`, total: 10 } }));
+    expect((await fetch(`${s.base}/v1/batch`, { method: 'POST', headers: { authorization: basic(writeKey) }, body: JSON.stringify({ batch: [...batch, ...orders] }) })).status).toBe(200);
+    const deadline = Date.now() + 20_000;
+    let counts = { prospect: 0, buyers: 0 };
+    while (Date.now() < deadline) {
+      counts = { prospect: (await count({ lifecycle: 'prospect' })).count, buyers: (await count({ lifecycle: ['new', 'active'] })).count };
+      if (counts.prospect === 30 && counts.buyers === 10) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(counts).toEqual({ prospect: 30, buyers: 10 });
+    // The layer loop logged from the worker thread.
+    expect(s.logs().some((l) => l.thread === 'worker'), s.output()).toBe(true);
+    expect((await s.stop()).code, s.output()).toBe(0);
+  });
+
   it('writes one JSON log line per request to stdout, each with its request id', { timeout: 120_000 }, async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'siyu-e2e-'));
     const s = await Siyu.start(dataDir, await freePort());

@@ -9,7 +9,7 @@ export const CONFIG_KEYS = {
   logLevel: { env: 'SIYU_LOG_LEVEL', description: 'fatal, error, warn, info, debug or silent', sensitive: false },
   timeZone: { env: 'SIYU_TIME_ZONE', description: 'Time zone of new workspaces (IANA name)', sensitive: false },
   processorBatch: { env: 'SIYU_PROCESSOR_BATCH', description: 'Messages the processor takes per transaction', sensitive: false },
-  worker: { env: 'SIYU_WORKER', description: '"on" runs the background processor in this process, "off" serves HTTP only', sensitive: false },
+  worker: { env: 'SIYU_WORKER', description: '"on" runs the background processor in this process on its own thread, "inline" on the server\'s thread, "off" serves HTTP only', sensitive: false },
 } as const;
 
 const Schema = z.object({
@@ -33,7 +33,7 @@ const Schema = z.object({
       }
     }, 'is not an IANA time zone such as Asia/Shanghai'),
   processorBatch: z.coerce.number().int().min(1).max(50_000).default(2000),
-  worker: z.enum(['on', 'off']).default('on'),
+  worker: z.enum(['on', 'inline', 'off']).default('on'),
 });
 export type Config = z.infer<typeof Schema>;
 

@@ -7,8 +7,11 @@ import { seedPlannerStats } from './sqlite/planner-stats.ts';
 import { SqlStore } from './store.ts';
 import type { Dialect } from './dialect.ts';
 import type { SqliteHotPath } from './sqlite/sqlite-hot-path.ts';
+import { WriterLock } from './sqlite/writer-lock.ts';
+import { threadId } from 'node:worker_threads';
 
 export { SqlStore } from './store.ts';
+export { WriterLock } from './sqlite/writer-lock.ts';
 export { LayerStore, type LayerRow, type OrderStats, type LayerGroupTotal } from './layers-store.ts';
 export * from './audience-store.ts';
 export type { NewWorkspace, ProfileListQuery, WorkspaceStats } from './store.ts';
@@ -23,6 +26,11 @@ export interface OpenStoreOptions {
   migrate?: boolean;
   /** Kysely query log (benchmarks use it to find slow statements). */
   queryLog?: import('kysely').LogConfig;
+  /**
+   * SQLite opened by several threads of one process (server and worker): the same buffer
+   * (`WriterLock.create()`) in each, so their write transactions take turns without blocking.
+   */
+  writerLock?: SharedArrayBuffer | undefined;
 }
 
 export interface OpenedStore {
@@ -56,7 +64,7 @@ export async function openStore(opts: OpenStoreOptions): Promise<OpenedStore> {
   if (raw) seedPlannerStats(raw);
   // Statements are prepared after migrations, once the tables exist.
   return {
-    store: new SqlStore(db, dialect, false, hot?.()),
+    store: new SqlStore(db, dialect, false, hot?.(), raw && opts.writerLock ? new WriterLock(opts.writerLock, threadId) : undefined),
     dialect,
     location,
     async close() {

@@ -16,6 +16,7 @@ import type {
 import { chunk, decodeJson, encodeJson, jsonText, MAX_PARAMS, type Dialect } from './dialect.ts';
 import type { Database } from './schema.ts';
 import type { SqliteHotPath } from './sqlite/sqlite-hot-path.ts';
+import type { WriterLock } from './sqlite/writer-lock.ts';
 import { pgDeleteInbox, pgInsertEvents, pgInsertIdentities, pgUpsertProfiles } from './postgres/postgres-bulk.ts';
 
 export interface NewWorkspace extends WorkspaceRecord {
@@ -54,6 +55,8 @@ export class SqlStore {
     readonly dialect: Dialect,
     private readonly inTransaction = false,
     private readonly sqlite?: SqliteHotPath,
+    /** SQLite shared with another thread: write transactions take turns (see writer-lock.ts). */
+    private readonly writerLock?: WriterLock,
   ) {}
 
   /** The SQLite prepared-statement path, usable only while this store holds the connection (in a transaction). */
@@ -64,10 +67,19 @@ export class SqlStore {
   /** Runs `fn` in one transaction; on PostgreSQL `lockKey` takes a transaction-scoped advisory lock first. */
   async transaction<T>(fn: (tx: SqlStore) => Promise<T>, lockKey?: number): Promise<T> {
     if (this.inTransaction) return fn(this);
-    return (this.db as Kysely<Database>).transaction().execute(async (trx) => {
-      if (lockKey !== undefined && this.dialect === 'postgres') await sql`select pg_advisory_xact_lock(${lockKey})`.execute(trx);
-      return fn(new SqlStore(trx, this.dialect, true, this.sqlite));
-    });
+    const run = () =>
+      (this.db as Kysely<Database>).transaction().execute(async (trx) => {
+        if (lockKey !== undefined && this.dialect === 'postgres') await sql`select pg_advisory_xact_lock(${lockKey})`.execute(trx);
+        return fn(new SqlStore(trx, this.dialect, true, this.sqlite));
+      });
+    const lock = this.writerLock;
+    if (!lock) return run();
+    await lock.acquire();
+    try {
+      return await run();
+    } finally {
+      lock.release();
+    }
   }
 
   // ---------------------------------------------------------------- workspaces

@@ -86,14 +86,25 @@ export class AudienceIndex {
     return entry.loading;
   }
 
-  /** Whether this workspace's bitmaps are in memory (or loading), i.e. whether changes must be applied. */
+  private sink: ((workspaceId: string, ops: readonly IndexOp[]) => void) | undefined;
+
+  /**
+   * Also hands every applied change to `sink`: the worker thread forwards its changes to the
+   * server thread's index this way, so live counts there follow events at once.
+   */
+  forwardTo(sink: (workspaceId: string, ops: readonly IndexOp[]) => void): void {
+    this.sink = sink;
+  }
+
+  /** Whether changes must be applied: the workspace's bitmaps are in memory (or loading), or changes are forwarded. */
   isLoaded(workspaceId: string): boolean {
-    return this.entries.has(workspaceId);
+    return this.sink !== undefined || this.entries.has(workspaceId);
   }
 
   /** Applies committed changes (no-op for workspaces not loaded: their next load reads them). */
   apply(workspaceId: string, ops: readonly IndexOp[]): void {
     if (ops.length === 0) return;
+    this.sink?.(workspaceId, ops);
     const e = this.entries.get(workspaceId);
     if (!e) return;
     if (e.loading) e.log.push(...ops);

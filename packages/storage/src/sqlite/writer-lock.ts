@@ -1,0 +1,56 @@
+/**
+ * One writer at a time across the threads of a process sharing one SQLite file (the server on the
+ * main thread, the worker on its own thread). SQLite allows a single writer; without this, a thread
+ * that finds the database locked sleeps in SQLite's busy handler — on the main thread that freezes
+ * HTTP for as long as the other thread's transaction runs. Here waiting is asynchronous
+ * (`Atomics.waitAsync`), so the event loop keeps serving while it waits.
+ *
+ * A ticket lock (FIFO, so neither thread can starve the other) in a `SharedArrayBuffer` that every
+ * thread's store is opened with: `[0]` next ticket, `[1]` ticket being served, `[2]` holder's thread id + 1.
+ * Hand-written because no maintained npm package offers an async cross-thread lock on Atomics; it is
+ * small and tested in writer-lock.test.ts.
+ */
+export class WriterLock {
+  private readonly cells: Int32Array;
+
+  constructor(
+    readonly buffer: SharedArrayBuffer,
+    private readonly threadId: number,
+  ) {
+    this.cells = new Int32Array(buffer);
+  }
+
+  static create(): SharedArrayBuffer {
+    return new SharedArrayBuffer(3 * Int32Array.BYTES_PER_ELEMENT);
+  }
+
+  async acquire(): Promise<void> {
+    const ticket = Atomics.add(this.cells, 0, 1);
+    for (;;) {
+      const serving = Atomics.load(this.cells, 1);
+      if (serving === ticket) break;
+      const w = waitAsync(this.cells, 1, serving);
+      if (w.async) await w.value;
+    }
+    Atomics.store(this.cells, 2, this.threadId + 1);
+  }
+
+  release(): void {
+    Atomics.store(this.cells, 2, 0);
+    Atomics.add(this.cells, 1, 1);
+    Atomics.notify(this.cells, 1);
+  }
+
+  /**
+   * After a thread died: if it held the lock, hand it on (its SQLite transaction was rolled back
+   * when its connection closed). Returns whether it did.
+   */
+  releaseIfHeldBy(threadId: number): boolean {
+    if (threadId < 0 || Atomics.load(this.cells, 2) !== threadId + 1) return false;
+    this.release();
+    return true;
+  }
+}
+
+/** `Atomics.waitAsync` (Node ≥ 16; typed from ES2024, newer than this project's lib setting). */
+const waitAsync = (Atomics as unknown as { waitAsync(a: Int32Array, index: number, value: number): { async: false; value: string } | { async: true; value: Promise<string> } }).waitAsync;
