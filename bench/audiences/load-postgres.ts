@@ -148,12 +148,12 @@ export async function loadPostgres(url: string, ctx: LoadContext): Promise<LoadR
     let profileTags = 0;
     for (let t = 0; t < ctx.tagIds.length; t++) {
       const head = `${ws}\t${ctx.tagIds[t]}\t`;
-      const tail = `\t${TAG_SOURCE}\t${TAG_ACTOR}\t${tagAppliedAt(ctx.shape, t)}\t\\N\n`;
+      const tail = `\t${TAG_SOURCE}\t${TAG_ACTOR}\t${tagAppliedAt(ctx.shape, t)}\t\\N\t`;
       let rows = '';
       profileTags += tagMembers(ctx.shape, ctx.fractions[t]!, t, (num) => {
-        rows += head + profileId(num) + tail;
+        rows += head + profileId(num) + tail + num + '\n';
       });
-      await pipe.push(() => run((c) => copy(c, 'copy profile_tags (workspace_id, tag_id, profile_id, source, actor, applied_at, expires_at) from stdin', rows)));
+      await pipe.push(() => run((c) => copy(c, 'copy profile_tags (workspace_id, tag_id, profile_id, source, actor, applied_at, expires_at, profile_num) from stdin', rows)));
     }
     await pipe.drain();
     timings.push(['profile_tags', seconds(t0)]);

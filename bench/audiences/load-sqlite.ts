@@ -73,14 +73,14 @@ export function loadSqlite(file: string, ctx: LoadContext): LoadResult {
 
     // Tag applications, tag by tag (the (tag_id, profile_id) primary key grows at its end).
     t0 = performance.now();
-    const insTag = db.prepare('insert into profile_tags (workspace_id, tag_id, profile_id, source, actor, applied_at, expires_at) values (?, ?, ?, ?, ?, ?, null)');
+    const insTag = db.prepare('insert into profile_tags (workspace_id, tag_id, profile_id, source, actor, applied_at, expires_at, profile_num) values (?, ?, ?, ?, ?, ?, null, ?)');
     const appliedAt = ctx.tagIds.map((_, t) => tagAppliedAt(ctx.shape, t));
     begin.run();
     inTx = 0;
     let profileTags = 0;
     ctx.fractions.forEach((f, t) => {
       profileTags += tagMembers(ctx.shape, f, t, (num) => {
-        insTag.run(ws, ctx.tagIds[t]!, profileId(num), TAG_SOURCE, TAG_ACTOR, appliedAt[t]!);
+        insTag.run(ws, ctx.tagIds[t]!, profileId(num), TAG_SOURCE, TAG_ACTOR, appliedAt[t]!, num);
         if (++inTx >= TX_ROWS) {
           commit.run();
           begin.run();

@@ -71,6 +71,29 @@ export class AudienceBitmaps {
     }
   }
 
+  /** Adds profiles to a layer cell's bitmaps (bulk loading: the profiles must have no cell yet). */
+  addLayers(nums: ArrayLike<number> & Iterable<number>, cell: LayerCell): void {
+    if (nums.length === 0) return;
+    const list = nums instanceof Uint32Array ? nums : Uint32Array.from(nums);
+    if (cell.lifecycle) AudienceBitmaps.of(this.lifecycle, cell.lifecycle).addMany(list);
+    if (cell.rfm) {
+      AudienceBitmaps.of(this.rfmScores.r, cell.rfm.r).addMany(list);
+      AudienceBitmaps.of(this.rfmScores.f, cell.rfm.f).addMany(list);
+      AudienceBitmaps.of(this.rfmScores.m, cell.rfm.m).addMany(list);
+      AudienceBitmaps.of(this.rfmSegments, cell.rfm.segment).addMany(list);
+    }
+  }
+
+  /** Keeps only `keep`'s profiles in the layer bitmaps, dropping bitmaps left empty (bulk loading). */
+  restrictLayersTo(keep: Bitmap): void {
+    for (const map of [this.lifecycle, this.rfmScores.r, this.rfmScores.f, this.rfmScores.m, this.rfmSegments] as Map<unknown, Bitmap>[]) {
+      for (const [k, b] of map) {
+        b.andInPlace(keep);
+        if (b.isEmpty) map.delete(k);
+      }
+    }
+  }
+
   private clearLayers(num: number): void {
     for (const map of [this.lifecycle, this.rfmScores.r, this.rfmScores.f, this.rfmScores.m, this.rfmSegments] as Map<unknown, Bitmap>[]) {
       for (const b of map.values()) b.remove(num);
@@ -111,6 +134,15 @@ export class AudienceBitmaps {
     const parts = node.all.filter((n) => AudienceBitmaps.canEvaluate(n));
     if (parts.length === 0) return null;
     return this.evaluate({ all: parts }, resolveTag);
+  }
+
+  /**
+   * The exact set of canonical profiles matching a bitmap-only leaf (tag, segment, lifecycle, RFM,
+   * RFM segment), or null for any other node. A new bitmap the caller owns.
+   */
+  leaf(node: ConditionNode, resolveTag: (ref: string) => string | undefined): Bitmap | null {
+    if ('all' in node || 'any' in node || 'not' in node || !AudienceBitmaps.canEvaluate(node)) return null;
+    return this.evaluate(node, resolveTag);
   }
 
   private eval(node: ConditionNode, resolveTag: (ref: string) => string | undefined): Bitmap {

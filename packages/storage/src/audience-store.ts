@@ -87,6 +87,24 @@ export interface EventNeeds {
   since: string | null;
 }
 
+/**
+ * What a page of evaluation reads besides traits: events (`null`: none), and — when given — only these
+ * tag ids and segment ids (default: all the profile's), and layers only when `layers` is not false.
+ * Bulk passes over one definition read only what it refers to; incremental passes read everything.
+ */
+export interface PageNeeds {
+  events: EventNeeds | null;
+  tags?: readonly string[];
+  segments?: readonly string[];
+  layers?: boolean;
+}
+
+/** Where a page of {@link AudienceStore.eventProfileNums} ended (keyset on the index order). */
+export interface EventCursor {
+  timestamp: string;
+  profileId: string;
+}
+
 /** Everything the evaluator needs of one profile. */
 export interface EvaluationRow {
   id: string;
@@ -218,10 +236,12 @@ export class AudienceStore {
   }
 
   async insertProfileTags(workspaceId: string, rows: readonly ProfileTagRecord[]): Promise<void> {
-    for (const part of chunk(rows, Math.floor(MAX_PARAMS / 7))) {
+    for (const part of chunk(rows, Math.floor(MAX_PARAMS / 8))) {
       await this.db
         .insertInto('profile_tags')
-        .values(part.map((r) => ({ workspace_id: workspaceId, tag_id: r.tagId, profile_id: r.profileId, source: r.source, actor: r.actor, applied_at: r.appliedAt, expires_at: r.expiresAt })))
+        .values(
+          part.map((r) => ({ workspace_id: workspaceId, tag_id: r.tagId, profile_id: r.profileId, source: r.source, actor: r.actor, applied_at: r.appliedAt, expires_at: r.expiresAt, profile_num: numOf(r.profileId) })),
+        )
         .onConflict((oc) => oc.columns(['tag_id', 'profile_id']).doNothing())
         .execute();
     }
@@ -310,10 +330,10 @@ export class AudienceStore {
   }
 
   async insertSegmentMembers(workspaceId: string, segmentId: string, profileIds: readonly string[], at: string): Promise<void> {
-    for (const part of chunk(profileIds, Math.floor(MAX_PARAMS / 4))) {
+    for (const part of chunk(profileIds, Math.floor(MAX_PARAMS / 5))) {
       await this.db
         .insertInto('segment_members')
-        .values(part.map((p) => ({ segment_id: segmentId, profile_id: p, workspace_id: workspaceId, entered_at: at })))
+        .values(part.map((p) => ({ segment_id: segmentId, profile_id: p, workspace_id: workspaceId, entered_at: at, profile_num: numOf(p) })))
         .onConflict((oc) => oc.columns(['segment_id', 'profile_id']).doNothing())
         .execute();
     }
@@ -474,14 +494,33 @@ export class AudienceStore {
    */
   async ensureNums(workspaceId: string, processorLock: number): Promise<number> {
     const missing = await this.db.selectFrom('profiles').select('id').where('workspace_id', '=', workspaceId).where('num', 'is', null).limit(1).executeTakeFirst();
-    if (!missing) return 0;
-    return this.transaction(async (tx) => {
+    if (!missing) {
+      await this.fillMembershipNums(workspaceId);
+      return 0;
+    }
+    const numbered = await this.transaction(async (tx) => {
       const ids = await tx.db.selectFrom('profiles').select('id').where('workspace_id', '=', workspaceId).where('num', 'is', null).orderBy('id').execute();
       const max = await tx.db.selectFrom('profiles').select((eb) => eb.fn.max('num').as('n')).executeTakeFirst();
       let num = Number(max?.n ?? 0);
       for (const r of ids) await tx.db.updateTable('profiles').set({ num: ++num }).where('id', '=', r.id).execute();
       return ids.length;
     }, processorLock);
+    await this.fillMembershipNums(workspaceId);
+    return numbered;
+  }
+
+  /** Copies profile numbers into memberships written before their profile had one (partial indexes make the check a seek). */
+  private async fillMembershipNums(workspaceId: string): Promise<void> {
+    for (const table of ['profile_tags', 'segment_members'] as const) {
+      const stale = await this.db.selectFrom(table).select('profile_id').where('profile_num', 'is', null).where('workspace_id', '=', workspaceId).limit(1).executeTakeFirst();
+      if (!stale) continue;
+      await this.db
+        .updateTable(table)
+        .set({ profile_num: sql<number | null>`(select p.num from profiles p where p.id = ${sql.ref(`${table}.profile_id`)})` })
+        .where('profile_num', 'is', null)
+        .where('workspace_id', '=', workspaceId)
+        .execute();
+    }
   }
 
   /** Nums and canonical state of these profiles (merged-away ones have `mergedInto`). */
@@ -509,7 +548,7 @@ export class AudienceStore {
    * applications, segment memberships, layers and (when `events` is given) the needed events — five
    * queries per page whatever its size, never one per profile.
    */
-  async evaluationPage(workspaceId: string, selector: PageSelector, needs: { events: EventNeeds | null }): Promise<EvaluationRow[]> {
+  async evaluationPage(workspaceId: string, selector: PageSelector, needs: PageNeeds): Promise<EvaluationRow[]> {
     let q = this.db.selectFrom('profiles').select(['id', 'num', 'traits', 'computed']);
     if ('ids' in selector) {
       q = q.where('workspace_id', '=', workspaceId).where('merged_into', 'is', null).where('id', 'in', selector.ids.length ? selector.ids : ['']).where('num', 'is not', null).orderBy('num');
@@ -525,16 +564,26 @@ export class AudienceStore {
       rows.set(p.id, { id: p.id, num: Number(p.num), traits: decodeJson(p.traits) ?? {}, computed: decodeJson(p.computed) ?? {}, tags: [], segments: [], layers: null, events: [] });
     }
     const ids = [...rows.keys()];
-    for (const part of chunk(ids, MAX_PARAMS - 1)) {
-      const tags = await this.db.selectFrom('profile_tags').select(['profile_id', 'tag_id', 'source', 'expires_at']).where('workspace_id', '=', workspaceId).where('profile_id', 'in', part).execute();
-      for (const t of tags) rows.get(t.profile_id)?.tags.push({ tagId: t.tag_id, source: t.source, expiresAt: t.expires_at });
-      const segs = await this.db.selectFrom('segment_members').select(['profile_id', 'segment_id']).where('workspace_id', '=', workspaceId).where('profile_id', 'in', part).execute();
-      for (const s of segs) rows.get(s.profile_id)?.segments.push(s.segment_id);
-      // By primary key: sampled statistics (`PRAGMA optimize`) make SQLite prefer (workspace_id, lifecycle) and read the whole workspace.
-      const layers = await this.db.selectFrom('profile_layers').selectAll().where(this.noIndex('profile_layers.workspace_id'), '=', workspaceId).where('profile_id', 'in', part).execute();
-      for (const l of layers) {
-        const row = rows.get(l.profile_id);
-        if (row) row.layers = toLayerCell(l);
+    const tagIds = needs.tags === undefined ? undefined : [...new Set(needs.tags)];
+    const segmentIds = needs.segments === undefined ? undefined : [...new Set(needs.segments)];
+    for (const part of chunk(ids, MAX_PARAMS - 1 - Math.max(tagIds?.length ?? 0, segmentIds?.length ?? 0))) {
+      if (tagIds === undefined || tagIds.length > 0) {
+        let tq = this.db.selectFrom('profile_tags').select(['profile_id', 'tag_id', 'source', 'expires_at']).where('workspace_id', '=', workspaceId).where('profile_id', 'in', part);
+        if (tagIds) tq = tq.where('tag_id', 'in', tagIds);
+        for (const t of await tq.execute()) rows.get(t.profile_id)?.tags.push({ tagId: t.tag_id, source: t.source, expiresAt: t.expires_at });
+      }
+      if (segmentIds === undefined || segmentIds.length > 0) {
+        let sq = this.db.selectFrom('segment_members').select(['profile_id', 'segment_id']).where('workspace_id', '=', workspaceId).where('profile_id', 'in', part);
+        if (segmentIds) sq = sq.where('segment_id', 'in', segmentIds);
+        for (const s of await sq.execute()) rows.get(s.profile_id)?.segments.push(s.segment_id);
+      }
+      if (needs.layers !== false) {
+        // By primary key: sampled statistics (`PRAGMA optimize`) make SQLite prefer (workspace_id, lifecycle) and read the whole workspace.
+        const layers = await this.db.selectFrom('profile_layers').selectAll().where(this.noIndex('profile_layers.workspace_id'), '=', workspaceId).where('profile_id', 'in', part).execute();
+        for (const l of layers) {
+          const row = rows.get(l.profile_id);
+          if (row) row.layers = toLayerCell(l);
+        }
       }
       if (needs.events && needs.events.names.length > 0) {
         for (const e of await this.eventsFor(workspaceId, part, needs.events)) rows.get(e.profileId)?.events.push(e.event);
@@ -572,57 +621,76 @@ export class AudienceStore {
     return out;
   }
 
-  // ---------------------------------------------------------------- bitmap index loading
+  // ---------------------------------------------------------------- bitmap index loading and candidates
 
-  /** Canonical profile nums after `afterNum`, ascending (keyset pages). */
+  /** Canonical profile nums after `afterNum`, ascending (keyset pages over profiles_canonical_num_idx). */
   async profileNumPage(workspaceId: string, afterNum: number, limit: number): Promise<number[]> {
-    const rows = await this.db
-      .selectFrom('profiles')
-      .select('num')
-      .where(this.noIndex('profiles.workspace_id'), '=', workspaceId)
-      .where(this.noIndex('profiles.merged_into'), 'is', null)
-      .where('num', '>', afterNum)
-      .orderBy('num')
-      .limit(limit)
-      .execute();
+    const rows = await this.db.selectFrom('profiles').select('num').where('workspace_id', '=', workspaceId).where('merged_into', 'is', null).where('num', '>', afterNum).orderBy('num').limit(limit).execute();
     return rows.map((r) => Number(r.num));
   }
 
-  /** Tag, segment and layer rows of canonical profiles with nums in `[fromNum, toNum]`. */
-  async membershipsInNumRange(workspaceId: string, fromNum: number, toNum: number): Promise<{ tags: { refId: string; num: number }[]; segments: { refId: string; num: number }[]; layers: { num: number; cell: LayerCell }[] }> {
-    const tags = await this.db
-      .selectFrom('profile_tags')
-      .innerJoin('profiles', 'profiles.id', 'profile_tags.profile_id')
-      .select(['profile_tags.tag_id', 'profiles.num'])
-      .where('profile_tags.workspace_id', '=', workspaceId)
-      .where(this.noIndex('profiles.merged_into'), 'is', null)
-      .where('profiles.num', '>=', fromNum)
-      .where('profiles.num', '<=', toNum)
-      .execute();
-    const segments = await this.db
-      .selectFrom('segment_members')
-      .innerJoin('profiles', 'profiles.id', 'segment_members.profile_id')
-      .select(['segment_members.segment_id', 'profiles.num'])
-      .where('segment_members.workspace_id', '=', workspaceId)
-      .where(this.noIndex('profiles.merged_into'), 'is', null)
-      .where('profiles.num', '>=', fromNum)
-      .where('profiles.num', '<=', toNum)
-      .execute();
-    const layers = await this.db
-      .selectFrom('profile_layers')
-      .innerJoin('profiles', 'profiles.id', 'profile_layers.profile_id')
-      .selectAll('profile_layers')
-      .select('profiles.num')
-      .where('profile_layers.workspace_id', '=', workspaceId)
-      .where(this.noIndex('profiles.merged_into'), 'is', null)
-      .where('profiles.num', '>=', fromNum)
-      .where('profiles.num', '<=', toNum)
-      .execute();
-    return {
-      tags: tags.map((r) => ({ refId: r.tag_id, num: Number(r.num) })),
-      segments: segments.map((r) => ({ refId: r.segment_id, num: Number(r.num) })),
-      layers: layers.map((r) => ({ num: Number(r.num), cell: toLayerCell(r) })),
-    };
+  /**
+   * Profile nums of one tag's (or segment's) current memberships above `afterNum`, ascending, at most
+   * `limit`: one range of the (tag_id, profile_num) index, aggregated to one text value in SQL so that
+   * a page of 100,000 costs one row, not 100,000. Includes rows of merged-away profiles (none normally
+   * exist); callers intersect with the canonical profiles.
+   */
+  async memberNumPage(workspaceId: string, kind: 'tag' | 'segment', refId: string, afterNum: number, limit: number): Promise<Uint32Array> {
+    // The owner check keeps the read scoped to the workspace at the cost of one primary-key seek.
+    const page =
+      kind === 'tag'
+        ? sql`select profile_num as n from profile_tags where tag_id = (select id from tags where workspace_id = ${workspaceId} and id = ${refId}) and profile_num > ${afterNum} order by profile_num limit ${limit}`
+        : sql`select profile_num as n from segment_members where segment_id = (select id from segments where workspace_id = ${workspaceId} and id = ${refId}) and profile_num > ${afterNum} order by profile_num limit ${limit}`;
+    const r = await sql<{ nums: string | null }>`select ${this.numAgg(sql.ref('n'))} as nums from (${page}) page`.execute(this.db);
+    return parseNumList(r.rows[0]?.nums ?? null);
+  }
+
+  /**
+   * One keyset page (by profile id, `limit` rows) of the workspace's layer rows, grouped by cell: each
+   * distinct cell with the nums of its profiles. `last` is the page's last profile id (null: no rows);
+   * `rows` how many layer rows the page held. Nums of merged-away profiles are included.
+   */
+  async layerCellPage(workspaceId: string, afterProfileId: string, limit: number): Promise<{ cells: { cell: LayerCell; nums: Uint32Array }[]; last: string | null; rows: number }> {
+    const page = sql`select profile_id, lifecycle, rfm_r, rfm_f, rfm_m, rfm_segment from profile_layers where ${this.noIndex('profile_layers.workspace_id')} = ${workspaceId} and profile_id > ${afterProfileId} order by profile_id limit ${limit}`;
+    const r = await sql<{ lifecycle: string; rfm_r: number | null; rfm_f: number | null; rfm_m: number | null; rfm_segment: string | null; nums: string | null; last: string; c: number | string }>`
+      select pl.lifecycle, pl.rfm_r, pl.rfm_f, pl.rfm_m, pl.rfm_segment, ${this.numAgg(sql.ref('p.num'))} as nums, max(pl.profile_id) as last, count(*) as c
+      from (${page}) pl left join profiles p on p.id = pl.profile_id
+      group by pl.lifecycle, pl.rfm_r, pl.rfm_f, pl.rfm_m, pl.rfm_segment`.execute(this.db);
+    let last: string | null = null;
+    let rows = 0;
+    const cells: { cell: LayerCell; nums: Uint32Array }[] = [];
+    for (const g of r.rows) {
+      rows += Number(g.c);
+      if (last === null || g.last > last) last = g.last;
+      cells.push({ cell: toLayerCell(g), nums: parseNumList(g.nums) });
+    }
+    return { cells, last, rows };
+  }
+
+  /** `nums` joined with commas, in ascending order, as one text value (null for no rows). */
+  private numAgg(column: ReturnType<typeof sql.ref>) {
+    return this.sql.dialect === 'postgres' ? sql<string | null>`string_agg(${column}::text, ',' order by ${column})` : sql<string | null>`group_concat(${column})`;
+  }
+
+  /**
+   * Profile nums with a track event named `event` in `[since, until]` (ISO text bounds, null: open), in
+   * pages of `limit` events in index order (events_name_type_idx holds every column read here, and
+   * profiles_id_num_idx maps the profile). Pass the returned `next` to continue; null means done.
+   * A profile may appear more than once, and merged-away profiles can appear (callers intersect).
+   */
+  async eventProfileNums(workspaceId: string, event: string, range: { since: string | null; until: string | null }, after: EventCursor | null, limit: number): Promise<{ nums: Uint32Array; next: EventCursor | null }> {
+    const conds = [sql`workspace_id = ${workspaceId}`, sql`event = ${event}`, sql`type = 'track'`];
+    if (range.since !== null) conds.push(sql`timestamp >= ${range.since}`);
+    if (range.until !== null) conds.push(sql`timestamp <= ${range.until}`);
+    if (after) conds.push(sql`(timestamp, profile_id) > (${after.timestamp}, ${after.profileId})`);
+    // The page's last index entry (an index-only skip), then the page's distinct profiles mapped to
+    // numbers by one probe each, returned as one text value: a page of 20,000 events costs two rows.
+    const where = sql.join(conds, sql` and `);
+    const end = await sql<{ timestamp: string; profile_id: string }>`select timestamp, profile_id from events where ${where} order by timestamp, profile_id limit 1 offset ${limit - 1}`.execute(this.db);
+    const last = end.rows[0];
+    const upTo = last ? sql` and (timestamp, profile_id) <= (${last.timestamp}, ${last.profile_id})` : sql``;
+    const r = await sql<{ nums: string | null }>`select ${this.numAgg(sql.ref('p.num'))} as nums from profiles p where p.id in (select profile_id from events where ${where}${upTo})`.execute(this.db);
+    return { nums: parseNumList(r.rows[0]?.nums ?? null), next: last ? { timestamp: last.timestamp, profileId: last.profile_id } : null };
   }
 
   // ---------------------------------------------------------------- catalog
@@ -633,14 +701,33 @@ export class AudienceStore {
     return rows.map((r) => decodeJson<Record<string, unknown>>(r.traits) ?? {});
   }
 
-  /** Event names seen in the workspace (page and screen calls as "Page Viewed" / "Screen Viewed"). */
+  /**
+   * Event names seen in the workspace (page and screen calls as "Page Viewed" / "Screen Viewed"): a
+   * skip scan over events_name_type_idx — one seek per distinct `event` value (track names and page
+   * names) plus a seek per (value, type) checked — instead of reading every event.
+   */
   async eventNames(workspaceId: string): Promise<string[]> {
-    const rows = await this.db.selectFrom('events').select(['type', 'event']).distinct().where('workspace_id', '=', workspaceId).where('type', 'in', ['track', 'page', 'screen']).execute();
+    const has = (event: ReturnType<typeof sql>, type: string) =>
+      sql<number>`case when exists (select 1 from events x where x.workspace_id = ${workspaceId} and ${event} and x.type = ${type}) then 1 else 0 end`;
+    const r = await sql<{ event: string; track: number; page: number; screen: number }>`
+      with recursive names(event) as (
+        select (select e.event from events e where e.workspace_id = ${workspaceId} and e.event >= '' order by e.event limit 1)
+        union all
+        select (select e.event from events e where e.workspace_id = ${workspaceId} and e.event > names.event order by e.event limit 1) from names where names.event is not null
+      )
+      select n.event, ${has(sql`x.event = n.event`, 'track')} as track, ${has(sql`x.event = n.event`, 'page')} as page, ${has(sql`x.event = n.event`, 'screen')} as screen
+      from names n where n.event is not null`.execute(this.db);
+    const unnamed = await sql<{ page: number; screen: number }>`select ${has(sql`x.event is null`, 'page')} as page, ${has(sql`x.event is null`, 'screen')} as screen`.execute(this.db);
     const names = new Set<string>();
-    for (const r of rows) {
-      const name = r.type === 'track' ? r.event : PAGE_EVENT_NAMES[r.type];
-      if (name) names.add(name);
+    let page = Number(unnamed.rows[0]?.page ?? 0) === 1;
+    let screen = Number(unnamed.rows[0]?.screen ?? 0) === 1;
+    for (const row of r.rows) {
+      if (Number(row.track) === 1) names.add(row.event);
+      page ||= Number(row.page) === 1;
+      screen ||= Number(row.screen) === 1;
     }
+    if (page) names.add(PAGE_EVENT_NAMES.page!);
+    if (screen) names.add(PAGE_EVENT_NAMES.screen!);
     return [...names].sort();
   }
 
@@ -663,6 +750,30 @@ export class AudienceStore {
     await this.db.deleteFrom('reevaluations').where('workspace_id', '=', workspaceId).where('profile_id', '=', loserId).execute();
     return { movedTags: moved.map((t) => ({ ...t, profileId: winnerId })), droppedTags: loserTags.map((t) => t.tagId), droppedSegments: segments.map((s) => s.segmentId) };
   }
+}
+
+/** A membership row's profile number, read as the row is inserted. */
+function numOf(profileId: string) {
+  return sql<number | null>`(select num from profiles where id = ${profileId})`;
+}
+
+/** Parses "3,1,2" (a comma-joined list of non-negative integers) into a typed array. */
+export function parseNumList(text: string | null): Uint32Array {
+  if (!text) return new Uint32Array(0);
+  let n = 1;
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) === 44) n++;
+  const out = new Uint32Array(n);
+  let k = 0;
+  let v = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 44) {
+      out[k++] = v;
+      v = 0;
+    } else v = v * 10 + (c - 48);
+  }
+  out[k] = v;
+  return out;
 }
 
 function toTagGroup(r: { id: string; workspace_id: string; name: string; description: string | null; created_at: string }): TagGroupRecord {

@@ -261,6 +261,31 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    '0004_audience_bulk_paths': {
+      async up(db: Kysely<any>) {
+        // Audience candidate planning: "which profiles have a track event of this name since then" is
+        // answered from this index alone (no row reads), and the catalog's per-type checks are seeks.
+        // It starts with the columns of events_name_idx, which it replaces.
+        await db.schema.createIndex('events_name_type_idx').on('events').columns(['workspace_id', 'event', 'type', 'timestamp', 'profile_id']).execute();
+        await db.schema.dropIndex('events_name_idx').execute();
+        // Profile id → bitmap number without reading the (wide) profile row.
+        await db.schema.createIndex('profiles_id_num_idx').on('profiles').columns(['id', 'num']).execute();
+        // The canonical profiles' numbers in order (the bitmap index's `all`), without reading profile rows.
+        await db.schema.createIndex('profiles_canonical_num_idx').on('profiles').columns(['workspace_id', 'num']).where(sql.ref('merged_into'), 'is', null).execute();
+        // Memberships carry their profile's number, so the bitmap index loads a tag or segment from one
+        // index range (no join per membership) and a recompute lists current members the same way.
+        for (const [table, ref] of [
+          ['profile_tags', 'tag_id'],
+          ['segment_members', 'segment_id'],
+        ] as const) {
+          await db.schema.alterTable(table).addColumn('profile_num', 'bigint').execute();
+          await sql`update ${sql.table(table)} set profile_num = (select p.num from profiles p where p.id = ${sql.ref(`${table}.profile_id`)})`.execute(db);
+          await db.schema.createIndex(`${table}_num_idx`).on(table).columns([ref, 'profile_num']).execute();
+          // Rows whose profile had no number yet (numbered later by ensureNums, which fills these in).
+          await db.schema.createIndex(`${table}_num_missing_idx`).on(table).columns(['profile_id']).where(sql.ref('profile_num'), 'is', null).execute();
+        }
+      },
+    },
   };
 }
 

@@ -152,6 +152,8 @@ export interface ProfileTagsTable {
   actor: string;
   applied_at: string;
   expires_at: string | null;
+  /** The profile's `profiles.num` (its bit in the audience bitmaps); null until it has one. */
+  profile_num?: number | null;
 }
 
 export interface SegmentsTable {
@@ -171,6 +173,8 @@ export interface SegmentMembersTable {
   profile_id: string;
   workspace_id: string;
   entered_at: string;
+  /** The profile's `profiles.num`; null until it has one. */
+  profile_num?: number | null;
 }
 
 export interface MembershipHistoryTable {

@@ -74,11 +74,31 @@ describe.each(TEST_BACKENDS)('AudienceStore on $name', (backend) => {
     await opened.store.setMergedInto(w, b!, a!, T0);
     expect((await store.evaluationPage(w, { afterNum: 0, limit: 10 }, { events: null })).map((r) => r.id)).toEqual([a, c]);
     expect(await store.idsOfNums(w, [rc!.num, rb!.num, ra!.num])).toEqual([a, c]);
-    // The bitmap loader sees the same memberships.
-    const m = await store.membershipsInNumRange(w, ra!.num, rc!.num);
-    expect(m.tags).toEqual([{ refId: tagId, num: ra!.num }]);
-    expect(m.segments).toEqual([]);
-    expect(m.layers).toEqual([{ num: rc!.num, cell: { lifecycle: 'active', rfm: { r: 5, f: 4, m: 3, segment: 'Champions' } } }]);
+    await store.insertTag({ id: tagId, workspaceId: w, groupId: null, name: 't', kind: 'manual', definition: null, description: null, defaultTtlDays: null, createdAt: T0, updatedAt: T0 });
+    await store.insertSegment({ id: segId, workspaceId: w, name: 's', description: null, definition: { version: 1, condition: { tag: tagId, has: true } }, version: 1, createdAt: T0, updatedAt: T0, computedAt: null });
+    expect([...(await store.memberNumPage(ws(), 'tag', tagId, 0, 10))]).toEqual([]); // another workspace's tag
+    // The bitmap loader reads memberships by number (merged-away ones included; it intersects with the canonical profiles).
+    expect([...(await store.memberNumPage(w, 'tag', tagId, 0, 10))]).toEqual([ra!.num]);
+    expect([...(await store.memberNumPage(w, 'segment', segId, 0, 10))]).toEqual([rb!.num]);
+    expect([...(await store.memberNumPage(w, 'tag', tagId, ra!.num, 10))]).toEqual([]);
+    const layers = await store.layerCellPage(w, '', 10);
+    expect(layers.cells.map((c) => ({ cell: c.cell, nums: [...c.nums] }))).toEqual([{ cell: { lifecycle: 'active', rfm: { r: 5, f: 4, m: 3, segment: 'Champions' } }, nums: [rc!.num] }]);
+    expect(layers).toMatchObject({ rows: 1, last: c });
+    expect(await store.profileNumPage(w, 0, 10)).toEqual([ra!.num, rc!.num]);
+    // Event candidates: profiles with a track event of the name in range, in keyset pages.
+    const nums = async (...args: Parameters<AudienceStore['eventProfileNums']>) => {
+      const r = await store.eventProfileNums(...args);
+      return { nums: [...r.nums], next: r.next };
+    };
+    expect(await nums(w, 'Order Completed', { since: '2026-01-15', until: null }, null, 10)).toEqual({ nums: [ra!.num], next: null });
+    expect(await nums(w, 'Order Completed', { since: null, until: '2026-01-01' }, null, 10)).toEqual({ nums: [ra!.num], next: null });
+    expect(await nums(w, 'Order Completed', { since: '2026-01-31', until: null }, null, 10)).toEqual({ nums: [], next: null });
+    const paged = await nums(w, 'Order Completed', { since: null, until: null }, null, 1);
+    expect(paged).toEqual({ nums: [ra!.num], next: { timestamp: '2025-12-01T00:00:00.000Z', profileId: a } });
+    expect(await nums(w, 'Order Completed', { since: null, until: null }, paged.next, 1)).toEqual({ nums: [ra!.num], next: { timestamp: '2026-01-30T00:00:00.000Z', profileId: a } });
+    expect(await nums(w, 'Order Completed', { since: null, until: null }, { timestamp: '2026-01-30T00:00:00.000Z', profileId: a! }, 1)).toEqual({ nums: [], next: null });
+    expect((await nums(w, 'Home', { since: null, until: null }, null, 10)).nums).toEqual([]);
+    expect(await store.eventNames(w)).toEqual(['Order Completed', 'Other', 'Page Viewed', 'Screen Viewed']);
   });
 
   it('claims due re-evaluations with a lease; advancing keeps the earlier time', async () => {

@@ -6,3 +6,5 @@ export type { EvaluationContext, EvaluationEvent, EvaluationProfile } from './ev
 export { nextChangeAt } from './next-change-at.ts';
 export { matchComparison } from './match-comparison.ts';
 export type { Comparison, ComparisonEnv } from './match-comparison.ts';
+export { behaviourRequiresEvent, requiredEvent } from './required-event.ts';
+export type { RequiredEvent } from './required-event.ts';

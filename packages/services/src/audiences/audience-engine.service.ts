@@ -1,9 +1,11 @@
-import { AudienceStore, type AudienceEventRecord, type MembershipHistoryRecord } from '@siyu/storage';
+import type { ConditionNode } from '@siyu/core';
+import { AudienceStore, type AudienceEventRecord, type MembershipHistoryRecord, type PageSelector } from '@siyu/storage';
 import type { ServiceDeps } from '../deps.ts';
 import type { LayerService } from '../layers.service.ts';
 import type { ProcessorService } from '../processor.service.ts';
 import { AudienceIndex, type IndexOp } from './audience-index.service.ts';
-import { eventNeedsOf, WorkspaceModel, type CompiledDefinition, type DefinitionKind } from './definitions.ts';
+import { CandidatePlanner, type CandidateSet } from './candidate-planner.ts';
+import { eventNeedsOf, pageNeedsOf, WorkspaceModel, type CompiledDefinition, type DefinitionKind } from './definitions.ts';
 import { evaluateRow, type DerivedChange } from './evaluation.ts';
 import { yieldToEventLoop } from './yield.ts';
 
@@ -56,6 +58,8 @@ export const MEMBERSHIP_EVENTS = {
 const LEASE_MS = 5 * 60_000;
 const DUE_BATCH = 500;
 const INCREMENTAL_CHUNK = 500;
+/** Current members read per query when a recompute lists them. */
+const MEMBER_PAGE = 100_000;
 
 /**
  * Keeps every rule tag and segment current (step 4 of the data flow).
@@ -327,9 +331,22 @@ export class AudienceEngine {
   // ---------------------------------------------------------------- bulk
 
   /**
-   * Computes one rule tag or segment over every profile of the workspace and writes the difference
-   * from its current membership (history and events for each change). Profiles whose membership
-   * changed are then re-evaluated against the definitions that depend on it.
+   * Computes one rule tag or segment and writes the difference from its current membership (history
+   * and events for each change). Profiles whose membership changed are then re-evaluated against the
+   * definitions that depend on it.
+   *
+   * Only the planner's candidates (a superset of the profiles that can match, see
+   * {@link CandidatePlanner}) and the current members (so that exits are found) are read and
+   * evaluated; with no candidates (e.g. a trait-only or "did not do" definition) every profile is.
+   * A profile left out can neither match now nor is a member, so its membership does not change, and
+   * nothing is scheduled for it — which is safe because it cannot *enter* later through the clock
+   * alone: the planner narrows only by tags, segments and layers (which change only through writes
+   * that re-evaluate the profile), and by "has an event of this name in the window" (entering needs a
+   * new event, which triggers incremental evaluation; timestamps in the future are refused at ingest
+   * and, being above the window's lower bound, are candidates anyway). Negations and "did not do"
+   * are unknown to the planner, so they fall back to evaluating everyone. Members are evaluated, so
+   * their window expiries (`nextChangeAt`) are scheduled exactly as before. Each page reads only what
+   * this definition refers to (its tags and segments, layers if used, the events it needs).
    */
   recompute(workspaceId: string, kind: DefinitionKind, id: string, reason: MembershipReason): Promise<{ entered: number; exited: number }> {
     return this.exclusive(async () => {
@@ -339,17 +356,14 @@ export class AudienceEngine {
       const def = model.definition(kind, id);
       if (!def) return { entered: 0, exited: 0 };
       await this.store.ensureNums(workspaceId, PROCESSOR_LOCK);
-      const needs = eventNeedsOf([def.condition], now);
+      const needs = pageNeedsOf(model, [def.condition], now, { kind, id });
       const only = new Set([def]);
       const changed = new Set<string>();
       let entered = 0;
       let exited = 0;
-      let after = 0;
-      for (;;) {
-        // better-sqlite3 is synchronous: yield between pages so HTTP and the processor keep running.
-        await yieldToEventLoop();
+      const evaluatePage = async (selector: PageSelector): Promise<{ read: number; last: number }> => {
         const { rows, changes } = await this.store.transaction(async (tx) => {
-          const rows = await tx.evaluationPage(workspaceId, { afterNum: after, limit: this.pageSize }, { events: needs });
+          const rows = await tx.evaluationPage(workspaceId, selector, needs);
           const changes: DerivedChange[] = [];
           const due: { profileId: string; dueAt: string }[] = [];
           for (const row of rows) {
@@ -367,8 +381,34 @@ export class AudienceEngine {
           if (c.action === 'entered') entered++;
           else exited++;
         }
-        if (rows.length < this.pageSize) break;
-        after = rows[rows.length - 1]!.num;
+        return { read: rows.length, last: rows[rows.length - 1]?.num ?? -1 };
+      };
+      const planned = await this.candidates(workspaceId, def.condition, model, now);
+      if (planned) {
+        // Current members from storage (not the bitmaps), so every one of them is re-checked.
+        const toRead = planned.set;
+        let from = 0;
+        for (;;) {
+          await yieldToEventLoop();
+          const nums = await this.store.memberNumPage(workspaceId, kind, id, from, MEMBER_PAGE);
+          toRead.addMany(nums);
+          if (nums.length < MEMBER_PAGE) break;
+          from = nums[nums.length - 1]!;
+        }
+        const all = toRead.toUint32Array();
+        for (let i = 0; i < all.length; i += this.pageSize) {
+          // better-sqlite3 is synchronous: yield between pages so HTTP and the processor keep running.
+          await yieldToEventLoop();
+          await evaluatePage({ nums: Array.from(all.subarray(i, i + this.pageSize)) });
+        }
+      } else {
+        let after = 0;
+        for (;;) {
+          await yieldToEventLoop();
+          const page = await evaluatePage({ afterNum: after, limit: this.pageSize });
+          if (page.read < this.pageSize) break;
+          after = page.last;
+        }
       }
       if (kind === 'segment') await this.store.markSegmentComputed(workspaceId, id, now.toISOString());
       if (changed.size > 0 && model.ordered.some((d) => d !== def && (kind === 'tag' ? d.deps.tags.some((r) => model.resolveTag(r) === id) : d.deps.segments.includes(id)))) {
@@ -376,6 +416,16 @@ export class AudienceEngine {
       }
       return { entered, exited };
     });
+  }
+
+  /**
+   * A superset of the profiles that can match `condition` now (see {@link CandidatePlanner}), or null
+   * when the planner cannot narrow it. Loads the bitmaps if needed.
+   */
+  async candidates(workspaceId: string, condition: ConditionNode, model?: WorkspaceModel, now: Date = this.deps.clock()): Promise<CandidateSet | null> {
+    const m = model ?? (await this.model(workspaceId));
+    const bitmaps = await this.index.bitmaps(workspaceId);
+    return new CandidatePlanner({ store: this.store, workspaceId, bitmaps, resolveTag: m.resolveTag, now }).plan(condition);
   }
 
   // ---------------------------------------------------------------- scheduler

@@ -13,7 +13,7 @@ import type { ServiceDeps } from '../deps.ts';
 import { yieldToEventLoop } from './yield.ts';
 import type { ProfileSummary } from '../profiles.service.ts';
 import type { AudienceEngine } from './audience-engine.service.ts';
-import { eventNeedsOf, type DefinitionKind } from './definitions.ts';
+import { pageNeedsOf, type DefinitionKind } from './definitions.ts';
 import { toEvaluationProfile } from './evaluation.ts';
 import { invalid } from './helpers.ts';
 
@@ -96,7 +96,7 @@ export class AudienceService {
   /**
    * Counts the profiles matching a definition without saving anything. Definitions made only of
    * tags, segments, lifecycle and RFM are answered from the roaring bitmaps; others by the bulk
-   * evaluator, reading only the profiles the bitmap-able part of a top-level `all` allows.
+   * evaluator, reading only the candidates the planner allows (`auto`; see `CandidatePlanner`).
    *
    * @example await audiences.count(ws, { version: 1, condition: { all: [{ tag: 'VIP', has: true }, { lifecycle: 'at_risk' }] } })
    */
@@ -117,15 +117,16 @@ export class AudienceService {
         throw new AppError('INVALID_INPUT', 'this definition uses traits or behaviour, which the bitmap index cannot answer; use method "auto" or "bulk"', { problems: [{ path: 'method', message: 'bitmap needs a definition of tags, segments, lifecycle and RFM only' }] });
       }
     }
-    const candidates = method === 'auto' ? (await this.engine.index.bitmaps(workspaceId)).candidates(condition, model.resolveTag) : null;
+    const candidates = method === 'auto' ? ((await this.engine.candidates(workspaceId, condition, model))?.set ?? null) : null;
     const result = await this.evaluateAll(workspaceId, condition, { candidates, sampleSize: SAMPLE_SIZE });
     return { count: result.count, sample: await this.summaries(workspaceId, result.sampleIds), method: 'bulk', warnings: v.warnings };
   }
 
   /**
    * The bulk evaluator: streams the workspace's canonical profiles in pages (traits, computed traits,
-   * tags, segments, layers and — one query per page — only the events the condition needs, within
-   * its widest window) and evaluates the condition in memory. With `candidates`, reads only those.
+   * the tags and segments the condition refers to, layers if it uses them and — one query per page —
+   * only the events it needs, within its widest window) and evaluates the condition in memory. With
+   * `candidates`, reads only those.
    */
   async evaluateAll(
     workspaceId: string,
@@ -134,7 +135,7 @@ export class AudienceService {
   ): Promise<{ count: number; sampleIds: string[]; nums: number[] }> {
     const now = opts.now ?? this.deps.clock();
     const model = await this.engine.model(workspaceId);
-    const needs = eventNeedsOf([condition], now);
+    const needs = pageNeedsOf(model, [condition], now);
     const pageSize = opts.pageSize ?? 1000;
     const sampleSize = opts.sampleSize ?? SAMPLE_SIZE;
     const nums: number[] = [];
@@ -150,13 +151,13 @@ export class AudienceService {
       const all = opts.candidates.toArray();
       for (let i = 0; i < all.length; i += pageSize) {
         await yieldToEventLoop();
-        visit(await this.engine.store.evaluationPage(workspaceId, { nums: all.slice(i, i + pageSize) }, { events: needs }));
+        visit(await this.engine.store.evaluationPage(workspaceId, { nums: all.slice(i, i + pageSize) }, needs));
       }
     } else {
       let after = 0;
       for (;;) {
         await yieldToEventLoop();
-        const rows = await this.engine.store.evaluationPage(workspaceId, { afterNum: after, limit: pageSize }, { events: needs });
+        const rows = await this.engine.store.evaluationPage(workspaceId, { afterNum: after, limit: pageSize }, needs);
         visit(rows);
         if (rows.length < pageSize) break;
         after = rows[rows.length - 1]!.num;

@@ -1,5 +1,5 @@
 import { conditionDependencies, ConditionDefinition, type ConditionDependencies, type ConditionNode, type Problem } from '@siyu/core';
-import type { EventNeeds, SegmentRecord, TagRecord } from '@siyu/storage';
+import type { EventNeeds, PageNeeds, SegmentRecord, TagRecord } from '@siyu/storage';
 
 const DAY_MS = 86_400_000;
 
@@ -79,6 +79,29 @@ export function eventNeedsOf(nodes: readonly ConditionNode[], now: Date): EventN
   let from = now.getTime() - lb.maxLastDays * DAY_MS;
   if (lb.earliestBetweenMs !== null) from = Math.min(from, lb.earliestBetweenMs);
   return { names: [...names].sort(), since: new Date(from - 2 * DAY_MS).toISOString().slice(0, 10) };
+}
+
+/**
+ * What a bulk pass over `conditions` must read of each profile besides traits and events: the tag ids
+ * they refer to (names resolved), the segments, and layers only if lifecycle or RFM is used. `self`
+ * (the definition being computed) is read too, to tell entries from exits.
+ */
+export function pageNeedsOf(model: WorkspaceModel, conditions: readonly ConditionNode[], now: Date, self?: { kind: DefinitionKind; id: string }): PageNeeds {
+  const tags = new Set<string>();
+  const segments = new Set<string>();
+  let layers = false;
+  for (const c of conditions) {
+    const deps = conditionDependencies(c);
+    for (const ref of deps.tags) {
+      const id = model.resolveTag(ref);
+      if (id !== undefined) tags.add(id);
+    }
+    for (const id of deps.segments) segments.add(id);
+    layers ||= deps.usesLifecycle || deps.usesRfm;
+  }
+  if (self?.kind === 'tag') tags.add(self.id);
+  if (self?.kind === 'segment') segments.add(self.id);
+  return { events: eventNeedsOf(conditions, now), tags: [...tags], segments: [...segments], layers };
 }
 
 const keyOf = (kind: DefinitionKind, id: string): string => `${kind}:${id}`;
