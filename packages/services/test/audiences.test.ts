@@ -291,6 +291,42 @@ describe.each(TEST_BACKENDS)('audience scenarios on $name', (backend) => {
     expect(r1Events).toEqual(['Segment Exited', 'Segment Entered']);
   });
 
+  it('a recompute that reads only candidates still finds the exits of members outside them', async () => {
+    const { workspace: ws } = await t.workspace('candidate exits');
+    await t.services.tags.create(ws.id, { name: 'VIP' });
+    for (const u of ['x1', 'x2', 'x3']) await t.services.ingest.ingest(ws, 'track', { userId: u, event: 'Order Completed', properties: { total: 1 } }, 10);
+    await t.services.ingest.ingest(ws, 'track', { userId: 'x4', event: 'Product Viewed' }, 10);
+    await settle();
+    await t.services.tags.applyToProfile(ws.id, await profileOf(ws, 'x3'), { tagName: 'VIP' }, 'test');
+    await t.services.tags.applyToProfile(ws.id, await profileOf(ws, 'x4'), { tagName: 'VIP' }, 'test');
+    const s = await t.services.segments.create(ws.id, { name: 'buyers', definition: { version: 1, condition: { event: 'Order Completed', op: 'gte', value: 1 } } });
+    expect(await memberUsers(ws.id, s.id)).toEqual(new Set(['x1', 'x2', 'x3']));
+    // The new definition's candidates (the VIP holders x3 and x4) leave out the members x1 and x2.
+    const condition: ConditionNode = { all: [{ tag: 'VIP', has: true }, { event: 'Product Viewed', op: 'gte', value: 1, window: { last_days: 30 } }] };
+    expect((await t.services.audienceEngine.candidates(ws.id, condition))?.set.size).toBe(2);
+    await t.services.segments.update(ws.id, s.id, { definition: { version: 1, condition } });
+    expect(await memberUsers(ws.id, s.id)).toEqual(new Set(['x4']));
+    const history = await t.services.segments.history(ws.id, s.id, { limit: 20 });
+    expect(history.data.filter((h) => h.reason === 'redefined').map((h) => h.action).sort()).toEqual(['entered', 'exited', 'exited', 'exited']);
+  });
+
+  it('members found by a candidate recompute leave their window on schedule', async () => {
+    const { workspace: ws } = await t.workspace('candidate schedule');
+    await t.services.ingest.ingest(ws, 'track', { userId: 'w1', event: 'Order Completed', properties: { total: 1 }, timestamp: new Date(t.clock().getTime() - 29 * DAY).toISOString() }, 10);
+    await t.services.ingest.ingest(ws, 'track', { userId: 'w2', event: 'Order Completed', properties: { total: 1 }, timestamp: new Date(t.clock().getTime() - 40 * DAY).toISOString() }, 10);
+    await t.services.ingest.ingest(ws, 'identify', { userId: 'w3', traits: {} }, 10);
+    await settle();
+    const s = await t.services.segments.create(ws.id, { name: 'recent buyers', definition: { version: 1, condition: { event: 'Order Completed', op: 'gte', value: 1, window: { last_days: 30 } } } });
+    expect(await memberUsers(ws.id, s.id)).toEqual(new Set(['w1']));
+    t.clock.advance(2 * DAY);
+    await t.services.audienceEngine.runDue(t.clock());
+    expect(await memberUsers(ws.id, s.id)).toEqual(new Set());
+    expect((await t.services.segments.history(ws.id, s.id, { limit: 10 })).data.map((h) => [h.action, h.reason])).toEqual([
+      ['exited', 'schedule'],
+      ['entered', 'computed'],
+    ]);
+  });
+
   it('rule tags are kept current and segments can use them', async () => {
     const { workspace: ws } = await t.workspace('rule tags');
     const big = await t.services.tags.create(ws.id, { name: '高消费', kind: 'rule', definition: { version: 1, condition: { computed: 'total_spent', op: 'gte', value: 100000 } } });
