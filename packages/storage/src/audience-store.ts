@@ -97,6 +97,11 @@ export interface PageNeeds {
   tags?: readonly string[];
   segments?: readonly string[];
   layers?: boolean;
+  /**
+   * Reads events only for the rows this accepts, asked once the rest of the row is read (a bulk pass
+   * skips the events of profiles whose result the other conditions already decide).
+   */
+  eventsFor?: (row: EvaluationRow) => boolean;
 }
 
 /** Where a page of {@link AudienceStore.eventProfileNums} ended (keyset on the index order). */
@@ -236,11 +241,12 @@ export class AudienceStore {
   }
 
   async insertProfileTags(workspaceId: string, rows: readonly ProfileTagRecord[]): Promise<void> {
+    const nums = await this.numsOf(rows.map((r) => r.profileId));
     for (const part of chunk(rows, Math.floor(MAX_PARAMS / 8))) {
       await this.db
         .insertInto('profile_tags')
         .values(
-          part.map((r) => ({ workspace_id: workspaceId, tag_id: r.tagId, profile_id: r.profileId, source: r.source, actor: r.actor, applied_at: r.appliedAt, expires_at: r.expiresAt, profile_num: numOf(r.profileId) })),
+          part.map((r) => ({ workspace_id: workspaceId, tag_id: r.tagId, profile_id: r.profileId, source: r.source, actor: r.actor, applied_at: r.appliedAt, expires_at: r.expiresAt, profile_num: nums.get(r.profileId) ?? null })),
         )
         .onConflict((oc) => oc.columns(['tag_id', 'profile_id']).doNothing())
         .execute();
@@ -330,10 +336,11 @@ export class AudienceStore {
   }
 
   async insertSegmentMembers(workspaceId: string, segmentId: string, profileIds: readonly string[], at: string): Promise<void> {
+    const nums = await this.numsOf(profileIds);
     for (const part of chunk(profileIds, Math.floor(MAX_PARAMS / 5))) {
       await this.db
         .insertInto('segment_members')
-        .values(part.map((p) => ({ segment_id: segmentId, profile_id: p, workspace_id: workspaceId, entered_at: at, profile_num: numOf(p) })))
+        .values(part.map((p) => ({ segment_id: segmentId, profile_id: p, workspace_id: workspaceId, entered_at: at, profile_num: nums.get(p) ?? null })))
         .onConflict((oc) => oc.columns(['segment_id', 'profile_id']).doNothing())
         .execute();
     }
@@ -523,6 +530,19 @@ export class AudienceStore {
     }
   }
 
+  /**
+   * Numbers of these profiles for membership rows (absent: no number yet, or no such profile), from
+   * profiles_id_num_idx alone. Numbers never change once given, so reading them first is safe.
+   */
+  private async numsOf(profileIds: readonly string[]): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    for (const part of chunk([...new Set(profileIds)], MAX_PARAMS)) {
+      const rows = await this.db.selectFrom('profiles').select(['id', 'num']).where('id', 'in', part).execute();
+      for (const r of rows) if (r.num != null) out.set(r.id, Number(r.num));
+    }
+    return out;
+  }
+
   /** Nums and canonical state of these profiles (merged-away ones have `mergedInto`). */
   async profileNums(workspaceId: string, profileIds: readonly string[]): Promise<{ id: string; num: number | null; mergedInto: string | null }[]> {
     const out: { id: string; num: number | null; mergedInto: string | null }[] = [];
@@ -586,7 +606,9 @@ export class AudienceStore {
         }
       }
       if (needs.events && needs.events.names.length > 0) {
-        for (const e of await this.eventsFor(workspaceId, part, needs.events)) rows.get(e.profileId)?.events.push(e.event);
+        const accept = needs.eventsFor;
+        const want = accept ? part.filter((id) => accept(rows.get(id)!)) : part;
+        if (want.length > 0) for (const e of await this.eventsFor(workspaceId, want, needs.events)) rows.get(e.profileId)?.events.push(e.event);
       }
     }
     return [...rows.values()];
@@ -750,11 +772,6 @@ export class AudienceStore {
     await this.db.deleteFrom('reevaluations').where('workspace_id', '=', workspaceId).where('profile_id', '=', loserId).execute();
     return { movedTags: moved.map((t) => ({ ...t, profileId: winnerId })), droppedTags: loserTags.map((t) => t.tagId), droppedSegments: segments.map((s) => s.segmentId) };
   }
-}
-
-/** A membership row's profile number, read as the row is inserted. */
-function numOf(profileId: string) {
-  return sql<number | null>`(select num from profiles where id = ${profileId})`;
 }
 
 /** Parses "3,1,2" (a comma-joined list of non-negative integers) into a typed array. */

@@ -8,3 +8,4 @@ export { matchComparison } from './match-comparison.ts';
 export type { Comparison, ComparisonEnv } from './match-comparison.ts';
 export { behaviourRequiresEvent, requiredEvent } from './required-event.ts';
 export type { RequiredEvent } from './required-event.ts';
+export { evaluateWithoutEvents, hasClockDependentTraits } from './evaluate-without-events.ts';

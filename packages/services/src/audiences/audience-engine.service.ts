@@ -1,12 +1,12 @@
-import type { ConditionNode } from '@siyu/core';
-import { AudienceStore, type AudienceEventRecord, type MembershipHistoryRecord, type PageSelector } from '@siyu/storage';
+import { evaluateWithoutEvents, hasClockDependentTraits, type ConditionNode } from '@siyu/core';
+import { AudienceStore, type AudienceEventRecord, type MembershipHistoryRecord, type PageNeeds, type PageSelector } from '@siyu/storage';
 import type { ServiceDeps } from '../deps.ts';
 import type { LayerService } from '../layers.service.ts';
 import type { ProcessorService } from '../processor.service.ts';
 import { AudienceIndex, type IndexOp } from './audience-index.service.ts';
 import { CandidatePlanner, type CandidateSet } from './candidate-planner.ts';
 import { eventNeedsOf, pageNeedsOf, WorkspaceModel, type CompiledDefinition, type DefinitionKind } from './definitions.ts';
-import { evaluateRow, type DerivedChange } from './evaluation.ts';
+import { evaluateRow, toEvaluationProfile, type DerivedChange } from './evaluation.ts';
 import { yieldToEventLoop } from './yield.ts';
 
 /** Same key as the processor's lock (processor.service.ts): it guards the numbering of profiles. */
@@ -356,7 +356,13 @@ export class AudienceEngine {
       const def = model.definition(kind, id);
       if (!def) return { entered: 0, exited: 0 };
       await this.store.ensureNums(workspaceId, PROCESSOR_LOCK);
-      const needs = pageNeedsOf(model, [def.condition], now, { kind, id });
+      const needs: PageNeeds = pageNeedsOf(model, [def.condition], now, { kind, id });
+      // Events only where the rest of the row leaves the result open. A decided row needs no event
+      // window boundaries either, provided no trait condition changes with the clock (then the row stays
+      // decided until its data changes, which re-evaluates it); otherwise every row gets its events.
+      if (needs.events && !hasClockDependentTraits(def.condition)) {
+        needs.eventsFor = (row) => evaluateWithoutEvents(def.condition, { now, timeZone: model.timeZone, profile: toEvaluationProfile(model, row) }) === null;
+      }
       const only = new Set([def]);
       const changed = new Set<string>();
       let entered = 0;

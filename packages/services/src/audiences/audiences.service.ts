@@ -1,6 +1,7 @@
 import {
   AppError,
   evaluateCondition,
+  evaluateWithoutEvents,
   validateCondition,
   type ConditionCatalog,
   type ConditionDefinition,
@@ -8,7 +9,7 @@ import {
   type Problem,
   type ValueType,
 } from '@siyu/core';
-import { AudienceBitmaps, type Bitmap, type EvaluationRow } from '@siyu/storage';
+import { AudienceBitmaps, type Bitmap, type EvaluationRow, type PageNeeds } from '@siyu/storage';
 import type { ServiceDeps } from '../deps.ts';
 import { yieldToEventLoop } from './yield.ts';
 import type { ProfileSummary } from '../profiles.service.ts';
@@ -135,7 +136,9 @@ export class AudienceService {
   ): Promise<{ count: number; sampleIds: string[]; nums: number[] }> {
     const now = opts.now ?? this.deps.clock();
     const model = await this.engine.model(workspaceId);
-    const needs = pageNeedsOf(model, [condition], now);
+    const needs: PageNeeds = pageNeedsOf(model, [condition], now);
+    // Events only for profiles whose result the rest of the condition leaves open.
+    needs.eventsFor = (row) => evaluateWithoutEvents(condition, { now, timeZone: model.timeZone, profile: toEvaluationProfile(model, row) }) === null;
     const pageSize = opts.pageSize ?? 1000;
     const sampleSize = opts.sampleSize ?? SAMPLE_SIZE;
     const nums: number[] = [];
