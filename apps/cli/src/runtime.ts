@@ -22,7 +22,8 @@ export interface Runtime {
  */
 export async function openRuntime(config: Config, log: Logger, opts: { writerLock?: SharedArrayBuffer } = {}): Promise<Runtime> {
   const dataDir = resolve(config.dataDir);
-  const opened = await openStore({ databaseUrl: config.databaseUrl, sqliteFile: join(dataDir, 'siyu.db'), writerLock: opts.writerLock });
+  // With a worker thread, this thread's connection only appends to the inbox and serves reads: a smaller page cache.
+  const opened = await openStore({ databaseUrl: config.databaseUrl, sqliteFile: join(dataDir, 'siyu.db'), writerLock: opts.writerLock, sqliteCacheMb: opts.writerLock ? 8 : 32 });
   const services = createServices({ store: opened.store, clock: () => new Date(), newId, log }, { defaultTimeZone: config.timeZone });
   const loop = new ProcessorLoop(services.processor, log, { batchSize: config.processorBatch });
   services.ingest.onAppend(loop.notify);

@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely';
 import { migrateToLatest } from './migrations.ts';
 import { connectPostgres } from './postgres/connect.ts';
 import type { Database } from './schema.ts';
-import { connectSqlite } from './sqlite/connect.ts';
+import { connectSqlite, moveLegacyInbox } from './sqlite/connect.ts';
 import { seedPlannerStats } from './sqlite/planner-stats.ts';
 import { SqlStore } from './store.ts';
 import type { Dialect } from './dialect.ts';
@@ -31,6 +31,8 @@ export interface OpenStoreOptions {
    * (`WriterLock.create()`) in each, so their write transactions take turns without blocking.
    */
   writerLock?: SharedArrayBuffer | undefined;
+  /** SQLite page cache of this connection, MB (default 32). */
+  sqliteCacheMb?: number | undefined;
 }
 
 export interface OpenedStore {
@@ -48,29 +50,33 @@ export async function openStore(opts: OpenStoreOptions): Promise<OpenedStore> {
   let location: string;
   let hot: (() => SqliteHotPath) | undefined;
   let raw: import('better-sqlite3').Database | undefined;
+  let inbox: import('better-sqlite3').Database | undefined;
   if (opts.databaseUrl && /^postgres(ql)?:\/\//.test(opts.databaseUrl)) {
     db = connectPostgres(opts.databaseUrl, 10, opts.queryLog).db;
     dialect = 'postgres';
     location = opts.databaseUrl.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
   } else {
-    const c = connectSqlite(opts.sqliteFile, opts.queryLog);
+    const c = connectSqlite(opts.sqliteFile, opts.queryLog, opts.sqliteCacheMb);
     db = c.db;
     hot = c.hot;
     raw = c.raw;
+    inbox = c.inbox;
     dialect = 'sqlite';
     location = opts.sqliteFile;
   }
   if (opts.migrate !== false) await migrateToLatest(db, dialect);
   if (raw) seedPlannerStats(raw);
+  if (raw && inbox) moveLegacyInbox(raw, inbox);
   // Statements are prepared after migrations, once the tables exist.
   return {
-    store: new SqlStore(db, dialect, false, hot?.(), raw && opts.writerLock ? new WriterLock(opts.writerLock, threadId) : undefined),
+    store: new SqlStore(db, dialect, false, hot?.(), raw && opts.writerLock ? { main: new WriterLock(opts.writerLock, threadId, 0), inbox: new WriterLock(opts.writerLock, threadId, 1) } : undefined),
     dialect,
     location,
     async close() {
       // Refreshes planner statistics where the data has changed a lot (cheap; SQLite's advice for long-lived connections).
       if (raw?.open) raw.pragma('optimize');
       await db.destroy();
+      if (inbox?.open) inbox.close();
     },
   };
 }

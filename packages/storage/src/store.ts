@@ -55,9 +55,12 @@ export class SqlStore {
     readonly dialect: Dialect,
     private readonly inTransaction = false,
     private readonly sqlite?: SqliteHotPath,
-    /** SQLite shared with another thread: write transactions take turns (see writer-lock.ts). */
-    private readonly writerLock?: WriterLock,
+    /** SQLite shared with another thread: write transactions take turns (see writer-lock.ts), one lock per file. */
+    private readonly locks?: { main: WriterLock; inbox: WriterLock },
   ) {}
+
+  /** SQLite: inbox rows consumed by this transaction, removed from the inbox file once it commits. */
+  private consumed: number[] = [];
 
   /** The SQLite prepared-statement path, usable only while this store holds the connection (in a transaction). */
   private get hot(): SqliteHotPath | undefined {
@@ -67,19 +70,38 @@ export class SqlStore {
   /** Runs `fn` in one transaction; on PostgreSQL `lockKey` takes a transaction-scoped advisory lock first. */
   async transaction<T>(fn: (tx: SqlStore) => Promise<T>, lockKey?: number): Promise<T> {
     if (this.inTransaction) return fn(this);
+    let txStore: SqlStore | undefined;
     const run = () =>
       (this.db as Kysely<Database>).transaction().execute(async (trx) => {
         if (lockKey !== undefined && this.dialect === 'postgres') await sql`select pg_advisory_xact_lock(${lockKey})`.execute(trx);
-        return fn(new SqlStore(trx, this.dialect, true, this.sqlite));
+        txStore = new SqlStore(trx, this.dialect, true, this.sqlite, this.locks);
+        return fn(txStore);
       });
-    const lock = this.writerLock;
-    if (!lock) return run();
-    await lock.acquire();
-    try {
-      return await run();
-    } finally {
-      lock.release();
+    const lock = this.locks?.main;
+    let result: T;
+    if (!lock) result = await run();
+    else {
+      await lock.acquire();
+      try {
+        result = await run();
+      } finally {
+        lock.release();
+      }
     }
+    // Committed: what the transaction consumed leaves the inbox file (a crash before this re-delivers
+    // those messages, and the processor drops the ones whose event is stored).
+    if (txStore?.consumed.length) await this.ackInbox(txStore.consumed);
+    return result;
+  }
+
+  /** Runs synchronous work on the inbox file, taking turns with other threads when shared. */
+  private onInbox<T>(fn: (hot: SqliteHotPath) => T): Promise<T> {
+    const hot = this.sqlite!;
+    return this.locks ? this.locks.inbox.run(() => fn(hot)) : Promise.resolve().then(() => fn(hot));
+  }
+
+  private async ackInbox(seqs: readonly number[]): Promise<void> {
+    await this.onInbox((hot) => hot.ackInbox(seqs));
   }
 
   // ---------------------------------------------------------------- workspaces
@@ -146,9 +168,8 @@ export class SqlStore {
   /** Appends validated messages; returns the message ids that were already known (not stored again). */
   async appendInbox(workspaceId: string, items: { messageId: string; payload: string; receivedAt: string }[]): Promise<{ duplicates: string[] }> {
     if (items.length === 0) return { duplicates: [] };
-    if (this.sqlite && !this.inTransaction) return this.groupCommit(workspaceId, items);
+    if (this.sqlite) return this.inTransaction ? { duplicates: (await this.onInbox((hot) => hot.appendInbox([{ workspaceId, items }])))[0]! } : this.groupCommit(workspaceId, items);
     return this.transaction(async (tx) => {
-      if (tx.hot) return { duplicates: tx.hot.appendInbox(workspaceId, items) };
       const ids = items.map((i) => i.messageId);
       const processed = await tx.processedMessageIds(workspaceId, ids);
       const fresh = items.filter((i) => !processed.has(i.messageId));
@@ -170,7 +191,7 @@ export class SqlStore {
 
   /**
    * Group commit (SQLite): appends from requests arriving together share one transaction and one
-   * fsync. Each caller still resolves only after that commit, so a 200 still means durable.
+   * fsync of the inbox file. Each caller still resolves only after that commit, so a 200 still means durable.
    */
   private groupCommit(workspaceId: string, items: { messageId: string; payload: string; receivedAt: string }[]): Promise<{ duplicates: string[] }> {
     return new Promise((resolve, reject) => {
@@ -179,7 +200,7 @@ export class SqlStore {
       setImmediate(() => {
         const group = this.pendingAppends;
         this.pendingAppends = [];
-        this.transaction(async (tx) => group.map((g) => tx.hot!.appendInbox(g.workspaceId, g.items))).then(
+        this.onInbox((hot) => hot.appendInbox(group)).then(
           (results) => group.forEach((g, i) => g.resolve({ duplicates: results[i]! })),
           (e: unknown) => group.forEach((g) => g.reject(e)),
         );
@@ -188,7 +209,7 @@ export class SqlStore {
   }
 
   async claimInbox(limit: number): Promise<InboxItem[]> {
-    if (this.hot) return this.hot.claimInbox(limit);
+    if (this.sqlite) return this.sqlite.claimInbox(limit);
     const rows = await this.db.selectFrom('inbox').select(['seq', 'workspace_id', 'payload']).orderBy('seq').limit(limit).execute();
     return rows.map((r) => {
       const p = JSON.parse(r.payload) as Pick<InboxItem, 'message' | 'identifiers'>;
@@ -198,6 +219,7 @@ export class SqlStore {
 
   /** Moves a message the processor cannot handle out of the way, keeping it for inspection and replay. */
   async deadLetter(seq: number, error: string, at: string): Promise<void> {
+    if (this.sqlite) return this.onInbox((hot) => hot.deadLetter(seq, error, at));
     await this.transaction(async (tx) => {
       const row = await tx.db.selectFrom('inbox').selectAll().where('seq', '=', seq).executeTakeFirst();
       if (!row) return;
@@ -207,6 +229,7 @@ export class SqlStore {
   }
 
   async inboxDepth(): Promise<number> {
+    if (this.sqlite) return this.sqlite.inboxDepth();
     const row = await this.db.selectFrom('inbox').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
     return Number(row.n);
   }
@@ -300,7 +323,11 @@ export class SqlStore {
   /** Writes one processor batch. Order matters: rows first, then merges re-point what was just written. */
   async applyChanges(changes: ProcessorChanges): Promise<void> {
     await this.transaction(async (tx) => {
-      if (tx.hot) return tx.hot.applyChanges(changes);
+      if (tx.hot) {
+        tx.hot.applyChanges(changes);
+        tx.consumed.push(...changes.consumedSeqs);
+        return;
+      }
       if (tx.dialect === 'postgres') {
         await pgUpsertProfiles(tx.db, changes.profiles);
         await pgInsertIdentities(tx.db, changes.identities);

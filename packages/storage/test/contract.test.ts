@@ -120,9 +120,10 @@ describe.each(TEST_BACKENDS)('storage contract on $name', (backend) => {
       }, PROCESSOR_LOCK);
     });
 
-    it('claimInbox returns messages in arrival order with their identifiers, up to the limit; consumed ones are gone', async () => {
+    it('claimInbox returns messages in arrival order with their identifiers, up to the limit; consumed ones are gone once the batch commits', async () => {
       const one = await workspace();
       const two = await workspace();
+      let firstThree: number[] = [];
       await store.transaction(async (tx) => {
         await tx.appendInbox(one.id, [one.inbox('1'), one.inbox('2')]);
         await tx.appendInbox(two.id, [two.inbox('3')]);
@@ -136,11 +137,29 @@ describe.each(TEST_BACKENDS)('storage contract on $name', (backend) => {
         expect(await tx.claimInbox(2)).toHaveLength(2);
         // Claiming does not consume: the same messages come back until a batch commits them.
         expect((await tx.claimInbox(100_000)).filter((i) => i.workspaceId === one.id)).toHaveLength(4);
-        await tx.applyChanges(changes({ consumedSeqs: mine.slice(0, 3).map((i) => i.seq) }));
-        const left = (await tx.claimInbox(100_000)).filter((i) => i.workspaceId === one.id || i.workspaceId === two.id);
-        expect(left.map((i) => i.message.messageId)).toEqual(['4', '5']);
-        await tx.applyChanges(changes({ consumedSeqs: left.map((i) => i.seq) }));
+        firstThree = mine.slice(0, 3).map((i) => i.seq);
+        await tx.applyChanges(changes({ consumedSeqs: firstThree }));
       }, PROCESSOR_LOCK);
+      const left = (await store.claimInbox(100_000)).filter((i) => i.workspaceId === one.id || i.workspaceId === two.id);
+      expect(left.map((i) => i.message.messageId)).toEqual(['4', '5']);
+      await store.transaction((tx) => tx.applyChanges(changes({ consumedSeqs: left.map((i) => i.seq) })), PROCESSOR_LOCK);
+      expect((await store.claimInbox(100_000)).filter((i) => i.workspaceId === one.id || i.workspaceId === two.id)).toEqual([]);
+    });
+
+    it('a batch that rolls back consumes nothing: its messages stay in the inbox', async () => {
+      const ws = await workspace();
+      await store.appendInbox(ws.id, [ws.inbox('kept-1'), ws.inbox('kept-2')]);
+      const mine = (await store.claimInbox(100_000)).filter((i) => i.workspaceId === ws.id);
+      const p = ws.profile();
+      await expect(
+        store.transaction(async (tx) => {
+          await tx.applyChanges(changes({ profiles: [p], events: [ws.event(p.id, NOW, { messageId: 'kept-1' })], consumedSeqs: mine.map((i) => i.seq) }));
+          throw new Error('processor failed after writing');
+        }, PROCESSOR_LOCK),
+      ).rejects.toThrow('processor failed after writing');
+      expect((await store.claimInbox(100_000)).filter((i) => i.workspaceId === ws.id).map((i) => i.message.messageId)).toEqual(['kept-1', 'kept-2']);
+      expect(await store.processedMessageIds(ws.id, ['kept-1'])).toEqual(new Set());
+      await store.transaction((tx) => tx.applyChanges(changes({ consumedSeqs: mine.map((i) => i.seq) })), PROCESSOR_LOCK);
     });
 
     it('a dead-lettered message leaves the inbox', async () => {

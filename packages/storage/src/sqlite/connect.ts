@@ -1,28 +1,78 @@
 import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { basename, dirname, extname, join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, SqliteDialect } from 'kysely';
 import type { Database } from '../schema.ts';
 import { SqliteHotPath } from './sqlite-hot-path.ts';
 
 /**
- * The embedded default: one SQLite file in WAL mode. `synchronous = FULL` makes every commit
+ * The embedded default: one SQLite file in WAL mode (and the inbox beside it, see {@link connectInbox}). `synchronous = FULL` makes every commit
  * durable (fsync) before we answer 2xx; WAL lets readers run while the processor writes.
  */
-export function connectSqlite(file: string, queryLog?: import('kysely').LogConfig): { db: Kysely<Database>; raw: BetterSqlite3.Database; hot: () => SqliteHotPath } {
+export function connectSqlite(file: string, queryLog?: import('kysely').LogConfig, cacheMb = 32): { db: Kysely<Database>; raw: BetterSqlite3.Database; inbox: BetterSqlite3.Database; hot: () => SqliteHotPath } {
   if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
   const raw = new BetterSqlite3(file);
+  const inbox = connectInbox(inboxFileOf(file));
   raw.pragma('journal_mode = WAL');
   raw.pragma('synchronous = FULL');
   raw.pragma('busy_timeout = 10000');
   // A larger WAL between checkpoints: fewer page copies and fsyncs of the main file under ingest load.
   raw.pragma('wal_autocheckpoint = 10000');
-  
-  
-  raw.pragma('cache_size = -32768');
+  raw.pragma(`cache_size = -${Math.round(cacheMb * 1024)}`);
   raw.pragma('temp_store = MEMORY');
-  // Memory-mapped reads, bounded so resident memory stays predictable on large databases.
-  raw.pragma('mmap_size = 67108864');
+  // No memory-mapped reads: each connection (server and worker threads) would map the file again, and
+  // mapped pages count in resident memory — at 1M profiles 2 × 64 MB. Reads go through the page cache.
+  raw.pragma('mmap_size = 0');
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: raw }), ...(queryLog ? { log: queryLog } : {}) });
-  return { db, raw, hot: () => new SqliteHotPath(raw) };
+  return { db, raw, inbox, hot: () => new SqliteHotPath(raw, inbox) };
+}
+
+/** `data/siyu.db` → `data/siyu-inbox.db`. */
+export function inboxFileOf(file: string): string {
+  if (file === ':memory:') return ':memory:';
+  const ext = extname(file);
+  return join(dirname(file), `${basename(file, ext)}-inbox${ext || '.db'}`);
+}
+
+/**
+ * The inbox in a file of its own (SQLite only). Ingestion appends to it and the processor takes from
+ * it, but SQLite has one writer per file: in the same file as events and profiles, every append would
+ * wait for the processor's transaction (hundreds of ms under load), so accepting would run only as
+ * fast as processing. Apart, a request commits in a few ms whatever the processor does. Rows are
+ * deleted after the processor's transaction commits; a crash in between re-delivers them, and the
+ * processor drops messages whose event already exists — at least once in, exactly once stored.
+ */
+function connectInbox(file: string): BetterSqlite3.Database {
+  const inbox = new BetterSqlite3(file);
+  inbox.pragma('journal_mode = WAL');
+  inbox.pragma('synchronous = FULL');
+  inbox.pragma('busy_timeout = 10000');
+  inbox.pragma('cache_size = -4096');
+  inbox.exec(`
+    create table if not exists inbox (seq integer primary key autoincrement, workspace_id text not null, message_id text not null, payload text not null, received_at text not null);
+    create unique index if not exists inbox_message_uq on inbox (workspace_id, message_id);
+    create table if not exists inbox_dead (seq integer primary key, workspace_id text not null, message_id text not null, payload text not null, error text not null, failed_at text not null);
+  `);
+  return inbox;
+}
+
+/**
+ * Databases from before the inbox had its own file keep their waiting messages: moved over (skipping
+ * any already there, so a move cut short is simply done again), then removed from the main file.
+ */
+export function moveLegacyInbox(raw: BetterSqlite3.Database, inbox: BetterSqlite3.Database): number {
+  const rows = raw.prepare('select workspace_id, message_id, payload, received_at from inbox order by seq').all() as { workspace_id: string; message_id: string; payload: string; received_at: string }[];
+  const dead = raw.prepare('select seq, workspace_id, message_id, payload, error, failed_at from inbox_dead order by seq').all() as { seq: number; workspace_id: string; message_id: string; payload: string; error: string; failed_at: string }[];
+  if (rows.length === 0 && dead.length === 0) return 0;
+  const add = inbox.prepare('insert into inbox (workspace_id, message_id, payload, received_at) values (?, ?, ?, ?) on conflict (workspace_id, message_id) do nothing');
+  const addDead = inbox.prepare('insert into inbox_dead (seq, workspace_id, message_id, payload, error, failed_at) values (?, ?, ?, ?, ?, ?) on conflict (seq) do nothing');
+  inbox.transaction(() => {
+    for (const r of rows) add.run(r.workspace_id, r.message_id, r.payload, r.received_at);
+    for (const d of dead) addDead.run(d.seq, d.workspace_id, d.message_id, d.payload, d.error, d.failed_at);
+  }).immediate();
+  raw.transaction(() => {
+    raw.prepare('delete from inbox').run();
+    raw.prepare('delete from inbox_dead').run();
+  }).immediate();
+  return rows.length + dead.length;
 }

@@ -6,20 +6,29 @@ import { decodeJson, encodeJson } from '../dialect.ts';
  * The ingestion hot path on SQLite, as cached prepared statements run synchronously.
  *
  * Kysely compiles and prepares every statement on every call, which costs more than SQLite's own
- * work for these tiny row operations (measured: ~3× the time at 30k events). These methods are
- * only called inside a `SqlStore.transaction()`, which holds Kysely's single connection, so they
- * never interleave with another transaction.
+ * work for these tiny row operations (measured: ~3× the time at 30k events). The main-file methods
+ * are only called inside a `SqlStore.transaction()`, which holds Kysely's single connection, so they
+ * never interleave with another transaction; the inbox methods run their own synchronous
+ * transactions on the inbox file.
  */
 export class SqliteHotPath {
   private readonly s;
 
-  constructor(private readonly raw: BetterSqlite3.Database) {
+  constructor(
+    private readonly raw: BetterSqlite3.Database,
+    /** The inbox's own file (connect.ts explains why). */
+    private readonly inbox: BetterSqlite3.Database,
+  ) {
     const p = (sql: string) => raw.prepare(sql);
+    const q = (sql: string) => inbox.prepare(sql);
     this.s = {
-      insertInbox: p('insert into inbox (workspace_id, message_id, payload, received_at) values (?, ?, ?, ?) on conflict (workspace_id, message_id) do nothing'),
+      insertInbox: q('insert into inbox (workspace_id, message_id, payload, received_at) values (?, ?, ?, ?) on conflict (workspace_id, message_id) do nothing'),
+      claim: q('select seq, workspace_id, payload from inbox order by seq limit ?'),
+      deleteInbox: q('delete from inbox where seq = ?'),
+      inboxRow: q('select * from inbox where seq = ?'),
+      insertDead: q('insert into inbox_dead (seq, workspace_id, message_id, payload, error, failed_at) values (?, ?, ?, ?, ?, ?) on conflict (seq) do nothing'),
+      inboxDepth: q('select count(*) from inbox').pluck(),
       eventExists: p('select 1 from events where workspace_id = ? and message_id = ?').pluck(),
-      claim: p('select seq, workspace_id, payload from inbox order by seq limit ?'),
-      deleteInbox: p('delete from inbox where seq = ?'),
       identity: p('select * from identities where workspace_id = ? and type = ? and value = ?'),
       identitiesOf: p('select * from identities where profile_id = ?'),
       profile: p('select * from profiles where id = ?'),
@@ -45,16 +54,52 @@ export class SqliteHotPath {
     };
   }
 
-  appendInbox(workspaceId: string, items: readonly { messageId: string; payload: string; receivedAt: string }[]): string[] {
-    const duplicates: string[] = [];
-    for (const i of items) {
-      if (this.s.eventExists.get(workspaceId, i.messageId) !== undefined) {
-        duplicates.push(i.messageId);
-        continue;
-      }
-      if (this.s.insertInbox.run(workspaceId, i.messageId, i.payload, i.receivedAt).changes === 0) duplicates.push(i.messageId);
-    }
-    return duplicates;
+  /**
+   * Appends the groups' messages in one transaction of the inbox file (one fsync); returns each
+   * group's duplicates: ids already waiting, or whose event is already stored.
+   */
+  appendInbox(groups: readonly { workspaceId: string; items: readonly { messageId: string; payload: string; receivedAt: string }[] }[]): string[][] {
+    return this.inbox
+      .transaction(() =>
+        groups.map(({ workspaceId, items }) => {
+          const duplicates: string[] = [];
+          for (const i of items) {
+            if (this.s.eventExists.get(workspaceId, i.messageId) !== undefined) {
+              duplicates.push(i.messageId);
+              continue;
+            }
+            if (this.s.insertInbox.run(workspaceId, i.messageId, i.payload, i.receivedAt).changes === 0) duplicates.push(i.messageId);
+          }
+          return duplicates;
+        }),
+      )
+      .immediate();
+  }
+
+  /** Removes inbox rows whose batch has committed. */
+  ackInbox(seqs: readonly number[]): void {
+    if (seqs.length === 0) return;
+    this.inbox
+      .transaction(() => {
+        for (const seq of seqs) this.s.deleteInbox.run(seq);
+      })
+      .immediate();
+  }
+
+  /** Moves one inbox row to the dead letters (same file, one transaction). */
+  deadLetter(seq: number, error: string, at: string): void {
+    this.inbox
+      .transaction(() => {
+        const row = this.s.inboxRow.get(seq) as { seq: number; workspace_id: string; message_id: string; payload: string } | undefined;
+        if (!row) return;
+        this.s.insertDead.run(row.seq, row.workspace_id, row.message_id, row.payload, error, at);
+        this.s.deleteInbox.run(seq);
+      })
+      .immediate();
+  }
+
+  inboxDepth(): number {
+    return Number(this.s.inboxDepth.get());
   }
 
   claimInbox(limit: number): InboxItem[] {
@@ -111,7 +156,7 @@ export class SqliteHotPath {
       s.insertMerge.run(m.id, m.workspaceId, m.winnerId, m.loserId, m.reason, m.messageId, m.actor, m.createdAt, m.undoneAt);
     }
     for (const x of c.conflicts) s.insertConflict.run(x.id, x.workspaceId, x.messageId, x.profileId, x.otherProfileId, x.identifierType, x.identifierValue, x.reason, x.createdAt);
-    for (const seq of c.consumedSeqs) s.deleteInbox.run(seq);
+    // c.consumedSeqs: removed from the inbox file after this transaction commits (SqlStore.transaction).
   }
 }
 

@@ -6,7 +6,8 @@
  * (`Atomics.waitAsync`), so the event loop keeps serving while it waits.
  *
  * A ticket lock (FIFO, so neither thread can starve the other) in a `SharedArrayBuffer` that every
- * thread's store is opened with: `[0]` next ticket, `[1]` ticket being served, `[2]` holder's thread id + 1.
+ * thread's store is opened with. The buffer holds one lock per database file (`slot` 0: siyu.db,
+ * 1: the inbox file), each three cells: next ticket, ticket being served, holder's thread id + 1.
  * Hand-written because no maintained npm package offers an async cross-thread lock on Atomics; it is
  * small and tested in writer-lock.test.ts.
  */
@@ -16,12 +17,25 @@ export class WriterLock {
   constructor(
     readonly buffer: SharedArrayBuffer,
     private readonly threadId: number,
+    slot = 0,
   ) {
-    this.cells = new Int32Array(buffer);
+    this.cells = new Int32Array(buffer, slot * 3 * Int32Array.BYTES_PER_ELEMENT, 3);
   }
 
+  static readonly SLOTS = 2;
+
   static create(): SharedArrayBuffer {
-    return new SharedArrayBuffer(3 * Int32Array.BYTES_PER_ELEMENT);
+    return new SharedArrayBuffer(WriterLock.SLOTS * 3 * Int32Array.BYTES_PER_ELEMENT);
+  }
+
+  /** Runs `fn` (synchronous database work) while holding the lock. */
+  async run<T>(fn: () => T): Promise<T> {
+    await this.acquire();
+    try {
+      return fn();
+    } finally {
+      this.release();
+    }
   }
 
   async acquire(): Promise<void> {
