@@ -30,6 +30,9 @@ export async function main(args: string[]): Promise<void> {
       // thread: as `siyu start` runs (processor in a worker thread); inline: everything on one thread.
       worker: { type: 'string', default: 'thread' },
       batch: { type: 'string', default: '2000' },
+      // Offered events/s; 0 sends as fast as the server answers (throughput). Paced runs give the
+      // accept → profile latency at a load the processor sustains.
+      rate: { type: 'string', default: '0' },
     },
   });
   const events = Number(values.events);
@@ -78,7 +81,7 @@ export async function main(args: string[]): Promise<void> {
     const port = (server.address() as { port: number }).port;
     const started = performance.now();
     const cpu0 = process.cpuUsage();
-    const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./load-client.ts', import.meta.url)), JSON.stringify({ url: `http://127.0.0.1:${port}/v1/batch`, writeKey, batches: Math.ceil(events / batchSize), batchSize, people: Number(values.people), idPrefix: prefix, concurrency: Number(values.concurrency) })], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./load-client.ts', import.meta.url)), JSON.stringify({ url: `http://127.0.0.1:${port}/v1/batch`, writeKey, batches: Math.ceil(events / batchSize), batchSize, people: Number(values.people), idPrefix: prefix, concurrency: Number(values.concurrency), rate: Number(values.rate) })], { stdio: ['ignore', 'pipe', 'inherit'] });
     let childOut = '';
     child.stdout.on('data', (d: Buffer) => (childOut += d.toString()));
     await new Promise((resolve) => child.once('exit', resolve));
@@ -89,7 +92,7 @@ export async function main(args: string[]): Promise<void> {
     latencies.sort((a, b) => a - b);
     const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? 0;
     const stats = await services.profiles.stats(workspace.id);
-    const b = `ingest.${backend}${threaded ? '' : '.inline'}`;
+    const b = `ingest.${backend}${threaded ? '' : '.inline'}${Number(values.rate) > 0 ? `.at_${values.rate}` : ''}`;
     const out = [
       `${b}.accepted_rate: ${Math.round((events / result.ms) * 1000)} events/s`,
       `${b}.end_to_end_rate: ${Math.round((events / totalMs) * 1000)} events/s`,

@@ -2,7 +2,7 @@
 // clients. A separate process, so the server's resident memory is measured alone.
 import { buildBatches } from './messages.ts';
 
-const { url, writeKey, batches, batchSize, people, idPrefix, concurrency } = JSON.parse(process.argv[2]!) as {
+const { url, writeKey, batches, batchSize, people, idPrefix, concurrency, rate } = JSON.parse(process.argv[2]!) as {
   url: string;
   writeKey: string;
   batches: number;
@@ -10,6 +10,8 @@ const { url, writeKey, batches, batchSize, people, idPrefix, concurrency } = JSO
   people: number;
   idPrefix: string;
   concurrency: number;
+  /** Offered events/s (0: as fast as the server answers). */
+  rate: number;
 };
 const auth = `Basic ${Buffer.from(`${writeKey}:`).toString('base64')}`;
 const CHUNK = 200;
@@ -23,6 +25,12 @@ for (let from = 0; from < batches; from += CHUNK) {
     for (;;) {
       const i = next++;
       if (i >= bodies.length) return;
+      if (rate > 0) {
+        // Paced: batch number (from + i) leaves at its scheduled time.
+        const due = started + ((from + i) * batchSize * 1000) / rate;
+        const wait = due - performance.now();
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      }
       const res = await fetch(url, { method: 'POST', headers: { authorization: auth, 'content-type': 'application/json' }, body: bodies[i] });
       if (res.status !== 200) {
         failed++;
