@@ -244,7 +244,7 @@ async function runBackend(backend: string, target: Target, shape: BenchShape, co
     const segA = await step('segment_full_recompute', () => services.segments.create(ws, { name: '沪杭高价值近30天下单', definition: { version: 1, condition: mixed } }));
     out('segment_full_recompute_members', String(segA.count), 'profiles');
     if (segA.warnings.length) progress(`warnings: ${JSON.stringify(segA.warnings)}`);
-    // The same definition counted live: the bulk evaluator reads only the tag bitmap's candidates.
+    // The same definition counted live: the bulk evaluator reads only the planner's candidates.
     const bulk = await step('segment_count_bulk', () => services.audiences.count(ws, { version: 1, condition: mixed }));
     // Evaluated a little later than the recompute: a purchase may have left the 30-day window meanwhile.
     out('segment_count_bulk_result', String(bulk.count), 'profiles');

@@ -125,18 +125,6 @@ export class AudienceBitmaps {
   }
 
   /**
-   * A superset of the profiles matching any condition, or null when nothing narrows it: the
-   * bitmap-only parts of a top-level `all` intersected. The bulk evaluator then reads only these.
-   */
-  candidates(node: ConditionNode, resolveTag: (ref: string) => string | undefined): Bitmap | null {
-    if (AudienceBitmaps.canEvaluate(node)) return this.evaluate(node, resolveTag);
-    if (!('all' in node)) return null;
-    const parts = node.all.filter((n) => AudienceBitmaps.canEvaluate(n));
-    if (parts.length === 0) return null;
-    return this.evaluate({ all: parts }, resolveTag);
-  }
-
-  /**
    * The exact set of canonical profiles matching a bitmap-only leaf (tag, segment, lifecycle, RFM,
    * RFM segment), or null for any other node. A new bitmap the caller owns.
    */

@@ -286,6 +286,15 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         }
       },
     },
+    '0005_canonical_num_index': {
+      async up(db: Kysely<any>) {
+        // 0004's (workspace_id, num) partial index let SQLite answer "these ids of a workspace, by num"
+        // by walking the whole workspace in num order instead of looking the ids up; led by num, the index
+        // still serves ordered pages of canonical numbers but no longer looks like a way to skip a sort.
+        await db.schema.dropIndex('profiles_canonical_num_idx').execute();
+        await db.schema.createIndex('profiles_num_canonical_idx').on('profiles').columns(['num', 'workspace_id']).where(sql.ref('merged_into'), 'is', null).execute();
+      },
+    },
   };
 }
 

@@ -101,6 +101,23 @@ describe.each(TEST_BACKENDS)('AudienceStore on $name', (backend) => {
     expect(await store.eventNames(w)).toEqual(['Order Completed', 'Other', 'Page Viewed', 'Screen Viewed']);
   });
 
+  it('memberships written before their profile has a number get it when numbers are ensured', async () => {
+    const w = ws();
+    const tagId = `tag_${randomUUID()}`;
+    const segId = `seg_${randomUUID()}`;
+    await store.insertTag({ id: tagId, workspaceId: w, groupId: null, name: 't', kind: 'manual', definition: null, description: null, defaultTtlDays: null, createdAt: T0, updatedAt: T0 });
+    await store.insertSegment({ id: segId, workspaceId: w, name: 's', description: null, definition: { version: 1, condition: { tag: tagId, has: true } }, version: 1, createdAt: T0, updatedAt: T0, computedAt: null });
+    const id = `prof_${w.slice(3)}_late`;
+    await store.insertProfileTags(w, [{ tagId, profileId: id, source: 'import', actor: 'x', appliedAt: T0, expiresAt: null }]);
+    await store.insertSegmentMembers(w, segId, [id], T0);
+    expect([...(await store.memberNumPage(w, 'tag', tagId, 0, 10))]).toEqual([]);
+    await opened.store.upsertProfiles([profile(w, id)]);
+    await store.ensureNums(w, 1);
+    const [num] = (await store.profileNums(w, [id])).map((n) => n.num);
+    expect([...(await store.memberNumPage(w, 'tag', tagId, 0, 10))]).toEqual([num]);
+    expect([...(await store.memberNumPage(w, 'segment', segId, 0, 10))]).toEqual([num]);
+  });
+
   it('claims due re-evaluations with a lease; advancing keeps the earlier time', async () => {
     const w = ws();
     await store.setDue(w, [
@@ -162,6 +179,26 @@ describe.each(TEST_BACKENDS)('AudienceStore on $name', (backend) => {
     b.removeProfile(2);
     expect(b.evaluate({ tag: 't1', has: true }, resolve).toArray()).toEqual([1, 3]);
     expect(AudienceBitmaps.canEvaluate({ all: [{ tag: 'x', has: true }, { trait: 'a', op: 'exists' }] })).toBe(false);
-    expect(b.candidates({ all: [{ tag: 't2', has: true }, { trait: 'a', op: 'exists' }] }, resolve)!.toArray()).toEqual([3]);
+    expect(b.leaf({ tag: 't2', has: true }, resolve)!.toArray()).toEqual([3]);
+    expect(b.leaf({ tag: 't2', has: false }, resolve)!.toArray()).toEqual([1, 4, 5]);
+    expect(b.leaf({ all: [{ tag: 't2', has: true }] }, resolve)).toBeNull();
+    expect(b.leaf({ trait: 'a', op: 'exists' }, resolve)).toBeNull();
+  });
+
+  it('bulk layer loading matches per-profile updates', async () => {
+    const bulk = new AudienceBitmaps();
+    const one = new AudienceBitmaps();
+    const champion = { lifecycle: 'active', rfm: { r: 5, f: 4, m: 5, segment: 'Champions' } };
+    const prospect = { lifecycle: 'prospect', rfm: null };
+    bulk.all.addMany([1, 2, 3]);
+    one.all.addMany([1, 2, 3]);
+    bulk.addLayers(Uint32Array.from([1, 3, 7]), champion);
+    bulk.addLayers([2, 8], prospect);
+    bulk.restrictLayersTo(bulk.all);
+    one.setLayers(1, champion);
+    one.setLayers(3, champion);
+    one.setLayers(2, prospect);
+    const dump = (b: AudienceBitmaps) => [b.lifecycle, b.rfmSegments, b.rfmScores.r, b.rfmScores.f, b.rfmScores.m].map((m) => [...m].map(([k, v]) => [k, v.toArray()]).sort());
+    expect(dump(bulk)).toEqual(dump(one));
   });
 });

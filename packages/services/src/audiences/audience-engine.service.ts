@@ -1,5 +1,5 @@
 import { evaluateWithoutEvents, hasClockDependentTraits, type ConditionNode } from '@siyu/core';
-import { AudienceStore, type AudienceEventRecord, type MembershipHistoryRecord, type PageNeeds, type PageSelector } from '@siyu/storage';
+import { AudienceStore, type AudienceEventRecord, type MembershipHistoryRecord, type EvaluationRow, type PageNeeds, type PageSelector } from '@siyu/storage';
 import type { ServiceDeps } from '../deps.ts';
 import type { LayerService } from '../layers.service.ts';
 import type { ProcessorService } from '../processor.service.ts';
@@ -60,6 +60,8 @@ const DUE_BATCH = 500;
 const INCREMENTAL_CHUNK = 500;
 /** Current members read per query when a recompute lists them. */
 const MEMBER_PAGE = 100_000;
+/** Candidates screened per read when a recompute first drops those its trait conditions decide. */
+const SCREEN_PAGE = 2000;
 
 /**
  * Keeps every rule tag and segment current (step 4 of the data flow).
@@ -402,10 +404,25 @@ export class AudienceEngine {
           from = nums[nums.length - 1]!;
         }
         const all = toRead.toUint32Array();
-        for (let i = 0; i < all.length; i += this.pageSize) {
+        // With trait conditions, a cheap read outside any transaction (profile rows and the referenced
+        // tags and segments, no events) first drops the profiles whose result those conditions already
+        // decide and whose membership already agrees: nothing would be written or scheduled for them
+        // (eventsFor is set only when no trait condition moves with the clock). A change racing with this
+        // read is announced by the processor and re-evaluated after this pass.
+        const screen = needs.eventsFor !== undefined && (def.deps.traits.length > 0 || def.deps.computed.length > 0);
+        const batch = screen ? SCREEN_PAGE : this.pageSize;
+        for (let i = 0; i < all.length; i += batch) {
           // better-sqlite3 is synchronous: yield between pages so HTTP and the processor keep running.
           await yieldToEventLoop();
-          await evaluatePage({ nums: Array.from(all.subarray(i, i + this.pageSize)) });
+          let nums = Array.from(all.subarray(i, i + batch));
+          if (screen) {
+            const rows = await this.store.evaluationPage(workspaceId, { nums }, { ...needs, events: null });
+            nums = rows.filter((row) => this.mayChange(model, def, row, now)).map((row) => row.num);
+          }
+          for (let j = 0; j < nums.length; j += this.pageSize) {
+            if (j > 0) await yieldToEventLoop();
+            await evaluatePage({ nums: nums.slice(j, j + this.pageSize) });
+          }
         }
       } else {
         let after = 0;
@@ -422,6 +439,14 @@ export class AudienceEngine {
       }
       return { entered, exited };
     });
+  }
+
+  /** Whether evaluating `row` (read without events) against `def` could change its membership. */
+  private mayChange(model: WorkspaceModel, def: CompiledDefinition, row: EvaluationRow, now: Date): boolean {
+    const decided = evaluateWithoutEvents(def.condition, { now, timeZone: model.timeZone, profile: toEvaluationProfile(model, row) });
+    if (decided === null) return true;
+    const had = def.kind === 'tag' ? row.tags.some((t) => t.tagId === def.id) : row.segments.includes(def.id);
+    return decided !== had;
   }
 
   /**
