@@ -411,17 +411,21 @@ export class AudienceEngine {
         // read is announced by the processor and re-evaluated after this pass.
         const screen = needs.eventsFor !== undefined && (def.deps.traits.length > 0 || def.deps.computed.length > 0);
         const batch = screen ? SCREEN_PAGE : this.pageSize;
+        // Profiles to evaluate, filled up to whole pages (fewer transactions, each one commit).
+        let pending: number[] = [];
         for (let i = 0; i < all.length; i += batch) {
           // better-sqlite3 is synchronous: yield between pages so HTTP and the processor keep running.
           await yieldToEventLoop();
-          let nums = Array.from(all.subarray(i, i + batch));
+          const nums = Array.from(all.subarray(i, i + batch));
           if (screen) {
             const rows = await this.store.evaluationPage(workspaceId, { nums }, { ...needs, events: null });
-            nums = rows.filter((row) => this.mayChange(model, def, row, now)).map((row) => row.num);
-          }
-          for (let j = 0; j < nums.length; j += this.pageSize) {
-            if (j > 0) await yieldToEventLoop();
-            await evaluatePage({ nums: nums.slice(j, j + this.pageSize) });
+            for (const row of rows) if (this.mayChange(model, def, row, now)) pending.push(row.num);
+          } else pending.push(...nums);
+          const last = i + batch >= all.length;
+          while (pending.length >= this.pageSize || (last && pending.length > 0)) {
+            await yieldToEventLoop();
+            await evaluatePage({ nums: pending.slice(0, this.pageSize) });
+            pending = pending.slice(this.pageSize);
           }
         }
       } else {
