@@ -146,7 +146,8 @@ export class LayerService {
   ) {
     this.store = new LayerStore(deps.store);
     this.exactBelow = opts.exactBelow ?? 1000;
-    processor.onProfilesChanged((ws, touched, merged) => this.enqueue(ws, touched, merged));
+    // Only profiles whose order statistics changed: a page view of a known customer moves no layer.
+    processor.onProfilesChanged((ws, touched, merged, statsChanged) => this.enqueue(ws, statsChanged ?? touched, merged));
   }
 
   onLayersChanged(listener: LayersChangedListener): void {

@@ -29,8 +29,13 @@ export interface BatchReport {
   latenciesMs: number[];
 }
 
-/** Listeners for profile changes (segments, journeys and the audience index subscribe here). */
-export type ProfileChangeListener = (workspaceId: string, profileIds: ReadonlySet<string>, mergedAway: ReadonlySet<string>) => void;
+/**
+ * Listeners for profile changes (segments, journeys and the audience index subscribe here).
+ * `orderStatsChanged`, when given, is the subset of `profileIds` whose order statistics (order
+ * count, total spent, first/last order, first seen — what lifecycle and RFM are computed from)
+ * changed, new profiles included; undefined means any of them may have.
+ */
+export type ProfileChangeListener = (workspaceId: string, profileIds: ReadonlySet<string>, mergedAway: ReadonlySet<string>, orderStatsChanged?: ReadonlySet<string>) => void;
 
 /**
  * Steps 2–3 of the data flow: takes inbox batches in order, resolves identities (merging profiles by
@@ -56,7 +61,7 @@ export class ProcessorService {
   }
 
   async processBatch(limit: number): Promise<BatchReport> {
-    const touchedByWs = new Map<string, { touched: Set<string>; merged: Set<string> }>();
+    const touchedByWs = new Map<string, { touched: Set<string>; merged: Set<string>; statsChanged: Set<string> }>();
     const report = await this.deps.store.transaction(async (tx) => {
       const items = await tx.claimInbox(limit);
       if (items.length === 0) return { messages: 0, latenciesMs: [] };
@@ -74,7 +79,7 @@ export class ProcessorService {
       const committedAt = this.deps.clock().getTime();
       return { messages: items.length, latenciesMs: items.map((i) => committedAt - Date.parse(i.message.receivedAt)) };
     }, PROCESSOR_LOCK);
-    for (const [ws, t] of touchedByWs) for (const l of this.listeners) l(ws, t.touched, t.merged);
+    for (const [ws, t] of touchedByWs) for (const l of this.listeners) l(ws, t.touched, t.merged, t.statsChanged);
     return report;
   }
 
@@ -155,7 +160,12 @@ export class ProcessorService {
       owners.set(identifierKey(row.type, row.value), row.profileId);
     }
     const profiles = new Map<string, ProfileRow>();
-    for (const p of await tx.profilesByIds(reached)) profiles.set(p.id, p);
+    // Order statistics as loaded, to tell which profiles this batch changes them for (layers need only those).
+    const statsBefore = new Map<string, string>();
+    for (const p of await tx.profilesByIds(reached)) {
+      profiles.set(p.id, p);
+      statsBefore.set(p.id, orderStatsKey(p));
+    }
 
     const graph: IdentityGraph = {
       profileOf: (type, value) => owners.get(identifierKey(type, value)),
@@ -221,14 +231,25 @@ export class ProcessorService {
         receivedAt: msg.receivedAt,
       });
     }
-    for (const id of touched) changes.profiles.push(profiles.get(id)!);
+    const statsChanged = new Set<string>();
+    for (const id of touched) {
+      const p = profiles.get(id)!;
+      changes.profiles.push(p);
+      if (statsBefore.get(id) !== orderStatsKey(p)) statsChanged.add(id);
+    }
     // Profiles merged away in this batch are written too (new ones must exist; merged_into is set by the merge).
     for (const id of merged) {
       const p = profiles.get(id);
       if (p) changes.profiles.push(p);
     }
-    return { touched, merged };
+    return { touched, merged, statsChanged };
   }
+}
+
+/** What lifecycle and RFM are computed from, as one comparable value. */
+function orderStatsKey(p: ProfileRow): string {
+  const c = p.computed;
+  return `${c.order_count}|${c.total_spent}|${c.first_order_at}|${c.last_order_at}|${c.first_seen}`;
 }
 
 function toConflictRow(id: string, workspaceId: string, messageId: string, c: { type: string; value: string; profileId: string; otherProfileId: string | null; reason: string }, now: string): ConflictRow {

@@ -110,3 +110,43 @@ describe.each(TEST_BACKENDS)('traits and computed traits on $name', (backend) =>
     expect(p.computed).toMatchObject({ order_count: 2, total_spent: 4000, avg_order_value: 2000, first_order_at: '2026-01-02T00:00:00.000Z', last_order_at: '2026-01-05T00:00:00.000Z' });
   });
 });
+
+describe.each(TEST_BACKENDS)('which profiles a batch changes the order statistics of, on $name', (backend) => {
+  let t: TestSiyu;
+  beforeAll(async () => {
+    t = await createTestSiyu(backend);
+    t.clock.set('2026-03-01T00:00:00.000Z');
+  });
+  afterAll(async () => t.close());
+
+  it('are told to listeners (layers need only those): new profiles, orders and earlier first touches — not page views of known customers', async () => {
+    const { workspace } = await t.workspace();
+    const send = async (batch: unknown[]) => {
+      await t.services.ingest.ingest(workspace, 'batch', { batch }, 500);
+      const seen: { touched: string[]; statsChanged: string[] }[] = [];
+      t.services.processor.onProfilesChanged((ws, touched, _merged, statsChanged) => {
+        if (ws === workspace.id) seen.push({ touched: [...touched], statsChanged: [...(statsChanged ?? touched)] });
+      });
+      await t.drain();
+      return seen;
+    };
+    const idOf = async (userId: string) => (await t.services.profiles.lookup(workspace.id, 'user_id', userId)).id;
+
+    const first = await send([
+      { type: 'identify', userId: 'a', timestamp: '2026-02-01T00:00:00Z' },
+      { type: 'identify', userId: 'b', timestamp: '2026-02-01T00:00:00Z' },
+      { type: 'identify', userId: 'c', timestamp: '2026-02-01T00:00:00Z' },
+    ]);
+    const [a, b, c] = [await idOf('a'), await idOf('b'), await idOf('c')];
+    expect(new Set(first.flatMap((s) => s.statsChanged))).toEqual(new Set([a, b, c]));
+
+    const second = await send([
+      { type: 'page', userId: 'a', name: 'Home', timestamp: '2026-02-10T00:00:00Z' },
+      { type: 'track', userId: 'b', event: 'Order Completed', properties: { order_id: 'o-b', total: 10 }, timestamp: '2026-02-10T00:00:00Z' },
+      // Backdated: c was first seen earlier than we knew.
+      { type: 'track', userId: 'c', event: 'Product Viewed', timestamp: '2026-01-05T00:00:00Z' },
+    ]);
+    expect(new Set(second.flatMap((s) => s.touched))).toEqual(new Set([a, b, c]));
+    expect(new Set(second.flatMap((s) => s.statsChanged))).toEqual(new Set([b, c]));
+  });
+});
