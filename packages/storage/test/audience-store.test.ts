@@ -76,11 +76,11 @@ describe.each(TEST_BACKENDS)('AudienceStore on $name', (backend) => {
     expect(await store.idsOfNums(w, [rc!.num, rb!.num, ra!.num])).toEqual([a, c]);
     await store.insertTag({ id: tagId, workspaceId: w, groupId: null, name: 't', kind: 'manual', definition: null, description: null, defaultTtlDays: null, createdAt: T0, updatedAt: T0 });
     await store.insertSegment({ id: segId, workspaceId: w, name: 's', description: null, definition: { version: 1, condition: { tag: tagId, has: true } }, version: 1, createdAt: T0, updatedAt: T0, computedAt: null });
-    expect([...(await store.memberNumPage(ws(), 'tag', tagId, 0, 10))]).toEqual([]); // another workspace's tag
+    expect([...(await store.memberNumPage(ws(), 'tag', tagId, 0, 10)).nums]).toEqual([]); // another workspace's tag
     // The bitmap loader reads memberships by number (merged-away ones included; it intersects with the canonical profiles).
-    expect([...(await store.memberNumPage(w, 'tag', tagId, 0, 10))]).toEqual([ra!.num]);
-    expect([...(await store.memberNumPage(w, 'segment', segId, 0, 10))]).toEqual([rb!.num]);
-    expect([...(await store.memberNumPage(w, 'tag', tagId, ra!.num, 10))]).toEqual([]);
+    expect([...(await store.memberNumPage(w, 'tag', tagId, 0, 10)).nums]).toEqual([ra!.num]);
+    expect([...(await store.memberNumPage(w, 'segment', segId, 0, 10)).nums]).toEqual([rb!.num]);
+    expect([...(await store.memberNumPage(w, 'tag', tagId, ra!.num, 10)).nums]).toEqual([]);
     const layers = await store.layerCellPage(w, '', 10);
     expect(layers.cells.map((c) => ({ cell: c.cell, nums: [...c.nums] }))).toEqual([{ cell: { lifecycle: 'active', rfm: { r: 5, f: 4, m: 3, segment: 'Champions' } }, nums: [rc!.num] }]);
     expect(layers).toMatchObject({ rows: 1, last: c });
@@ -110,12 +110,22 @@ describe.each(TEST_BACKENDS)('AudienceStore on $name', (backend) => {
     const id = `prof_${w.slice(3)}_late`;
     await store.insertProfileTags(w, [{ tagId, profileId: id, source: 'import', actor: 'x', appliedAt: T0, expiresAt: null }]);
     await store.insertSegmentMembers(w, segId, [id], T0);
-    expect([...(await store.memberNumPage(w, 'tag', tagId, 0, 10))]).toEqual([]);
+    expect([...(await store.memberNumPage(w, 'tag', tagId, 0, 10)).nums]).toEqual([]);
     await opened.store.upsertProfiles([profile(w, id)]);
     await store.ensureNums(w, 1);
     const [num] = (await store.profileNums(w, [id])).map((n) => n.num);
-    expect([...(await store.memberNumPage(w, 'tag', tagId, 0, 10))]).toEqual([num]);
-    expect([...(await store.memberNumPage(w, 'segment', segId, 0, 10))]).toEqual([num]);
+    expect([...(await store.memberNumPage(w, 'tag', tagId, 0, 10)).nums]).toEqual([num]);
+    expect([...(await store.memberNumPage(w, 'segment', segId, 0, 10)).nums]).toEqual([num]);
+    // Pages of one: the lowest number first, `last` continues.
+    const other = `prof_${w.slice(3)}_other`;
+    await opened.store.upsertProfiles([profile(w, other)]);
+    await store.insertProfileTags(w, [{ tagId, profileId: other, source: 'import', actor: 'x', appliedAt: T0, expiresAt: null }]);
+    const [otherNum] = (await store.profileNums(w, [other])).map((n) => n.num);
+    const p1 = await store.memberNumPage(w, 'tag', tagId, 0, 1);
+    expect({ nums: [...p1.nums], last: p1.last }).toEqual({ nums: [num], last: num });
+    const p2 = await store.memberNumPage(w, 'tag', tagId, p1.last!, 1);
+    expect({ nums: [...p2.nums], last: p2.last }).toEqual({ nums: [otherNum], last: otherNum });
+    expect(await store.memberNumPage(w, 'tag', tagId, p2.last!, 1)).toEqual({ nums: new Uint32Array(0), last: null });
   });
 
   it('claims due re-evaluations with a lease; advancing keeps the earlier time', async () => {

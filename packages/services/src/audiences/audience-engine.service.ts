@@ -398,10 +398,10 @@ export class AudienceEngine {
         let from = 0;
         for (;;) {
           await yieldToEventLoop();
-          const nums = await this.store.memberNumPage(workspaceId, kind, id, from, MEMBER_PAGE);
-          toRead.addMany(nums);
-          if (nums.length < MEMBER_PAGE) break;
-          from = nums[nums.length - 1]!;
+          const page = await this.store.memberNumPage(workspaceId, kind, id, from, MEMBER_PAGE);
+          toRead.addMany(page.nums);
+          if (page.last === null || page.nums.length < MEMBER_PAGE) break;
+          from = page.last;
         }
         const all = toRead.toUint32Array();
         // With trait conditions, a cheap read outside any transaction (profile rows and the referenced

@@ -148,11 +148,10 @@ export class AudienceIndex {
         let from = 0;
         for (;;) {
           await yieldToEventLoop();
-          const nums = await this.store.memberNumPage(workspaceId, kind, ref.id, from, MEMBER_PAGE);
-          if (nums.length === 0) break;
-          bitmap.addMany(nums);
-          from = nums[nums.length - 1]!;
-          if (nums.length < MEMBER_PAGE) break;
+          const page = await this.store.memberNumPage(workspaceId, kind, ref.id, from, MEMBER_PAGE);
+          bitmap.addMany(page.nums);
+          if (page.last === null || page.nums.length < MEMBER_PAGE) break;
+          from = page.last;
         }
         bitmap.andInPlace(b.all);
         if (!bitmap.isEmpty) (kind === 'tag' ? b.tags : b.segments).set(ref.id, bitmap);
