@@ -34,6 +34,7 @@ export class WorkerThread {
   private restarts = 0;
   private notifyQueued = false;
   private batchListener: ((messages: number, latenciesMs: number[]) => void) | undefined;
+  private readonly indexListeners: ((workspaceId: string, ops: readonly IndexOp[]) => void)[] = [];
 
   constructor(
     private readonly config: Config,
@@ -45,6 +46,11 @@ export class WorkerThread {
   /** Observe committed batches (benchmarks); call before {@link start}. */
   observe(fn: (messages: number, latenciesMs: number[]) => void): void {
     this.batchListener = fn;
+  }
+
+  /** Observe the bitmap changes the worker commits, after they are applied here (benchmarks time memberships by them). */
+  observeIndex(fn: (workspaceId: string, ops: readonly IndexOp[]) => void): void {
+    this.indexListeners.push(fn);
   }
 
   /** Starts the thread; resolves when its loops run. */
@@ -65,6 +71,7 @@ export class WorkerThread {
             return;
           case 'index':
             this.services.audienceEngine.index.apply(m.workspaceId, m.ops);
+            for (const l of this.indexListeners) l(m.workspaceId, m.ops);
             return;
           case 'batch':
             this.batchListener?.(m.messages, m.latenciesMs);
