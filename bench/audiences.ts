@@ -1,13 +1,14 @@
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import pg from 'pg';
 import { createServices, newId, silentLogger, type Services } from '@siyu/services';
-import { openStore, type OpenedStore } from '@siyu/storage';
+import { loadConfig, type Config } from '@siyu/config';
+import { openStore, WriterLock, type OpenedStore } from '@siyu/storage';
 import { liveCount3Tags } from './audiences/bitmaps.ts';
 import { DAY_MS, eventCounts, Rng, tagFractions, tagName, type BenchShape } from './audiences/generate.ts';
 import { runIncremental } from './audiences/incremental.ts';
@@ -55,6 +56,8 @@ export async function main(args: string[]): Promise<void> {
       population: { type: 'string', default: '10000000' },
       seed: { type: 'string', default: '20240601' },
       'index-max-age-ms': { type: 'string', default: '3600000' },
+      // thread: the incremental phase runs the background loops in a worker thread, as `siyu start` does.
+      worker: { type: 'string', default: 'thread' },
       keep: { type: 'boolean', default: false },
     },
   });
@@ -174,8 +177,11 @@ async function runBackend(backend: string, target: Target, shape: BenchShape, co
     dumpQueries(progress);
     return r;
   };
+  // SQLite shared with the incremental phase's worker thread: both stores take turns writing.
+  const threaded = o.values.worker !== 'inline';
+  const writerLock = threaded && backend === 'sqlite' ? WriterLock.create() : undefined;
   const open = async (): Promise<{ opened: OpenedStore; services: Services }> => {
-    const opened = await openStore({ databaseUrl: target.databaseUrl, sqliteFile: target.sqliteFile, ...(process.env.SIYU_BENCH_QUERY_LOG ? { queryLog: logQuery } : {}) });
+    const opened = await openStore({ databaseUrl: target.databaseUrl, sqliteFile: target.sqliteFile, writerLock, ...(process.env.SIYU_BENCH_QUERY_LOG ? { queryLog: logQuery } : {}) });
     const services = createServices({ store: opened.store, clock: () => new Date(), newId, log: silentLogger }, { audiences: { indexMaxAgeMs: Number(o.values['index-max-age-ms']) } });
     return { opened, services };
   };
@@ -289,6 +295,7 @@ async function runBackend(backend: string, target: Target, shape: BenchShape, co
       probeNums: candidates,
       profiles: shape.profiles,
       processorBatch: Number(o.values['processor-batch']),
+      ...(threaded ? { threaded: { config: workerConfig(target, Number(o.values['processor-batch'])), writerLock } } : {}),
       seed: shape.seed,
     });
     out('incremental_p50', fmt(percentile(inc.latenciesMs, 50), 0), 'ms');
@@ -365,4 +372,16 @@ async function databaseBytes(backend: string, opened: OpenedStore, target: Targe
   const { sql } = await import('kysely');
   const r = await sql<{ n: number }>`select pg_database_size(current_database())::bigint as n`.execute(opened.store.db);
   return Number(r.rows[0]?.n ?? 0);
+}
+
+/** What the worker thread of the incremental phase opens: the same database as the bench. */
+function workerConfig(target: Target, processorBatch: number): Config {
+  const r = loadConfig({
+    SIYU_DATA_DIR: target.sqliteFile ? dirname(target.sqliteFile) : tmpdir(),
+    SIYU_LOG_LEVEL: 'silent',
+    SIYU_PROCESSOR_BATCH: String(processorBatch),
+    ...(target.databaseUrl ? { SIYU_DATABASE_URL: target.databaseUrl } : {}),
+  });
+  if (!r.ok) throw new Error(r.problems.join('; '));
+  return r.config;
 }

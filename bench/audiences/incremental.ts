@@ -1,6 +1,8 @@
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { join } from 'node:path';
+import { WorkerThread } from '@siyu/cli';
+import type { Config } from '@siyu/config';
 import type { WorkspaceRecord } from '@siyu/core';
 import { silentLogger, type Services } from '@siyu/services';
 import { ProcessorLoop, ReevaluationLoop } from '@siyu/worker';
@@ -20,6 +22,11 @@ export interface IncrementalOptions {
   profiles: number;
   processorBatch: number;
   seed: number;
+  /**
+   * Run the background loops as `siyu start` does, in a worker thread on this configuration (the
+   * store of `services` must be opened with the same writer lock on SQLite); otherwise on this thread.
+   */
+  threaded?: { config: Config; writerLock: SharedArrayBuffer | undefined };
 }
 
 export interface IncrementalResult {
@@ -42,8 +49,10 @@ const MAX_PER_CALL = 500;
  * Live traffic at a paced rate through the real path — `IngestService.ingest` (validation, inbox
  * commit) → `ProcessorLoop` (identity resolution, profile and computed traits) → `AudienceEngine`
  * (tags, segments, bitmaps) and `LayerService`, with the `ReevaluationLoop` running as in
- * `siyu start`. Probe orders go to people outside the probe segment, each once; a probe's latency
- * ends when `onMembershipChanged` reports that person entering it (after commit).
+ * `siyu start` — by default in a worker thread as `siyu start` runs them (`threaded`). Probe orders
+ * go to people outside the probe segment, each once; a probe's latency ends when that person's
+ * entering is committed and announced (threaded: when its bitmap change reaches this thread, which
+ * is what live counts see).
  */
 export async function runIncremental(services: Services, o: IncrementalOptions): Promise<IncrementalResult> {
   const rng = new Rng(o.seed);
@@ -70,17 +79,48 @@ export async function runIncremental(services: Services, o: IncrementalOptions):
   // Probe profiles by id: the listener reports profile ids, the messages carry user ids.
   for (const num of probeNums) profileIdByNum.set(num, profileId(num));
 
-  const loop = new ProcessorLoop(services.processor, silentLogger, { batchSize: o.processorBatch });
   const processorMs: number[] = [];
   let processed = 0;
-  loop.observe((r) => {
-    processed += r.messages;
-    for (const l of r.latenciesMs) processorMs.push(l);
-  });
-  services.ingest.onAppend(loop.notify);
-  loop.start();
-  const reevaluation = new ReevaluationLoop(services.audienceEngine, silentLogger);
-  reevaluation.start();
+  let lastIndexOpAt = Date.now();
+  let worker: WorkerThread | undefined;
+  let loop: ProcessorLoop | undefined;
+  let reevaluation: ReevaluationLoop | undefined;
+  if (o.threaded) {
+    // Memberships are committed in the worker thread; they reach this thread as bitmap changes.
+    worker = new WorkerThread(o.threaded.config, services, silentLogger, o.threaded.writerLock);
+    worker.observe((messages, latencies) => {
+      processed += messages;
+      for (const l of latencies) processorMs.push(l);
+    });
+    worker.observeIndex((ws, ops) => {
+      if (ws !== o.workspace.id) return;
+      const t = Date.now();
+      lastIndexOpAt = t;
+      for (const op of ops) {
+        if (op.op !== 'member') continue;
+        membershipChanges++;
+        if (op.kind !== 'segment' || op.refId !== o.probeSegmentId || op.action !== 'add') continue;
+        const id = profileIdByNum.get(op.num);
+        const sentAt = id === undefined ? undefined : probeSentAt.get(id);
+        if (sentAt === undefined) continue;
+        latenciesMs.push(t - sentAt);
+        probeSentAt.delete(id!);
+      }
+    });
+    await worker.start();
+    services.ingest.onAppend(worker.notify);
+  } else {
+    const inline = new ProcessorLoop(services.processor, silentLogger, { batchSize: o.processorBatch });
+    inline.observe((r) => {
+      processed += r.messages;
+      for (const l of r.latenciesMs) processorMs.push(l);
+    });
+    services.ingest.onAppend(inline.notify);
+    inline.start();
+    loop = inline;
+    reevaluation = new ReevaluationLoop(services.audienceEngine, silentLogger);
+    reevaluation.start();
+  }
 
   let seq = 0;
   const stamp = Date.now().toString(36);
@@ -143,9 +183,14 @@ export async function runIncremental(services: Services, o: IncrementalOptions):
   const drainStart = performance.now();
   const deadline = Date.now() + 300_000;
   while (processed < accepted && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-  await services.audienceEngine.settled();
-  await services.layers.settled();
-  await services.audienceEngine.settled();
+  if (worker) {
+    // The worker's evaluations follow its batches: done when its bitmap changes have gone quiet.
+    while (Date.now() - lastIndexOpAt < 1000 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  } else {
+    await services.audienceEngine.settled();
+    await services.layers.settled();
+    await services.audienceEngine.settled();
+  }
   const drainSeconds = (performance.now() - drainStart) / 1000;
   if (session && profileDir) {
     const { profile } = await session.post('Profiler.stop');
@@ -154,8 +199,9 @@ export async function runIncremental(services: Services, o: IncrementalOptions):
     session.disconnect();
     process.stderr.write(`cpu profile of the incremental phase: ${file}\n`);
   }
-  await loop.stop();
-  await reevaluation.stop();
+  await worker?.stop();
+  await loop?.stop();
+  await reevaluation?.stop();
   await services.audienceEngine.settled();
   return { offered, accepted, sendSeconds, latenciesMs, probesSent: nextProbe, processorMs, drainSeconds, membershipChanges };
 }
