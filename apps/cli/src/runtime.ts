@@ -17,14 +17,24 @@ export interface Runtime {
 }
 
 /**
- * Opens storage (migrating it), wires the services and the processor loop (started by the caller).
- * `writerLock`: the SQLite file is shared with a worker thread (see worker-thread.ts).
+ * Opens storage (migrating it), wires the services and the background loops (started by the caller).
+ * `writerLock`: the SQLite file is shared between the server thread and a worker thread (see
+ * worker-thread.ts); `role` says which of the two this is.
  */
-export async function openRuntime(config: Config, log: Logger, opts: { writerLock?: SharedArrayBuffer } = {}): Promise<Runtime> {
+export async function openRuntime(config: Config, log: Logger, opts: { writerLock?: SharedArrayBuffer; role?: 'server' | 'worker' } = {}): Promise<Runtime> {
   const dataDir = resolve(config.dataDir);
-  // With a worker thread, this thread's connection only appends to the inbox and serves reads: a smaller page cache.
-  const opened = await openStore({ databaseUrl: config.databaseUrl, sqliteFile: join(dataDir, 'siyu.db'), writerLock: opts.writerLock, sqliteCacheMb: opts.writerLock ? 8 : 32 });
-  const services = createServices({ store: opened.store, clock: () => new Date(), newId, log }, { defaultTimeZone: config.timeZone });
+  const worker = opts.role === 'worker';
+  const opened = await openStore({
+    databaseUrl: config.databaseUrl,
+    sqliteFile: join(dataDir, 'siyu.db'),
+    writerLock: opts.writerLock,
+    // The server thread migrates before it starts the worker thread.
+    migrate: !worker,
+    // A server thread beside a worker only appends to the inbox and serves reads: a smaller page cache.
+    sqliteCacheMb: opts.writerLock && !worker ? 8 : 32,
+  });
+  // Definitions are edited on the server thread: a worker reloads them every second rather than every 30 s.
+  const services = createServices({ store: opened.store, clock: () => new Date(), newId, log }, { defaultTimeZone: config.timeZone, ...(worker ? { audiences: { modelMaxAgeMs: 1000 } } : {}) });
   const loop = new ProcessorLoop(services.processor, log, { batchSize: config.processorBatch });
   services.ingest.onAppend(loop.notify);
   const layersLoop = new LayersLoop(services.layers, log);
