@@ -35,7 +35,28 @@ export interface BatchReport {
  * count, total spent, first/last order, first seen — what lifecycle and RFM are computed from)
  * changed, new profiles included; undefined means any of them may have.
  */
-export type ProfileChangeListener = (workspaceId: string, profileIds: ReadonlySet<string>, mergedAway: ReadonlySet<string>, orderStatsChanged?: ReadonlySet<string>) => void;
+export type ProfileChangeListener = (
+  workspaceId: string,
+  profileIds: ReadonlySet<string>,
+  mergedAway: ReadonlySet<string>,
+  orderStatsChanged?: ReadonlySet<string>,
+  /** What changed per profile of `profileIds`, when known (processor batches): audiences skip profiles no definition depends on. */
+  changes?: ReadonlyMap<string, ProfileChange>,
+) => void;
+
+/** What one batch changed on one profile. */
+export interface ProfileChange {
+  /** Created or merged with another profile in this batch: anything may have changed. */
+  whole: boolean;
+  /** Event names as conditions see them (`track` → its event; page/screen → `Page Viewed`/`Screen Viewed`; other calls → their type). */
+  events: Set<string>;
+  /** Top-level trait keys whose value changed. */
+  traits: Set<string>;
+  /** Top-level computed-trait keys whose value changed (`event_counts` for any per-event count). */
+  computed: Set<string>;
+}
+
+const CALL_EVENT_NAMES: Record<string, string> = { page: 'Page Viewed', screen: 'Screen Viewed' };
 
 /**
  * Steps 2–3 of the data flow: takes inbox batches in order, resolves identities (merging profiles by
@@ -61,7 +82,7 @@ export class ProcessorService {
   }
 
   async processBatch(limit: number): Promise<BatchReport> {
-    const touchedByWs = new Map<string, { touched: Set<string>; merged: Set<string>; statsChanged: Set<string> }>();
+    const touchedByWs = new Map<string, { touched: Set<string>; merged: Set<string>; statsChanged: Set<string>; changes: Map<string, ProfileChange> }>();
     const report = await this.deps.store.transaction(async (tx) => {
       const items = await tx.claimInbox(limit);
       if (items.length === 0) return { messages: 0, latenciesMs: [] };
@@ -79,7 +100,7 @@ export class ProcessorService {
       const committedAt = this.deps.clock().getTime();
       return { messages: items.length, latenciesMs: items.map((i) => committedAt - Date.parse(i.message.receivedAt)) };
     }, PROCESSOR_LOCK);
-    for (const [ws, t] of touchedByWs) for (const l of this.listeners) l(ws, t.touched, t.merged, t.statsChanged);
+    for (const [ws, t] of touchedByWs) for (const l of this.listeners) l(ws, t.touched, t.merged, t.statsChanged, t.changes);
     return report;
   }
 
@@ -162,10 +183,15 @@ export class ProcessorService {
     const profiles = new Map<string, ProfileRow>();
     // Order statistics as loaded, to tell which profiles this batch changes them for (layers need only those).
     const statsBefore = new Map<string, string>();
+    // Traits and computed traits as loaded, to tell audiences what changed (shallow copies: folding replaces values).
+    const before = new Map<string, { traits: Record<string, unknown>; computed: Record<string, unknown> }>();
     for (const p of await tx.profilesByIds(reached)) {
       profiles.set(p.id, p);
       statsBefore.set(p.id, orderStatsKey(p));
+      before.set(p.id, { traits: { ...p.traits }, computed: { ...p.computed, event_counts: { ...p.computed.event_counts } } });
     }
+    const eventNames = new Map<string, Set<string>>();
+    const whole = new Set<string>();
 
     const graph: IdentityGraph = {
       profileOf: (type, value) => owners.get(identifierKey(type, value)),
@@ -181,6 +207,7 @@ export class ProcessorService {
       if (msg.type === 'alias' && msg.previousId) identifiers.push(aliasIdentifier(msg.previousId, graph));
       const res = resolveIdentifiers(identifiers, rules, graph, newProfileId);
       if (res.createdId) {
+        whole.add(res.createdId);
         profiles.set(res.createdId, { id: res.createdId, workspaceId, mergedInto: null, createdAt: msg.receivedAt, updatedAt: now, ...emptyProfileState() });
         held.set(res.createdId, []);
       }
@@ -202,6 +229,7 @@ export class ProcessorService {
         merged.add(m.loserId);
         touched.delete(m.loserId);
         touched.add(winner.id);
+        whole.add(winner.id);
         changes.merges.push({ id: this.deps.newId('merge'), workspaceId, winnerId: winner.id, loserId: m.loserId, reason: m.reason, messageId: msg.messageId, actor: 'identity-resolution', createdAt: now, undoneAt: null });
       }
       profile = profiles.get(res.profileId)!;
@@ -216,6 +244,9 @@ export class ProcessorService {
       applyMessage(profile, msg);
       profile.updatedAt = now;
       touched.add(profile.id);
+      let names = eventNames.get(profile.id);
+      if (!names) eventNames.set(profile.id, (names = new Set()));
+      names.add(msg.type === 'track' ? (msg.event ?? '') : (CALL_EVENT_NAMES[msg.type] ?? msg.type));
       changes.events.push({
         id: this.deps.newId('event'),
         workspaceId,
@@ -232,18 +263,39 @@ export class ProcessorService {
       });
     }
     const statsChanged = new Set<string>();
+    const profileChanges = new Map<string, ProfileChange>();
     for (const id of touched) {
       const p = profiles.get(id)!;
       changes.profiles.push(p);
       if (statsBefore.get(id) !== orderStatsKey(p)) statsChanged.add(id);
+      const b = before.get(id);
+      profileChanges.set(id, {
+        whole: whole.has(id) || !b,
+        events: eventNames.get(id) ?? new Set(),
+        traits: b ? changedKeys(b.traits, p.traits) : new Set(),
+        computed: b ? changedKeys(b.computed, p.computed as unknown as Record<string, unknown>) : new Set(),
+      });
     }
     // Profiles merged away in this batch are written too (new ones must exist; merged_into is set by the merge).
     for (const id of merged) {
       const p = profiles.get(id);
       if (p) changes.profiles.push(p);
     }
-    return { touched, merged, statsChanged };
+    return { touched, merged, statsChanged, changes: profileChanges };
   }
+}
+
+/** Top-level keys whose value differs between `a` and `b` (objects compared by content). */
+function changedKeys(a: Record<string, unknown>, b: Record<string, unknown>): Set<string> {
+  const out = new Set<string>();
+  for (const k of new Set([...Object.keys(a), ...Object.keys(b)])) {
+    const x = a[k];
+    const y = b[k];
+    if (x === y) continue;
+    if (typeof x === 'object' && typeof y === 'object' && x !== null && y !== null && JSON.stringify(x) === JSON.stringify(y)) continue;
+    out.add(k);
+  }
+  return out;
 }
 
 /** What lifecycle and RFM are computed from, as one comparable value. */

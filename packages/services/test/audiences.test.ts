@@ -256,6 +256,35 @@ describe.each(TEST_BACKENDS)('audience scenarios on $name', (backend) => {
     expect(p.computed.event_count).toBe(1);
   });
 
+  it('changes no definition uses are skipped, and memberships stay exactly what a full recompute gives', async () => {
+    const { workspace: ws } = await t.workspace('skips');
+    const city = await t.services.segments.create(ws.id, { name: 'in 上海', definition: { version: 1, condition: { trait: 'city', op: 'eq', value: '上海' } } });
+    const viewers = await t.services.segments.create(ws.id, { name: 'viewed twice', definition: { version: 1, condition: { event: 'Product Viewed', op: 'gte', value: 2, window: 'ever' } } });
+    const spenders = await t.services.segments.create(ws.id, { name: 'spent', definition: { version: 1, condition: { computed: 'total_spent', op: 'gte', value: 1000 } } });
+    const send = async (batch: unknown[]) => {
+      await t.services.ingest.ingest(ws, 'batch', { batch }, 500);
+      await settle();
+    };
+    const expectMembers = async (expected: Record<string, string[]>) => {
+      const got: Record<string, string[]> = {};
+      for (const [name, seg] of Object.entries({ city, viewers, spenders })) got[name] = [...(await memberUsers(ws.id, seg.id))].sort();
+      expect(got).toEqual(expected);
+      // A full recompute from scratch agrees with what the incremental path kept.
+      for (const [name, seg] of Object.entries({ city, viewers, spenders })) {
+        expect((await t.services.audiences.count(ws.id, seg.definition, { method: 'bulk' })).count, name).toBe(expected[name]!.length);
+      }
+    };
+    await send([{ type: 'identify', userId: 'k1', traits: { city: '上海' } }, { type: 'identify', userId: 'k2', traits: { city: '北京' } }]);
+    await expectMembers({ city: ['k1'], viewers: [], spenders: [] });
+    // Page views: nothing above uses them (nor the counts they move) — skipped, memberships unchanged.
+    await send([1, 2, 3].map((n) => ({ type: 'page', userId: 'k1', name: `p${n}` })));
+    await expectMembers({ city: ['k1'], viewers: [], spenders: [] });
+    await send([{ type: 'track', userId: 'k2', event: 'Product Viewed' }, { type: 'track', userId: 'k2', event: 'Product Viewed' }, { type: 'track', userId: 'k1', event: 'Order Completed', properties: { order_id: 'o', total: 20 } }]);
+    await expectMembers({ city: ['k1'], viewers: ['k2'], spenders: ['k1'] });
+    await send([{ type: 'identify', userId: 'k1', traits: { city: '北京' } }, { type: 'identify', userId: 'k2', traits: { city: '上海' } }]);
+    await expectMembers({ city: ['k2'], viewers: ['k2'], spenders: ['k1'] });
+  });
+
   it('a segment on membership events does not loop: one entry per change', async () => {
     const { workspace: ws } = await t.workspace('no loop');
     const buyers = await t.services.segments.create(ws.id, { name: 'buyers', definition: { version: 1, condition: { computed: 'order_count', op: 'gte', value: 1 } } });

@@ -123,9 +123,11 @@ describe.each(TEST_BACKENDS)('which profiles a batch changes the order statistic
     const { workspace } = await t.workspace();
     const send = async (batch: unknown[]) => {
       await t.services.ingest.ingest(workspace, 'batch', { batch }, 500);
-      const seen: { touched: string[]; statsChanged: string[] }[] = [];
-      t.services.processor.onProfilesChanged((ws, touched, _merged, statsChanged) => {
-        if (ws === workspace.id) seen.push({ touched: [...touched], statsChanged: [...(statsChanged ?? touched)] });
+      const seen: { touched: string[]; statsChanged: string[]; changes: Map<string, { whole: boolean; events: string[]; traits: string[]; computed: string[] }> }[] = [];
+      t.services.processor.onProfilesChanged((ws, touched, _merged, statsChanged, changes) => {
+        if (ws !== workspace.id) return;
+        const described = new Map([...(changes ?? [])].map(([id, c]) => [id, { whole: c.whole, events: [...c.events].sort(), traits: [...c.traits].sort(), computed: [...c.computed].sort() }]));
+        seen.push({ touched: [...touched], statsChanged: [...(statsChanged ?? touched)], changes: described });
       });
       await t.drain();
       return seen;
@@ -139,6 +141,8 @@ describe.each(TEST_BACKENDS)('which profiles a batch changes the order statistic
     ]);
     const [a, b, c] = [await idOf('a'), await idOf('b'), await idOf('c')];
     expect(new Set(first.flatMap((s) => s.statsChanged))).toEqual(new Set([a, b, c]));
+    // New profiles: anything may have changed.
+    expect(first.flatMap((s) => [...s.changes.values()]).map((ch) => ch.whole)).toEqual([true, true, true]);
 
     const second = await send([
       { type: 'page', userId: 'a', name: 'Home', timestamp: '2026-02-10T00:00:00Z' },
@@ -148,5 +152,13 @@ describe.each(TEST_BACKENDS)('which profiles a batch changes the order statistic
     ]);
     expect(new Set(second.flatMap((s) => s.touched))).toEqual(new Set([a, b, c]));
     expect(new Set(second.flatMap((s) => s.statsChanged))).toEqual(new Set([b, c]));
+    // What changed, per profile, for audiences to skip what no definition uses.
+    const changes = new Map(second.flatMap((s) => [...s.changes]));
+    expect(changes.get(a)).toEqual({ whole: false, events: ['Page Viewed'], traits: [], computed: ['event_count', 'event_counts', 'last_seen'] });
+    expect(changes.get(b)).toMatchObject({ whole: false, events: ['Order Completed'], traits: [] });
+    expect(changes.get(b)!.computed).toEqual(expect.arrayContaining(['order_count', 'total_spent', 'first_order_at', 'last_order_at']));
+    expect(changes.get(c)).toEqual({ whole: false, events: ['Product Viewed'], traits: [], computed: ['event_count', 'event_counts', 'first_seen'] });
+    const third = await send([{ type: 'identify', userId: 'a', traits: { city: '上海' }, timestamp: '2026-02-11T00:00:00Z' }]);
+    expect(new Map(third.flatMap((s) => [...s.changes])).get(a)).toMatchObject({ whole: false, events: ['identify'], traits: ['city'] });
   });
 });

@@ -2,10 +2,10 @@ import { evaluateWithoutEvents, hasClockDependentTraits, type ConditionNode } fr
 import { AudienceStore, type AudienceEventRecord, type MembershipHistoryRecord, type EvaluationRow, type PageNeeds, type PageSelector } from '@siyu/storage';
 import type { ServiceDeps } from '../deps.ts';
 import type { LayerService } from '../layers.service.ts';
-import type { ProcessorService } from '../processor.service.ts';
+import type { ProcessorService, ProfileChange } from '../processor.service.ts';
 import { AudienceIndex, type IndexOp } from './audience-index.service.ts';
 import { CandidatePlanner, type CandidateSet } from './candidate-planner.ts';
-import { eventNeedsOf, pageNeedsOf, WorkspaceModel, type CompiledDefinition, type DefinitionKind } from './definitions.ts';
+import { eventNeedsOf, MEMBERSHIP_EVENTS, pageNeedsOf, WorkspaceModel, type CompiledDefinition, type DefinitionKind } from './definitions.ts';
 import { evaluateRow, toEvaluationProfile, type DerivedChange } from './evaluation.ts';
 import { yieldToEventLoop } from './yield.ts';
 
@@ -49,11 +49,6 @@ export interface AudienceEngineOptions {
   pageSize?: number;
 }
 
-/** Event names the engine writes for membership changes. */
-export const MEMBERSHIP_EVENTS = {
-  segment: { entered: 'Segment Entered', exited: 'Segment Exited' },
-  tag: { entered: 'Tag Added', exited: 'Tag Removed' },
-} as const;
 
 const LEASE_MS = 5 * 60_000;
 const DUE_BATCH = 500;
@@ -86,7 +81,8 @@ export class AudienceEngine {
   private readonly models = new Map<string, WorkspaceModel>();
   private readonly generations = new Map<string, number>();
   private readonly listeners: MembershipListener[] = [];
-  private readonly pending = new Map<string, { touched: Set<string>; merged: Set<string>; layers: Set<string> }>();
+  /** Per workspace: profiles to re-evaluate; `changes` holds what changed for those a processor batch described. */
+  private readonly pending = new Map<string, { touched: Set<string>; merged: Set<string>; layers: Set<string>; changes: Map<string, ProfileChange>; undescribed: Set<string> }>();
   private flushQueued = false;
   private tail: Promise<void> = Promise.resolve();
   private readonly modelMaxAgeMs: number;
@@ -102,7 +98,7 @@ export class AudienceEngine {
     this.index = new AudienceIndex(this.store, () => Date.now(), { processorLock: PROCESSOR_LOCK, singleWriter: deps.store.dialect === 'sqlite', ...(opts.indexMaxAgeMs !== undefined ? { maxAgeMs: opts.indexMaxAgeMs } : {}) });
     this.modelMaxAgeMs = opts.modelMaxAgeMs ?? 30_000;
     this.pageSize = opts.pageSize ?? 1000;
-    processor.onProfilesChanged((ws, touched, merged) => this.enqueue(ws, { touched, merged }));
+    processor.onProfilesChanged((ws, touched, merged, _stats, changes) => this.enqueue(ws, { touched, merged, ...(changes ? { changes } : {}) }));
     layers?.onLayersChanged((ws, ids) => this.enqueue(ws, { layers: ids }));
   }
 
@@ -159,10 +155,18 @@ export class AudienceEngine {
     return this.settled();
   }
 
-  private enqueue(workspaceId: string, change: { touched?: ReadonlySet<string>; merged?: ReadonlySet<string>; layers?: ReadonlySet<string> }): void {
+  private enqueue(workspaceId: string, change: { touched?: ReadonlySet<string>; merged?: ReadonlySet<string>; layers?: ReadonlySet<string>; changes?: ReadonlyMap<string, ProfileChange> }): void {
     let p = this.pending.get(workspaceId);
-    if (!p) this.pending.set(workspaceId, (p = { touched: new Set(), merged: new Set(), layers: new Set() }));
-    for (const id of change.touched ?? []) p.touched.add(id);
+    if (!p) this.pending.set(workspaceId, (p = { touched: new Set(), merged: new Set(), layers: new Set(), changes: new Map(), undescribed: new Set() }));
+    for (const id of change.touched ?? []) {
+      p.touched.add(id);
+      const c = change.changes?.get(id);
+      if (!c) p.undescribed.add(id);
+      else {
+        const prev = p.changes.get(id);
+        p.changes.set(id, prev ? { whole: prev.whole || c.whole, events: new Set([...prev.events, ...c.events]), traits: new Set([...prev.traits, ...c.traits]), computed: new Set([...prev.computed, ...c.computed]) } : c);
+      }
+    }
     for (const id of change.merged ?? []) p.merged.add(id);
     for (const id of change.layers ?? []) p.layers.add(id);
     if (this.flushQueued) return;
@@ -176,7 +180,10 @@ export class AudienceEngine {
     this.pending.clear();
     for (const [ws, p] of work) {
       const now = this.deps.clock();
-      const ids = new Set([...p.touched].filter((id) => !p.merged.has(id)));
+      // Profiles whose change no definition depends on (a page view when nothing uses page views,
+      // traits or counts that moved) keep their memberships and schedules as they are: skipped.
+      const model = p.changes.size ? await this.model(ws) : undefined;
+      const ids = new Set([...p.touched].filter((id) => !p.merged.has(id) && (p.undescribed.has(id) || !model || model.affectedBy(p.changes.get(id)!))));
       try {
         if (p.merged.size) await this.handleMerged(ws, [...p.merged], now);
         if (p.layers.size) {

@@ -144,6 +144,31 @@ export class WorkspaceModel {
     for (const d of defs) this.byKey.set(keyOf(d.kind, d.id), d);
     this.ordered = this.topologicalOrder(defs);
     this.needsLayers = defs.some((d) => d.deps.usesLifecycle || d.deps.usesRfm);
+    const top = (path: string) => path.split('.')[0]!;
+    for (const d of defs) {
+      for (const e of d.deps.events) this.eventsUsed.add(e);
+      for (const t of d.deps.traits) this.traitsUsed.add(top(t));
+      for (const c of d.deps.computed) this.computedUsed.add(top(c));
+    }
+  }
+
+  private readonly eventsUsed = new Set<string>();
+  private readonly traitsUsed = new Set<string>();
+  private readonly computedUsed = new Set<string>();
+
+  /**
+   * Whether any definition can change with this change of a profile. Tag and segment references
+   * need no check of their own: rule tags and segments change only through what their own
+   * conditions use (checked here), manual tags through their own re-evaluation, layers through theirs.
+   */
+  affectedBy(change: { whole: boolean; events: ReadonlySet<string>; traits: ReadonlySet<string>; computed: ReadonlySet<string> }): boolean {
+    // Membership events (`Segment Entered`…) are written by the engine itself, without a processor
+    // batch: a definition using them sees them at the profile's next evaluation, whatever causes it.
+    if (change.whole || ENGINE_EVENTS.some((e) => this.eventsUsed.has(e))) return true;
+    for (const e of change.events) if (this.eventsUsed.has(e)) return true;
+    for (const t of change.traits) if (this.traitsUsed.has(t)) return true;
+    for (const c of change.computed) if (this.computedUsed.has(c)) return true;
+    return false;
   }
 
   /** The tag id a reference (id or name) names, if the tag exists. */
@@ -251,3 +276,10 @@ function parseStored(definition: unknown): ConditionNode | null {
   const parsed = ConditionDefinition.safeParse(definition);
   return parsed.success ? parsed.data.condition : null;
 }
+
+/** Event names the audience engine writes for membership changes. */
+export const MEMBERSHIP_EVENTS = {
+  segment: { entered: 'Segment Entered', exited: 'Segment Exited' },
+  tag: { entered: 'Tag Added', exited: 'Tag Removed' },
+} as const;
+const ENGINE_EVENTS: readonly string[] = [MEMBERSHIP_EVENTS.segment.entered, MEMBERSHIP_EVENTS.segment.exited, MEMBERSHIP_EVENTS.tag.entered, MEMBERSHIP_EVENTS.tag.exited];
