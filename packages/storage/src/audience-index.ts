@@ -61,14 +61,7 @@ export class AudienceBitmaps {
   /** Sets a profile's layer cell (null: no layers), replacing the previous one. */
   setLayers(num: number, cell: LayerCell | null): void {
     this.clearLayers(num);
-    if (!cell) return;
-    if (cell.lifecycle) AudienceBitmaps.of(this.lifecycle, cell.lifecycle).add(num);
-    if (cell.rfm) {
-      AudienceBitmaps.of(this.rfmScores.r, cell.rfm.r).add(num);
-      AudienceBitmaps.of(this.rfmScores.f, cell.rfm.f).add(num);
-      AudienceBitmaps.of(this.rfmScores.m, cell.rfm.m).add(num);
-      AudienceBitmaps.of(this.rfmSegments, cell.rfm.segment).add(num);
-    }
+    if (cell) this.addLayers([num], cell);
   }
 
   /** Adds profiles to a layer cell's bitmaps (bulk loading: the profiles must have no cell yet). */
