@@ -1,6 +1,9 @@
 // Inside the worker thread (see worker-thread.ts): the background half of `siyu start` — processor,
 // layer and re-evaluation loops — on its own database connection, so ingestion (server thread) and
 // processing run on two cores.
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import { join } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import pino from 'pino';
 import type { Config } from '@siyu/config';
@@ -18,12 +21,29 @@ const rt = await openRuntime(config, log, { writerLock: data.writerLock, role: '
 rt.services.audienceEngine.index.forwardTo((workspaceId, ops) => post({ type: 'index', workspaceId, ops: [...ops] }));
 if (data.reportBatches) rt.loop.observe((r) => r.messages > 0 && post({ type: 'batch', messages: r.messages, latenciesMs: r.latenciesMs }));
 
+// SIYU_WORKER_CPU_PROFILE=<dir>: a CPU profile of this thread from start to stop (open it in Chrome DevTools).
+const profileDir = process.env.SIYU_WORKER_CPU_PROFILE;
+const profiler = profileDir ? new Session() : null;
+if (profiler) {
+  profiler.connect();
+  await profiler.post('Profiler.enable');
+  await profiler.post('Profiler.start');
+}
+async function writeProfile(): Promise<void> {
+  if (!profiler || !profileDir) return;
+  const { profile } = await profiler.post('Profiler.stop');
+  const file = join(profileDir, `worker-${Date.now()}.cpuprofile`);
+  writeFileSync(file, JSON.stringify(profile));
+  profiler.disconnect();
+  log.info({ file }, 'worker cpu profile written');
+}
+
 let stopping: Promise<void> | null = null;
 
 port.on('message', (m: ToWorker) => {
   if (m.type === 'appended') rt.loop.notify();
   else if (m.type === 'stop') {
-    stopping ??= rt.close().then(
+    stopping ??= writeProfile().then(() => rt.close()).then(
       () => post({ type: 'stopped' }),
       (e: unknown) => post({ type: 'stopped', error: e instanceof Error ? e.message : String(e) }),
     );

@@ -444,7 +444,14 @@ export class AudienceStore {
       await this.db
         .insertInto('reevaluations')
         .values(part.map((r) => ({ workspace_id: workspaceId, profile_id: r.profileId, due_at: r.dueAt })))
-        .onConflict((oc) => oc.columns(['workspace_id', 'profile_id']).doUpdateSet((eb) => ({ due_at: eb.ref('excluded.due_at') })))
+        // An unchanged time is not rewritten: most re-evaluations keep their schedule, and every rewrite
+        // moves an entry of reevaluations_due_idx.
+        .onConflict((oc) =>
+          oc
+            .columns(['workspace_id', 'profile_id'])
+            .doUpdateSet((eb) => ({ due_at: eb.ref('excluded.due_at') }))
+            .where(sql`reevaluations.due_at`, 'is distinct from', sql`excluded.due_at`),
+        )
         .execute();
     }
   }

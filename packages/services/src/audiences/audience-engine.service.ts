@@ -5,7 +5,7 @@ import type { LayerService } from '../layers.service.ts';
 import type { ProcessorService, ProfileChange } from '../processor.service.ts';
 import { AudienceIndex, type IndexOp } from './audience-index.service.ts';
 import { CandidatePlanner, type CandidateSet } from './candidate-planner.ts';
-import { eventNeedsOf, MEMBERSHIP_EVENTS, pageNeedsOf, WorkspaceModel, type CompiledDefinition, type DefinitionKind } from './definitions.ts';
+import { MEMBERSHIP_EVENTS, pageNeedsOf, WorkspaceModel, type CompiledDefinition, type DefinitionKind } from './definitions.ts';
 import { evaluateRow, toEvaluationProfile, type DerivedChange } from './evaluation.ts';
 import { yieldToEventLoop } from './yield.ts';
 
@@ -52,7 +52,8 @@ export interface AudienceEngineOptions {
 
 const LEASE_MS = 5 * 60_000;
 const DUE_BATCH = 500;
-const INCREMENTAL_CHUNK = 500;
+/** Profiles per incremental transaction: a processor batch's worth, so one commit writes each touched page once. */
+const INCREMENTAL_CHUNK = 2000;
 /** Current members read per query when a recompute lists them. */
 const MEMBER_PAGE = 100_000;
 /** Candidates screened per read when a recompute first drops those its trait conditions decide. */
@@ -210,11 +211,11 @@ export class AudienceEngine {
       this.index.apply(workspaceId, nums.filter((n) => n.num !== null).map((n) => ({ op: 'profile', num: n.num!, present: n.mergedInto === null })));
       return;
     }
-    const needs = eventNeedsOf(model.ordered.map((d) => d.condition), now);
+    const needs = incrementalNeeds(model, now);
     for (let i = 0; i < profileIds.length; i += INCREMENTAL_CHUNK) {
       const ids = profileIds.slice(i, i + INCREMENTAL_CHUNK);
       const { changes, rows } = await this.store.transaction(async (tx) => {
-        const rows = await tx.evaluationPage(workspaceId, { ids }, { events: needs });
+        const rows = await tx.evaluationPage(workspaceId, { ids }, needs);
         const changes: DerivedChange[] = [];
         const due: { profileId: string; dueAt: string | null }[] = [];
         for (const row of rows) {
@@ -542,3 +543,17 @@ export class AudienceEngine {
   }
 }
 
+
+/**
+ * What evaluating profiles against every definition reads: the events the definitions need, the tags
+ * and segments they refer to plus the rule tags' and segments' own memberships (to tell entering from
+ * staying), and layers only if a definition uses them. A person's other tags are not read: with 200
+ * imported tags, reading all of them (one row fetch each) cost ten times the rest of the page.
+ */
+function incrementalNeeds(model: WorkspaceModel, now: Date): PageNeeds {
+  const needs = pageNeedsOf(model, model.ordered.map((d) => d.condition), now);
+  const tags = new Set(needs.tags);
+  const segments = new Set(needs.segments);
+  for (const d of model.ordered) (d.kind === 'tag' ? tags : segments).add(d.id);
+  return { ...needs, tags: [...tags], segments: [...segments], layers: model.needsLayers };
+}
