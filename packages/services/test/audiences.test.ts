@@ -285,6 +285,46 @@ describe.each(TEST_BACKENDS)('audience scenarios on $name', (backend) => {
     await expectMembers({ city: ['k2'], viewers: ['k2'], spenders: ['k1'] });
   });
 
+  it('a change is evaluated against the definitions it can affect and their dependants; other schedules stand', async () => {
+    const { workspace: ws } = await t.workspace('affected only');
+    const recent = await t.services.segments.create(ws.id, { name: 'bought in 30 days', definition: { version: 1, condition: { event: 'Order Completed', op: 'gte', value: 1, window: { last_days: 30 } } } });
+    const browsingBuyers = await t.services.segments.create(ws.id, {
+      name: 'recent buyers who browse',
+      definition: { version: 1, condition: { all: [{ segment: recent.id, in: true }, { event: 'Product Viewed', op: 'gte', value: 1, window: 'ever' }] } },
+    });
+    const shanghai = await t.services.segments.create(ws.id, { name: 'in 上海', definition: { version: 1, condition: { trait: 'city', op: 'eq', value: '上海' } } });
+    const viaShanghai = await t.services.segments.create(ws.id, { name: 'in the 上海 segment', definition: { version: 1, condition: { segment: shanghai.id, in: true } } });
+    const send = async (batch: unknown[]) => {
+      await t.services.ingest.ingest(ws, 'batch', { batch }, 500);
+      await settle();
+    };
+    const members = async () => {
+      const out: Record<string, string[]> = {};
+      for (const [name, seg] of Object.entries({ recent, browsingBuyers, shanghai, viaShanghai })) out[name] = [...(await memberUsers(ws.id, seg.id))].sort();
+      return out;
+    };
+    await send([{ type: 'track', userId: 'm1', event: 'Order Completed', properties: { order_id: 'o1', total: 30 } }]);
+    expect(await members()).toEqual({ recent: ['m1'], browsingBuyers: [], shanghai: [], viaShanghai: [] });
+
+    // Ten days on, a product view: only the segment using it is evaluated (and enters); the 30-day
+    // window's schedule from the order still stands.
+    t.clock.advance(10 * DAY);
+    await send([{ type: 'track', userId: 'm1', event: 'Product Viewed', properties: { sku: 'a' } }]);
+    expect(await members()).toEqual({ recent: ['m1'], browsingBuyers: ['m1'], shanghai: [], viaShanghai: [] });
+
+    // A trait change reaches the segment using the trait and the segment built on that segment.
+    await send([{ type: 'identify', userId: 'm1', traits: { city: '上海' } }]);
+    expect(await members()).toEqual({ recent: ['m1'], browsingBuyers: ['m1'], shanghai: ['m1'], viaShanghai: ['m1'] });
+
+    // 31 days after the order, with no new event, the window closes and the dependant follows.
+    t.clock.advance(21 * DAY);
+    await t.services.audienceEngine.runDue(t.clock());
+    expect(await members()).toEqual({ recent: [], browsingBuyers: [], shanghai: ['m1'], viaShanghai: ['m1'] });
+    for (const [name, seg] of Object.entries({ recent, browsingBuyers, shanghai, viaShanghai })) {
+      expect((await t.services.audiences.count(ws.id, seg.definition, { method: 'bulk' })).count, name).toBe(name.includes('hanghai') ? 1 : 0);
+    }
+  });
+
   it('a segment on membership events does not loop: one entry per change', async () => {
     const { workspace: ws } = await t.workspace('no loop');
     const buyers = await t.services.segments.create(ws.id, { name: 'buyers', definition: { version: 1, condition: { computed: 'order_count', op: 'gte', value: 1 } } });

@@ -187,12 +187,33 @@ export class AudienceEngine {
       const ids = new Set([...p.touched].filter((id) => !p.merged.has(id) && (p.undescribed.has(id) || !model || model.affectedBy(p.changes.get(id)!))));
       try {
         if (p.merged.size) await this.handleMerged(ws, [...p.merged], now);
+        const full = new Set<string>();
         if (p.layers.size) {
           const model = await this.model(ws);
           await this.refreshLayerBits(ws, [...p.layers]);
-          if (model.needsLayers) for (const id of p.layers) if (!p.merged.has(id)) ids.add(id);
+          if (model.needsLayers) for (const id of p.layers) if (!p.merged.has(id)) full.add(id);
         }
-        await this.evaluateProfiles(ws, [...ids], now, p.touched.size ? 'event' : 'layers');
+        // Each profile against the definitions its change can affect (grouped by that set); profiles
+        // whose change is not described, or whose layers moved, against all of them.
+        const groups = new Map<string, EvaluationGroup>();
+        const all: EvaluationGroup = { ids: [], defs: null };
+        for (const id of ids) {
+          if (full.has(id) || p.undescribed.has(id) || !model) {
+            full.add(id);
+            continue;
+          }
+          const defs = model.affectedDefinitions(p.changes.get(id)!);
+          if (defs === null) {
+            full.add(id);
+            continue;
+          }
+          const key = defs.map((d) => `${d.kind}:${d.id}`).join(',');
+          let g = groups.get(key);
+          if (!g) groups.set(key, (g = { ids: [], defs }));
+          g.ids.push(id);
+        }
+        all.ids.push(...full);
+        await this.evaluateGroups(ws, [all, ...groups.values()], now, p.touched.size ? 'event' : 'layers');
       } catch (e) {
         this.deps.log.error({ workspaceId: ws, err: e instanceof Error ? { message: e.message, stack: e.stack } : String(e) }, 'audience update failed; the profiles are scheduled for re-evaluation');
         await this.store.setDue(ws, [...ids].map((profileId) => ({ profileId, dueAt: now.toISOString() }))).catch(() => undefined);
@@ -201,34 +222,69 @@ export class AudienceEngine {
   }
 
   /** Evaluates profiles against all definitions, in chunks of one transaction each. */
-  private async evaluateProfiles(workspaceId: string, profileIds: readonly string[], now: Date, reason: MembershipReason): Promise<void> {
-    if (profileIds.length === 0) return;
+  private evaluateProfiles(workspaceId: string, profileIds: readonly string[], now: Date, reason: MembershipReason): Promise<void> {
+    return this.evaluateGroups(workspaceId, [{ ids: [...profileIds], defs: null }], now, reason);
+  }
+
+  /**
+   * Evaluates each group's profiles against its definitions (null: all), in chunks of one transaction
+   * each whatever the groups. A profile evaluated against all definitions gets its next
+   * re-evaluation time replaced; against some, only brought forward (the others' times still stand;
+   * one that moved later costs one early evaluation, which then sets it right).
+   */
+  private async evaluateGroups(workspaceId: string, groups: readonly EvaluationGroup[], now: Date, reason: MembershipReason): Promise<void> {
+    const total = groups.reduce((n, g) => n + g.ids.length, 0);
+    if (total === 0) return;
     const model = await this.model(workspaceId);
     if (model.ordered.length === 0) {
       // Nothing to evaluate: only keep the all-profiles bitmap in step (if it is in memory at all).
       if (!this.index.isLoaded(workspaceId)) return;
-      const nums = await this.store.profileNums(workspaceId, profileIds);
+      const nums = await this.store.profileNums(workspaceId, groups.flatMap((g) => g.ids));
       this.index.apply(workspaceId, nums.filter((n) => n.num !== null).map((n) => ({ op: 'profile', num: n.num!, present: n.mergedInto === null })));
       return;
     }
-    const needs = incrementalNeeds(model, now);
-    for (let i = 0; i < profileIds.length; i += INCREMENTAL_CHUNK) {
-      const ids = profileIds.slice(i, i + INCREMENTAL_CHUNK);
+    const plans = groups.map((g) => ({ group: g, needs: incrementalNeeds(model, now, g.defs), only: g.defs ? new Set(g.defs) : undefined }));
+    // Slices of the groups, at most INCREMENTAL_CHUNK profiles per chunk in all.
+    const chunks: { plan: (typeof plans)[number]; ids: string[] }[][] = [];
+    let current: { plan: (typeof plans)[number]; ids: string[] }[] = [];
+    let size = 0;
+    for (const plan of plans) {
+      for (let i = 0; i < plan.group.ids.length; ) {
+        const take = Math.min(INCREMENTAL_CHUNK - size, plan.group.ids.length - i);
+        current.push({ plan, ids: plan.group.ids.slice(i, i + take) });
+        size += take;
+        i += take;
+        if (size === INCREMENTAL_CHUNK) {
+          chunks.push(current);
+          current = [];
+          size = 0;
+        }
+      }
+    }
+    if (current.length) chunks.push(current);
+    for (const chunk of chunks) {
       const { changes, rows } = await this.store.transaction(async (tx) => {
-        const rows = await tx.evaluationPage(workspaceId, { ids }, needs);
         const changes: DerivedChange[] = [];
         const due: { profileId: string; dueAt: string | null }[] = [];
-        for (const row of rows) {
-          const r = evaluateRow(model, row, now);
-          changes.push(...r.changes);
-          due.push({ profileId: row.id, dueAt: r.nextAt === null ? null : new Date(r.nextAt).toISOString() });
+        const advance: { profileId: string; dueAt: string }[] = [];
+        const allRows: EvaluationRow[] = [];
+        for (const { plan, ids } of chunk) {
+          const rows = await tx.evaluationPage(workspaceId, { ids }, plan.needs);
+          for (const row of rows) {
+            const r = evaluateRow(model, row, now, plan.only);
+            changes.push(...r.changes);
+            if (!plan.only) due.push({ profileId: row.id, dueAt: r.nextAt === null ? null : new Date(r.nextAt).toISOString() });
+            else if (r.nextAt !== null) advance.push({ profileId: row.id, dueAt: new Date(r.nextAt).toISOString() });
+          }
+          // Profiles merged away or erased meanwhile need no schedule.
+          const seen = new Set(rows.map((r) => r.id));
+          for (const id of ids) if (!seen.has(id)) due.push({ profileId: id, dueAt: null });
+          allRows.push(...rows);
         }
-        // Profiles merged away or erased meanwhile need no schedule.
-        const seen = new Set(rows.map((r) => r.id));
-        for (const id of ids) if (!seen.has(id)) due.push({ profileId: id, dueAt: null });
         const committed = await this.writeDerived(tx, workspaceId, changes, now, reason);
         await tx.setDue(workspaceId, due);
-        return { changes: committed, rows };
+        if (advance.length) await tx.advanceDue(workspaceId, advance);
+        return { changes: committed, rows: allRows };
       }, audienceLockOf(workspaceId));
       this.afterCommit(workspaceId, changes, rows.map((r) => ({ op: 'profile', num: r.num, present: true })));
     }
@@ -550,10 +606,17 @@ export class AudienceEngine {
  * staying), and layers only if a definition uses them. A person's other tags are not read: with 200
  * imported tags, reading all of them (one row fetch each) cost ten times the rest of the page.
  */
-function incrementalNeeds(model: WorkspaceModel, now: Date): PageNeeds {
-  const needs = pageNeedsOf(model, model.ordered.map((d) => d.condition), now);
+function incrementalNeeds(model: WorkspaceModel, now: Date, defs: readonly CompiledDefinition[] | null): PageNeeds {
+  const list = defs ?? model.ordered;
+  const needs = pageNeedsOf(model, list.map((d) => d.condition), now);
   const tags = new Set(needs.tags);
   const segments = new Set(needs.segments);
-  for (const d of model.ordered) (d.kind === 'tag' ? tags : segments).add(d.id);
-  return { ...needs, tags: [...tags], segments: [...segments], layers: model.needsLayers };
+  for (const d of list) (d.kind === 'tag' ? tags : segments).add(d.id);
+  return { ...needs, tags: [...tags], segments: [...segments], layers: list.some((d) => d.deps.usesLifecycle || d.deps.usesRfm) };
+}
+
+/** Profiles to evaluate against the same definitions (null: all of them). */
+interface EvaluationGroup {
+  ids: string[];
+  defs: readonly CompiledDefinition[] | null;
 }

@@ -171,6 +171,30 @@ export class WorkspaceModel {
     return false;
   }
 
+  /**
+   * The definitions this change of a profile can change, in evaluation order, or null for all of
+   * them: those whose own conditions use a changed event, trait or computed trait, and every
+   * definition that refers (directly or through others) to one of those, since its membership may
+   * move with theirs. The rest keep their result: nothing they read has changed, and what the clock
+   * changes is scheduled already.
+   */
+  affectedDefinitions(change: { whole: boolean; events: ReadonlySet<string>; traits: ReadonlySet<string>; computed: ReadonlySet<string> }): CompiledDefinition[] | null {
+    if (change.whole || ENGINE_EVENTS.some((e) => this.eventsUsed.has(e))) return null;
+    const top = (path: string) => path.split('.')[0]!;
+    const hit = new Set<string>();
+    const out: CompiledDefinition[] = [];
+    // `ordered` lists what a definition refers to before it: one pass finds the dependants too.
+    for (const d of this.ordered) {
+      const direct =
+        d.deps.events.some((e) => change.events.has(e)) || d.deps.traits.some((t) => change.traits.has(top(t))) || d.deps.computed.some((c) => change.computed.has(top(c)));
+      if (direct || this.edgesOf(d.condition).some((k) => hit.has(k))) {
+        hit.add(keyOf(d.kind, d.id));
+        out.push(d);
+      }
+    }
+    return out.length === this.ordered.length ? null : out;
+  }
+
   /** The tag id a reference (id or name) names, if the tag exists. */
   resolveTag = (ref: string): string | undefined => this.tagById.get(ref)?.id ?? this.tagByName.get(ref)?.id;
 

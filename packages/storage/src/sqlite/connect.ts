@@ -18,6 +18,8 @@ export function connectSqlite(file: string, queryLog?: import('kysely').LogConfi
   raw.pragma('busy_timeout = 10000');
   // A larger WAL between checkpoints: fewer page copies and fsyncs of the main file under ingest load.
   raw.pragma('wal_autocheckpoint = 10000');
+  // After a checkpoint has copied everything, the WAL file is cut back to this size when it restarts.
+  raw.pragma('journal_size_limit = 67108864');
   raw.pragma(`cache_size = -${Math.round(cacheMb * 1024)}`);
   raw.pragma('temp_store = MEMORY');
   // No memory-mapped reads: each connection (server and worker threads) would map the file again, and
