@@ -464,7 +464,8 @@ export class AudienceStore {
       await this.db
         .insertInto('reevaluations')
         .values(part.map((r) => ({ workspace_id: workspaceId, profile_id: r.profileId, due_at: r.dueAt })))
-        .onConflict((oc) => oc.columns(['workspace_id', 'profile_id']).doUpdateSet({ due_at: earlier }))
+        // Only an earlier time is written: an unchanged row keeps its page and its reevaluations_due_idx entry.
+        .onConflict((oc) => oc.columns(['workspace_id', 'profile_id']).doUpdateSet({ due_at: earlier }).where(sql`excluded.due_at`, '<', sql`reevaluations.due_at`))
         .execute();
     }
   }
