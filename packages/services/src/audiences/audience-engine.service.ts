@@ -207,6 +207,7 @@ export class AudienceEngine {
             full.add(id);
             continue;
           }
+          if (defs.length === 0) continue;
           const key = defs.map((d) => `${d.kind}:${d.id}`).join(',');
           let g = groups.get(key);
           if (!g) groups.set(key, (g = { ids: [], defs }));
@@ -598,7 +599,6 @@ export class AudienceEngine {
     return result;
   }
 }
-
 
 /**
  * What evaluating profiles against every definition reads: the events the definitions need, the tags
