@@ -187,7 +187,7 @@ export class WorkspaceModel {
     for (const d of this.ordered) {
       const direct =
         d.deps.events.some((e) => change.events.has(e)) || d.deps.traits.some((t) => change.traits.has(top(t))) || d.deps.computed.some((c) => change.computed.has(top(c)));
-      if (direct || this.edgesOf(d.condition).some((k) => hit.has(k))) {
+      if (direct || this.edgesOfDefinition(d).some((k) => hit.has(k))) {
         hit.add(keyOf(d.kind, d.id));
         out.push(d);
       }
@@ -210,6 +210,14 @@ export class WorkspaceModel {
   /** Definitions that refer to a tag by this exact name (renaming the tag would break them). */
   referencesByName(name: string): CompiledDefinition[] {
     return this.ordered.filter((d) => d.deps.tags.includes(name));
+  }
+
+  private readonly edgeCache = new Map<CompiledDefinition, string[]>();
+  /** {@link edgesOf} of a stored definition, computed once. */
+  private edgesOfDefinition(d: CompiledDefinition): string[] {
+    let edges = this.edgeCache.get(d);
+    if (!edges) this.edgeCache.set(d, (edges = this.edgesOf(d.condition)));
+    return edges;
   }
 
   /** The definitions' references as graph keys (manual tags are leaves and are left out). */
