@@ -42,6 +42,11 @@ export function adminRoutes(app: Hono<AppEnv>, { services }: AppOptions): void {
 
   app.get('/api/v1/stats', async (c) => c.json(await services.profiles.stats(c.get('workspace').id)));
 
+  // The processing pipeline: freshness (what waits for the processor) and failed messages.
+  app.get('/api/v1/pipeline', async (c) => c.json(await services.pipeline.status(c.get('workspace').id)));
+  app.get('/api/v1/pipeline/dead-letters', async (c) => c.json(await services.pipeline.deadLetters(c.get('workspace').id, pageQuery(c))));
+  app.post('/api/v1/pipeline/dead-letters/retry', async (c) => c.json(await services.pipeline.retry(c.get('workspace').id, await jsonBody(c))));
+
   app.get('/api/v1/workspaces', async (c) => {
     const list = await services.workspaces.list(c.get('workspace'));
     return c.json({ data: list.map(({ instanceAdmin: _i, ...w }) => w) });

@@ -51,6 +51,11 @@ export function openApiDocument(): object {
     },
     '/api/v1/identity/types': { get: admin('Identifier types with priority and per-profile limit'), post: admin('Add a custom identifier type or change priority/limit') },
     '/api/v1/identity/conflicts': { get: admin('Refused merges, for review', { parameters: paging }) },
+    '/api/v1/pipeline': { get: admin('Processing status: messages waiting for the processor, the oldest one’s wait (lagMs), dead letters') },
+    '/api/v1/pipeline/dead-letters': { get: admin('Messages whose processing failed, oldest first, with the error and the message as accepted', { parameters: paging }) },
+    '/api/v1/pipeline/dead-letters/retry': {
+      post: admin('Put dead letters back in line for the processor (the given seqs, or all when omitted)', { requestBody: json({ type: 'object', properties: { seqs: { type: 'array', items: { type: 'integer', minimum: 1 }, maxItems: 1000 } } }) }),
+    },
     '/api/v1/profiles': {
       get: admin('List profiles', { parameters: [...paging, q('trait.<name>', 'filter by a trait value, e.g. trait.city=上海'), q('identifierType', 'with identifierValue: filter by an identifier'), q('identifierValue', 'identifier value')], responses: ok(page({ $ref: '#/components/schemas/ProfileSummary' })) }),
     },

@@ -536,6 +536,31 @@ describe.each(TEST_BACKENDS)('admin API on $name', (backend) => {
     });
   });
 
+  describe('processing pipeline', () => {
+    it('GET /api/v1/pipeline reports what waits and what failed; dead letters are listed and retried over HTTP', async () => {
+      const { workspace, writeKey, adminToken } = await h.t.workspace('pipeline http');
+      const r = await send(h.app, '/v1/identify', { userId: 'pipe-1', messageId: 'pipe-msg-1', traits: { city: '苏州' } }, { writeKey });
+      expect(r.status, r.text).toBe(200);
+      const waiting = await api<{ waiting: number; lagMs: number; oldestWaitingAt: string | null; deadLetters: number }>(h.app, adminToken, 'GET', '/api/v1/pipeline');
+      expect(waiting.status).toBe(200);
+      expect(waiting.body).toMatchObject({ waiting: 1, deadLetters: 0 });
+      const item = (await h.t.services.deps.store.claimInbox(10_000)).find((i) => i.workspaceId === workspace.id)!;
+      await h.t.services.deps.store.deadLetter(item.seq, 'disk I/O error', NOW);
+      const dead = await api<Page<{ seq: number; messageId: string; error: string }>>(h.app, adminToken, 'GET', '/api/v1/pipeline/dead-letters?limit=10');
+      expect(dead.status).toBe(200);
+      expect(dead.body.data.map((d) => [d.messageId, d.error])).toEqual([['pipe-msg-1', 'disk I/O error']]);
+      const bad = await api<ErrorBody>(h.app, adminToken, 'POST', '/api/v1/pipeline/dead-letters/retry', { seqs: ['first'] });
+      expect(bad.status).toBe(400);
+      expect(bad.body.error.details?.problems).toEqual([{ path: 'seqs[0]', message: expect.stringContaining('whole number') }]);
+      const retried = await api<{ retried: number }>(h.app, adminToken, 'POST', '/api/v1/pipeline/dead-letters/retry', { seqs: [dead.body.data[0]!.seq] });
+      expect(retried.status, retried.text).toBe(200);
+      expect(retried.body).toEqual({ retried: 1 });
+      await h.t.drain();
+      expect((await api(h.app, adminToken, 'GET', '/api/v1/pipeline')).body).toMatchObject({ waiting: 0, deadLetters: 0 });
+      expect((await lookup(h.app, adminToken, 'user_id', 'pipe-1'))?.traits).toMatchObject({ city: '苏州' });
+    });
+  });
+
   describe('workspace isolation', () => {
     /** One admin endpoint as seen by workspace B's token, aimed at workspace A's data. Add new endpoints here. */
     interface Probe {
@@ -570,6 +595,9 @@ describe.each(TEST_BACKENDS)('admin API on $name', (backend) => {
       { name: 'change A’s custom type', method: 'POST', path: () => '/api/v1/identity/types', body: () => ({ type: 'crm_card', priority: 1, maxPerProfile: null }), intruder: [201] },
       { name: 'unmerge A’s profile', method: 'POST', path: (a) => `/api/v1/profiles/${a.winnerId}/unmerge`, body: (a) => ({ mergeId: a.mergeId }), intruder: [404] },
       { name: 'unmerge A’s merge via B’s profile', method: 'POST', path: (_a, b) => `/api/v1/profiles/${b.winnerId}/unmerge`, body: (a) => ({ mergeId: a.mergeId }), intruder: [404] },
+      { name: 'pipeline status', method: 'GET', path: () => '/api/v1/pipeline', intruder: [200] },
+      { name: 'dead letters', method: 'GET', path: () => '/api/v1/pipeline/dead-letters', intruder: [200] },
+      { name: 'retry dead letters', method: 'POST', path: () => '/api/v1/pipeline/dead-letters/retry', body: () => ({}), intruder: [200] },
       { name: 'delete A’s profile', method: 'DELETE', path: (a) => `/api/v1/profiles/${a.winnerId}`, intruder: [404] },
       { name: 'delete A’s merged-away profile', method: 'DELETE', path: (a) => `/api/v1/profiles/${a.loserId}`, intruder: [404] },
       { name: 'delete A’s other profile', method: 'DELETE', path: (a) => `/api/v1/profiles/${a.otherProfileId}`, intruder: [404] },
@@ -658,6 +686,9 @@ describe.each(TEST_BACKENDS)('admin API on $name', (backend) => {
       'GET /api/v1/profiles/{id}/events',
       'GET /api/v1/profiles/{id}/export',
       'POST /api/v1/profiles/{id}/unmerge',
+      'GET /api/v1/pipeline',
+      'GET /api/v1/pipeline/dead-letters',
+      'POST /api/v1/pipeline/dead-letters/retry',
     ];
     const TRACKING_ROUTES = ['identify', 'track', 'page', 'screen', 'group', 'alias', 'batch'].map((k) => `POST /v1/${k}`);
 

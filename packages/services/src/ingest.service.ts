@@ -41,6 +41,11 @@ export class IngestService {
     this.listeners.push(listener);
   }
 
+  /** Tells the listeners that messages were put in the inbox by other means (dead letters retried). */
+  announceAppended(): void {
+    for (const l of this.listeners) l();
+  }
+
   /**
    * Validates one HTTP body (`/v1/track` → one message, `/v1/batch` → `{ batch: [...] }`) and stores it.
    * Any invalid message rejects the whole request with every problem and its path (`batch[3].event`).

@@ -1,6 +1,7 @@
 import { AudienceEngine, AudienceService, SegmentService, TagService, type AudienceEngineOptions } from './audiences/index.ts';
 import type { ServiceDeps } from './deps.ts';
 import { IngestService } from './ingest.service.ts';
+import { PipelineService } from './pipeline.service.ts';
 import { LayerService, type LayerServiceOptions } from './layers.service.ts';
 import { ProcessorService } from './processor.service.ts';
 import { ProfileService } from './profiles.service.ts';
@@ -10,6 +11,7 @@ export interface Services {
   deps: ServiceDeps;
   workspaces: WorkspaceService;
   ingest: IngestService;
+  pipeline: PipelineService;
   processor: ProcessorService;
   profiles: ProfileService;
   layers: LayerService;
@@ -23,6 +25,7 @@ export interface Services {
 export function createServices(deps: ServiceDeps, opts: { defaultTimeZone?: string; layers?: LayerServiceOptions; audiences?: AudienceEngineOptions } = {}): Services {
   const workspaces = new WorkspaceService(deps, opts.defaultTimeZone);
   const ingest = new IngestService(deps, workspaces);
+  const pipeline = new PipelineService(deps, ingest);
   const processor = new ProcessorService(deps, workspaces);
   const profiles = new ProfileService(deps, workspaces);
   const layers = new LayerService(deps, processor, opts.layers);
@@ -36,5 +39,5 @@ export function createServices(deps: ServiceDeps, opts: { defaultTimeZone?: stri
     if (removed.size) audienceEngine.index.invalidate(ws);
     processor.announce(ws, touched, removed);
   });
-  return { deps, workspaces, ingest, processor, profiles, layers, tags, segments, audiences, audienceEngine };
+  return { deps, workspaces, ingest, pipeline, processor, profiles, layers, tags, segments, audiences, audienceEngine };
 }

@@ -16,6 +16,7 @@ export { LayerStore, type LayerRow, type OrderStats, type LayerGroupTotal } from
 export * from './audience-store.ts';
 export type { NewWorkspace, ProfileListQuery, WorkspaceStats } from './store.ts';
 export type { Dialect } from './dialect.ts';
+export type { DeadLetterRow, PipelineCounts } from './pipeline.ts';
 export type { Database } from './schema.ts';
 
 export interface OpenStoreOptions {

@@ -17,6 +17,7 @@ import { chunk, decodeJson, encodeJson, jsonText, MAX_PARAMS, type Dialect } fro
 import type { Database } from './schema.ts';
 import type { SqliteHotPath } from './sqlite/sqlite-hot-path.ts';
 import type { WriterLock } from './sqlite/writer-lock.ts';
+import { receivedAtOf, type DeadLetterRow, type PipelineCounts } from './pipeline.ts';
 import { pgDeleteInbox, pgInsertEvents, pgInsertIdentities, pgUpsertProfiles } from './postgres/postgres-bulk.ts';
 
 export interface NewWorkspace extends WorkspaceRecord {
@@ -225,6 +226,55 @@ export class SqlStore {
       if (!row) return;
       await tx.db.insertInto('inbox_dead').values({ seq: Number(row.seq), workspace_id: row.workspace_id, message_id: row.message_id, payload: row.payload, error, failed_at: at }).execute();
       await tx.db.deleteFrom('inbox').where('seq', '=', seq).execute();
+    });
+  }
+
+  /** How many of a workspace's accepted messages wait for the processor (and since when), and how many failed. */
+  async pipelineStatus(workspaceId: string): Promise<PipelineCounts> {
+    if (this.sqlite) return this.sqlite.pipelineStatus(workspaceId);
+    const w = await this.db
+      .selectFrom('inbox')
+      .select((eb) => [eb.fn.countAll<number>().as('n'), eb.fn.min('received_at').as('oldest')])
+      .where('workspace_id', '=', workspaceId)
+      .executeTakeFirstOrThrow();
+    const d = await this.db.selectFrom('inbox_dead').select((eb) => eb.fn.countAll<number>().as('n')).where('workspace_id', '=', workspaceId).executeTakeFirstOrThrow();
+    return { waiting: Number(w.n), oldestWaitingAt: (w.oldest as string | null) ?? null, deadLetters: Number(d.n) };
+  }
+
+  /** A workspace's dead letters after `afterSeq`, oldest first. */
+  async deadLetters(workspaceId: string, afterSeq: number, limit: number): Promise<DeadLetterRow[]> {
+    if (this.sqlite) return this.sqlite.deadLetters(workspaceId, afterSeq, limit);
+    const rows = await this.db
+      .selectFrom('inbox_dead')
+      .select(['seq', 'message_id', 'payload', 'error', 'failed_at'])
+      .where('workspace_id', '=', workspaceId)
+      .where('seq', '>', afterSeq)
+      .orderBy('seq')
+      .limit(limit)
+      .execute();
+    return rows.map((r) => ({ seq: Number(r.seq), messageId: r.message_id, payload: r.payload, error: r.error, failedAt: r.failed_at }));
+  }
+
+  /**
+   * Puts a workspace's dead letters (these seqs, or all of them) back into the inbox for the processor
+   * to try again, with their original receipt time. Returns how many were moved; seqs of other
+   * workspaces or already retried are ignored.
+   */
+  async retryDeadLetters(workspaceId: string, seqs: readonly number[] | null): Promise<number> {
+    if (this.sqlite) return this.onInbox((hot) => hot.retryDeadLetters(workspaceId, seqs));
+    return this.transaction(async (tx) => {
+      let q = tx.db.selectFrom('inbox_dead').selectAll().where('workspace_id', '=', workspaceId);
+      if (seqs !== null) q = q.where('seq', 'in', seqs.length ? [...seqs] : [-1]);
+      const rows = await q.orderBy('seq').execute();
+      for (const r of rows) {
+        await tx.db
+          .insertInto('inbox')
+          .values({ workspace_id: r.workspace_id, message_id: r.message_id, payload: r.payload, received_at: receivedAtOf(r.payload, r.failed_at) })
+          .onConflict((oc) => oc.columns(['workspace_id', 'message_id']).doNothing())
+          .execute();
+        await tx.db.deleteFrom('inbox_dead').where('seq', '=', r.seq).execute();
+      }
+      return rows.length;
     });
   }
 

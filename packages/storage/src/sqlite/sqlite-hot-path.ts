@@ -1,6 +1,7 @@
 import type BetterSqlite3 from 'better-sqlite3';
 import type { ConflictRow, EventRow, IdentityRow, InboxItem, MergeRow, ProfileRow } from '@siyu/core';
 import { decodeJson, encodeJson } from '../dialect.ts';
+import { receivedAtOf, type DeadLetterRow, type PipelineCounts } from '../pipeline.ts';
 
 /**
  * The ingestion hot path on SQLite, as cached prepared statements run synchronously.
@@ -28,6 +29,12 @@ export class SqliteHotPath {
       inboxRow: q('select * from inbox where seq = ?'),
       insertDead: q('insert into inbox_dead (seq, workspace_id, message_id, payload, error, failed_at) values (?, ?, ?, ?, ?, ?) on conflict (seq) do nothing'),
       inboxDepth: q('select count(*) from inbox').pluck(),
+      waiting: q('select count(*) as n, min(received_at) as oldest from inbox where workspace_id = ?'),
+      deadCount: q('select count(*) from inbox_dead where workspace_id = ?').pluck(),
+      deadPage: q('select seq, message_id, payload, error, failed_at from inbox_dead where workspace_id = ? and seq > ? order by seq limit ?'),
+      deadRow: q('select * from inbox_dead where workspace_id = ? and seq = ?'),
+      deadAll: q('select * from inbox_dead where workspace_id = ? order by seq'),
+      deleteDead: q('delete from inbox_dead where seq = ?'),
       eventExists: p('select 1 from events where workspace_id = ? and message_id = ?').pluck(),
       identity: p('select * from identities where workspace_id = ? and type = ? and value = ?'),
       identitiesOf: p('select * from identities where profile_id = ?'),
@@ -94,6 +101,37 @@ export class SqliteHotPath {
         if (!row) return;
         this.s.insertDead.run(row.seq, row.workspace_id, row.message_id, row.payload, error, at);
         this.s.deleteInbox.run(seq);
+      })
+      .immediate();
+  }
+
+  /** Messages of a workspace waiting for the processor, the oldest one's receipt, and its dead letters. */
+  pipelineStatus(workspaceId: string): PipelineCounts {
+    const w = this.s.waiting.get(workspaceId) as { n: number; oldest: string | null };
+    return { waiting: Number(w.n), oldestWaitingAt: w.oldest, deadLetters: Number(this.s.deadCount.get(workspaceId)) };
+  }
+
+  deadLetters(workspaceId: string, afterSeq: number, limit: number): DeadLetterRow[] {
+    return (this.s.deadPage.all(workspaceId, afterSeq, limit) as { seq: number; message_id: string; payload: string; error: string; failed_at: string }[]).map((r) => ({
+      seq: Number(r.seq),
+      messageId: r.message_id,
+      payload: r.payload,
+      error: r.error,
+      failedAt: r.failed_at,
+    }));
+  }
+
+  /** Moves dead letters of a workspace (these seqs, or all) back into the inbox, in one transaction; returns how many. */
+  retryDeadLetters(workspaceId: string, seqs: readonly number[] | null): number {
+    return this.inbox
+      .transaction(() => {
+        type Dead = { seq: number; workspace_id: string; message_id: string; payload: string; failed_at: string };
+        const rows = seqs === null ? (this.s.deadAll.all(workspaceId) as Dead[]) : seqs.map((seq) => this.s.deadRow.get(workspaceId, seq) as Dead | undefined).filter((r): r is Dead => r !== undefined);
+        for (const r of rows) {
+          this.s.insertInbox.run(r.workspace_id, r.message_id, r.payload, receivedAtOf(r.payload, r.failed_at));
+          this.s.deleteDead.run(r.seq);
+        }
+        return rows.length;
       })
       .immediate();
   }
