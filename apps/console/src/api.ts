@@ -139,6 +139,26 @@ export interface IdentityConflict {
   createdAt: string;
 }
 
+/** Where the workspace's accepted messages stand (GET /api/v1/pipeline). */
+export interface PipelineStatus {
+  waiting: number;
+  lagMs: number;
+  oldestWaitingAt: string | null;
+  deadLetters: number;
+}
+
+/** A message whose processing failed, kept aside until retried. */
+export interface DeadLetter {
+  seq: number;
+  messageId: string;
+  type: string | null;
+  event: string | null;
+  receivedAt: string | null;
+  error: string;
+  failedAt: string;
+  message: Record<string, unknown> | null;
+}
+
 export interface IdentityType {
   type: string;
   priority: number;
@@ -584,6 +604,15 @@ export const api = {
 
   listConflicts: (query: PageQuery, signal?: AbortSignal) =>
     request<Page<IdentityConflict>>('GET', '/api/v1/identity/conflicts', { query: pageQuery(query), signal }),
+
+  pipeline: (signal?: AbortSignal) => request<PipelineStatus>('GET', '/api/v1/pipeline', { signal }),
+
+  listDeadLetters: (query: PageQuery, signal?: AbortSignal) =>
+    request<Page<DeadLetter>>('GET', '/api/v1/pipeline/dead-letters', { query: pageQuery(query), signal }),
+
+  /** Puts dead letters back in line: these seqs, or all of them when omitted. */
+  retryDeadLetters: (seqs?: number[]) =>
+    request<{ retried: number }>('POST', '/api/v1/pipeline/dead-letters/retry', { body: seqs ? { seqs } : {} }),
 
   listIdentityTypes: (signal?: AbortSignal) =>
     request<{ data: IdentityType[] }>('GET', '/api/v1/identity/types', { signal }),

@@ -17,6 +17,7 @@ const ProfileDetailPage = lazy(() =>
   import('./pages/profile-detail-page').then((m) => ({ default: m.ProfileDetailPage })),
 );
 const ConflictsPage = lazy(() => import('./pages/conflicts-page').then((m) => ({ default: m.ConflictsPage })));
+const PipelinePage = lazy(() => import('./pages/pipeline-page').then((m) => ({ default: m.PipelinePage })));
 const IdentityTypesPage = lazy(() =>
   import('./pages/identity-types-page').then((m) => ({ default: m.IdentityTypesPage })),
 );
@@ -94,6 +95,7 @@ function LocalizedApp() {
               <Route path="identity/conflicts" element={<ConflictsPage />} />
               <Route path="identity/types" element={<IdentityTypesPage />} />
               <Route path="workspaces" element={<WorkspacesPage />} />
+              <Route path="pipeline" element={<PipelinePage />} />
               <Route path="*" element={<NotFoundPage />} />
             </Route>
           </Routes>

@@ -512,3 +512,74 @@ describe.skipIf(skipReason !== null)(skipReason ? `audiences in the console — 
     expect(pageErrors).toEqual([]);
   });
 });
+
+/**
+ * 数据处理 (processing) in the browser: the queue and lag, a message whose processing failed shown
+ * with its error, and retried from the page until it lands on a profile.
+ */
+describe.skipIf(skipReason !== null)(skipReason ? `processing page — skipped: ${skipReason}` : 'processing page in the console', () => {
+  let t: TestSiyu;
+  let server: RunningServer;
+  let browser: Browser;
+  let context: BrowserContext;
+  let page: Page;
+  let workspace: WorkspaceRecord;
+  const pageErrors: string[] = [];
+
+  beforeAll(async () => {
+    const consoleDir = await ensureConsoleBuilt();
+    t = await createTestSiyu({ name: 'sqlite' }, { clock: testClock(NOW) });
+    let adminToken: string;
+    ({ workspace, adminToken } = await t.workspace('演示', { instanceAdmin: true }));
+    const body = { type: 'identify', userId: 'u_dead_1', messageId: 'msg-failed-001', traits: { name: '赵敏', city: '杭州' } };
+    await t.services.ingest.ingest(workspace, 'identify', body, Buffer.byteLength(JSON.stringify(body)));
+    // As the processor does when a message fails: it is kept aside with the error.
+    const [item] = await t.services.deps.store.claimInbox(1);
+    await t.services.deps.store.deadLetter(item!.seq, 'SQLITE_IOERR: disk I/O error', NOW);
+    const app = createApp({ services: t.services, consoleDir });
+    server = await listen(app.fetch);
+    browser = await launchChromium();
+    context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
+    page = await context.newPage();
+    page.setDefaultTimeout(15_000);
+    page.on('pageerror', (err) => pageErrors.push(`uncaught: ${err.message}`));
+    page.on('console', (msg) => {
+      if (msg.type() === 'error' && !msg.text().startsWith('Failed to load resource')) pageErrors.push(`console.error: ${msg.text()}`);
+    });
+    await page.goto(`${server.url}/login`);
+    await page.evaluate((token) => localStorage.setItem('siyu.adminToken', token), adminToken);
+  });
+
+  afterAll(async () => {
+    await context?.close().catch(() => undefined);
+    await browser?.close().catch(() => undefined);
+    await server?.close();
+    await t?.close();
+  });
+
+  it('shows the failed message with its error and retries it until it is on a profile', async () => {
+    await page.goto(`${server.url}/`);
+    await waitForText(page, '[data-testid=menu-pipeline]', '数据处理');
+    await page.getByTestId('menu-pipeline').click();
+    await waitForText(page, '[data-testid=pipeline-dead]', '1');
+    await waitForText(page, '[data-testid=pipeline-lag]', '档案已是最新');
+    await waitForText(page, '[data-testid=dead-letters-table]', 'SQLITE_IOERR: disk I/O error');
+    await waitForText(page, '[data-testid=dead-letters-table]', 'msg-failed-001');
+    await screenshot(page, 'pipeline-dead-letter');
+
+    await page.getByTestId('retry-all').click();
+    await waitForText(page, '.ant-message-notice', '已重新排队 1 条消息');
+    await waitForText(page, '[data-testid=pipeline-waiting]', '1');
+    await waitForText(page, '[data-testid=dead-letters-table]', '没有处理失败的消息');
+    await t.drain();
+    const profile = await t.services.profiles.lookup(workspace.id, 'user_id', 'u_dead_1');
+    expect(profile.traits).toMatchObject({ name: '赵敏', city: '杭州' });
+    await page.getByRole('button', { name: /刷\s*新/ }).click();
+    await waitForText(page, '[data-testid=pipeline-waiting]', '0');
+    await waitForText(page, '[data-testid=pipeline-dead]', '0');
+  });
+
+  it('raised no uncaught errors and logged no errors in the page', () => {
+    expect(pageErrors).toEqual([]);
+  });
+});

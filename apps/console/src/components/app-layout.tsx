@@ -10,6 +10,7 @@ import {
   MenuUnfoldOutlined,
   SafetyCertificateOutlined,
   ShopOutlined,
+  SyncOutlined,
   TagsOutlined,
   TeamOutlined,
   WarningOutlined,
@@ -32,6 +33,7 @@ function selectedMenuKey(pathname: string): string {
   if (pathname.startsWith('/identity/conflicts')) return 'conflicts';
   if (pathname.startsWith('/identity/types')) return 'identity-types';
   if (pathname.startsWith('/workspaces')) return 'workspaces';
+  if (pathname.startsWith('/pipeline')) return 'pipeline';
   return pathname === '/' ? 'overview' : '';
 }
 
@@ -93,7 +95,7 @@ export function AppLayout() {
       type: 'group',
       key: 'settings',
       label: collapsed ? null : t('menu.groupSettings'),
-      children: [item('workspaces', '/workspaces', <ShopOutlined />, t('menu.workspaces'))],
+      children: [item('workspaces', '/workspaces', <ShopOutlined />, t('menu.workspaces')), item('pipeline', '/pipeline', <SyncOutlined />, t('menu.pipeline'))],
     },
   ];
 
