@@ -110,7 +110,7 @@ export function PipelinePage() {
               title={t('pipeline.lag')}
               value={status.data && status.data.waiting === 0 ? t('pipeline.upToDate') : lagText}
               loading={!status.data && status.loading}
-              valueStyle={{ color: lag > 60_000 ? '#cf1322' : undefined }}
+              styles={{ content: { color: lag > 60_000 ? '#cf1322' : undefined } }}
               data-testid="pipeline-lag"
             />
           </Card>
@@ -121,7 +121,7 @@ export function PipelinePage() {
               title={t('pipeline.deadLetters')}
               value={status.data?.deadLetters ?? 0}
               loading={!status.data && status.loading}
-              valueStyle={{ color: (status.data?.deadLetters ?? 0) > 0 ? '#cf1322' : undefined }}
+              styles={{ content: { color: (status.data?.deadLetters ?? 0) > 0 ? '#cf1322' : undefined } }}
               data-testid="pipeline-dead"
             />
           </Card>
