@@ -1,4 +1,4 @@
-import type { WorkspaceRecord } from '@siyu/core';
+import { AppError, type WorkspaceRecord } from '@siyu/core';
 import { openTestStore, type TestBackend } from '@siyu/storage/testing';
 import { silentLogger } from './deps.ts';
 import { newId } from './ids.ts';
@@ -52,4 +52,14 @@ export async function createTestSiyu(backend: TestBackend, opts: { clock?: TestC
       }
     },
   };
+}
+
+/** The AppError a promise rejects with (fails the test if it resolves or rejects with anything else). */
+export async function rejection(p: Promise<unknown>): Promise<AppError> {
+  const e = await p.then(
+    () => undefined,
+    (x: unknown) => x,
+  );
+  if (!(e instanceof AppError)) throw new Error(`expected an AppError, got ${String(e)}`);
+  return e;
 }

@@ -2,20 +2,12 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AppError, type WorkspaceRecord } from '@siyu/core';
+import type { WorkspaceRecord } from '@siyu/core';
 import { createServices, newId, silentLogger } from '@siyu/services';
-import { createTestSiyu, testClock, type TestSiyu } from '@siyu/services/testing';
+import { createTestSiyu, rejection, testClock, type TestSiyu } from '@siyu/services/testing';
 import { openStore } from '@siyu/storage';
 import { TEST_BACKENDS } from '@siyu/storage/testing';
 
-async function rejection(p: Promise<unknown>): Promise<AppError> {
-  const e = await p.then(
-    () => undefined,
-    (x: unknown) => x,
-  );
-  if (!(e instanceof AppError)) throw new Error(`expected an AppError, got ${String(e)}`);
-  return e;
-}
 
 describe.each(TEST_BACKENDS)('ingest on $name', (backend) => {
   let t: TestSiyu;

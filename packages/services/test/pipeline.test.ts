@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AppError, type WorkspaceRecord } from '@siyu/core';
-import { createTestSiyu, type TestSiyu } from '@siyu/services/testing';
+import type { WorkspaceRecord } from '@siyu/core';
+import { createTestSiyu, rejection, type TestSiyu } from '@siyu/services/testing';
 import { TEST_BACKENDS } from '@siyu/storage/testing';
 
 describe.each(TEST_BACKENDS)('processing pipeline on $name', (backend) => {
@@ -27,14 +27,6 @@ describe.each(TEST_BACKENDS)('processing pipeline on $name', (backend) => {
         await t.services.processor.isolateFailure(e);
       }
     }
-  }
-  async function rejection(p: Promise<unknown>): Promise<AppError> {
-    const e = await p.then(
-      () => undefined,
-      (x: unknown) => x,
-    );
-    if (!(e instanceof AppError)) throw new Error(`expected an AppError, got ${String(e)}`);
-    return e;
   }
 
   it('waiting messages show as lag; a failed one is kept aside with its error and processed once retried', async () => {
