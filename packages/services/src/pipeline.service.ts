@@ -6,7 +6,7 @@ import type { IngestService } from './ingest.service.ts';
 export interface PipelineStatus {
   /** Accepted and durably stored, waiting for the processor. */
   waiting: number;
-  /** How long the oldest waiting message has waited, ms (0 when none waits): the profiles' freshness. */
+  /** How long the first message in line has waited, ms (0 when none waits): the profiles' freshness. */
   lagMs: number;
   oldestWaitingAt: string | null;
   /** Accepted, but processing failed: kept aside (nothing is dropped) until retried. */

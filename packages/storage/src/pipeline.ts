@@ -2,7 +2,7 @@
 export interface PipelineCounts {
   /** Accepted, not yet processed. */
   waiting: number;
-  /** Receipt time of the oldest waiting message (null: none waiting). */
+  /** Receipt time of the first message in line (arrival order; a retried dead letter keeps its original time). Null: none waiting. */
   oldestWaitingAt: string | null;
   /** Accepted, but processing failed: kept aside until retried. */
   deadLetters: number;

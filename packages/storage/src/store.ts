@@ -232,13 +232,11 @@ export class SqlStore {
   /** How many of a workspace's accepted messages wait for the processor (and since when), and how many failed. */
   async pipelineStatus(workspaceId: string): Promise<PipelineCounts> {
     if (this.sqlite) return this.sqlite.pipelineStatus(workspaceId);
-    const w = await this.db
-      .selectFrom('inbox')
-      .select((eb) => [eb.fn.countAll<number>().as('n'), eb.fn.min('received_at').as('oldest')])
-      .where('workspace_id', '=', workspaceId)
-      .executeTakeFirstOrThrow();
+    const w = await this.db.selectFrom('inbox').select((eb) => eb.fn.countAll<number>().as('n')).where('workspace_id', '=', workspaceId).executeTakeFirstOrThrow();
+    // The oldest waiting message is the workspace's first by seq (arrival order).
+    const oldest = Number(w.n) > 0 ? await this.db.selectFrom('inbox').select('received_at').where('workspace_id', '=', workspaceId).orderBy('seq').limit(1).executeTakeFirst() : undefined;
     const d = await this.db.selectFrom('inbox_dead').select((eb) => eb.fn.countAll<number>().as('n')).where('workspace_id', '=', workspaceId).executeTakeFirstOrThrow();
-    return { waiting: Number(w.n), oldestWaitingAt: (w.oldest as string | null) ?? null, deadLetters: Number(d.n) };
+    return { waiting: Number(w.n), oldestWaitingAt: oldest?.received_at ?? null, deadLetters: Number(d.n) };
   }
 
   /** A workspace's dead letters after `afterSeq`, oldest first. */

@@ -29,7 +29,10 @@ export class SqliteHotPath {
       inboxRow: q('select * from inbox where seq = ?'),
       insertDead: q('insert into inbox_dead (seq, workspace_id, message_id, payload, error, failed_at) values (?, ?, ?, ?, ?, ?) on conflict (seq) do nothing'),
       inboxDepth: q('select count(*) from inbox').pluck(),
-      waiting: q('select count(*) as n, min(received_at) as oldest from inbox where workspace_id = ?'),
+      // The count reads only the (workspace_id, message_id) index; the oldest waiting message is the
+      // workspace's first by seq (arrival order), found without reading every waiting row.
+      waitingCount: q('select count(*) from inbox where workspace_id = ?').pluck(),
+      oldestWaiting: q('select received_at from inbox where workspace_id = ? order by seq limit 1').pluck(),
       deadCount: q('select count(*) from inbox_dead where workspace_id = ?').pluck(),
       deadPage: q('select seq, message_id, payload, error, failed_at from inbox_dead where workspace_id = ? and seq > ? order by seq limit ?'),
       deadRow: q('select * from inbox_dead where workspace_id = ? and seq = ?'),
@@ -107,8 +110,9 @@ export class SqliteHotPath {
 
   /** Messages of a workspace waiting for the processor, the oldest one's receipt, and its dead letters. */
   pipelineStatus(workspaceId: string): PipelineCounts {
-    const w = this.s.waiting.get(workspaceId) as { n: number; oldest: string | null };
-    return { waiting: Number(w.n), oldestWaitingAt: w.oldest, deadLetters: Number(this.s.deadCount.get(workspaceId)) };
+    const waiting = Number(this.s.waitingCount.get(workspaceId));
+    const oldest = waiting > 0 ? ((this.s.oldestWaiting.get(workspaceId) as string | undefined) ?? null) : null;
+    return { waiting, oldestWaitingAt: oldest, deadLetters: Number(this.s.deadCount.get(workspaceId)) };
   }
 
   deadLetters(workspaceId: string, afterSeq: number, limit: number): DeadLetterRow[] {
