@@ -51,7 +51,7 @@ export function openApiDocument(): object {
     },
     '/api/v1/identity/types': { get: admin('Identifier types with priority and per-profile limit'), post: admin('Add a custom identifier type or change priority/limit') },
     '/api/v1/identity/conflicts': { get: admin('Refused merges, for review', { parameters: paging }) },
-    '/api/v1/pipeline': { get: admin('Processing status: messages waiting for the processor, the oldest one’s wait (lagMs), dead letters') },
+    '/api/v1/pipeline': { get: admin('Processing status: messages waiting for the processor, how long the first in line has waited (lagMs), dead letters') },
     '/api/v1/pipeline/dead-letters': { get: admin('Messages whose processing failed, oldest first, with the error and the message as accepted', { parameters: paging }) },
     '/api/v1/pipeline/dead-letters/retry': {
       post: admin('Put dead letters back in line for the processor (the given seqs, or all when omitted)', { requestBody: json({ type: 'object', properties: { seqs: { type: 'array', items: { type: 'integer', minimum: 1 }, maxItems: 1000 } } }) }),
