@@ -10,7 +10,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { serve } from '@hono/node-server';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 
 const execFileP = promisify(execFile);
 
@@ -66,6 +66,43 @@ export async function launchChromium(): Promise<Browser> {
     executablePath: CHROMIUM_PATH,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
+}
+
+/** A browser page on the console, collecting what went wrong in it. */
+export interface ConsolePage {
+  browser: Browser;
+  context: BrowserContext;
+  page: Page;
+  /** Uncaught errors and console.error lines (requests refused on purpose log "Failed to load resource", which is left out). */
+  pageErrors: string[];
+  close(): Promise<void>;
+}
+
+/** Launches Chromium with one 1440×900 page; with `adminToken`, signed in the way the login page does it. */
+export async function openConsolePage(serverUrl: string, opts: { adminToken?: string } = {}): Promise<ConsolePage> {
+  const browser = await launchChromium();
+  const context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
+  const page = await context.newPage();
+  page.setDefaultTimeout(15_000);
+  const pageErrors: string[] = [];
+  page.on('pageerror', (err) => pageErrors.push(`uncaught: ${err.message}`));
+  page.on('console', (msg) => {
+    if (msg.type() === 'error' && !msg.text().startsWith('Failed to load resource')) pageErrors.push(`console.error: ${msg.text()}`);
+  });
+  if (opts.adminToken) {
+    await page.goto(`${serverUrl}/login`);
+    await page.evaluate((token) => localStorage.setItem('siyu.adminToken', token), opts.adminToken);
+  }
+  return {
+    browser,
+    context,
+    page,
+    pageErrors,
+    async close() {
+      await context.close().catch(() => undefined);
+      await browser.close().catch(() => undefined);
+    },
+  };
 }
 
 /** Saves a full-page screenshot as `<tmpdir>/siyu-console-<name>.png` and returns its path. */

@@ -4,11 +4,11 @@
  * One browser page walks through the console the way an operator would; the steps run in order.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import type { WorkspaceRecord } from '@siyu/core';
 import { createTestSiyu, testClock, type TestSiyu } from '@siyu/services/testing';
 import { createApp } from '../src/index.ts';
-import { chromiumMissing, ensureConsoleBuilt, launchChromium, listen, screenshot, waitForCanvasesStill, waitForText, type RunningServer } from './console-harness.ts';
+import { chromiumMissing, ensureConsoleBuilt, listen, openConsolePage, screenshot, type ConsolePage, waitForCanvasesStill, waitForText, type RunningServer } from './console-harness.ts';
 
 const NOW = '2026-03-01T08:00:00.000Z';
 const daysAgo = (d: number, hour = 0) => new Date(Date.parse(NOW) - d * 86_400_000 + hour * 3_600_000).toISOString();
@@ -45,12 +45,11 @@ const skipReason = chromiumMissing();
 describe.skipIf(skipReason !== null)(skipReason ? `web console in Chromium — skipped: ${skipReason}` : 'web console in Chromium', () => {
   let t: TestSiyu;
   let server: RunningServer;
-  let browser: Browser;
-  let context: BrowserContext;
+  let browser: ConsolePage;
   let page: Page;
   let adminToken: string;
   let workspace: WorkspaceRecord;
-  const pageErrors: string[] = [];
+  let pageErrors: string[] = [];
   const screenshots: string[] = [];
 
   beforeAll(async () => {
@@ -63,20 +62,14 @@ describe.skipIf(skipReason !== null)(skipReason ? `web console in Chromium — s
     await t.drain();
     const app = createApp({ services: t.services, consoleDir });
     server = await listen(app.fetch);
-    browser = await launchChromium();
-    context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
-    page = await context.newPage();
-    page.setDefaultTimeout(15_000);
-    page.on('pageerror', (err) => pageErrors.push(`uncaught: ${err.message}`));
-    // the wrong-token login answers 401 on purpose; Chromium logs that as "Failed to load resource"
-    page.on('console', (msg) => {
-      if (msg.type() === 'error' && !msg.text().startsWith('Failed to load resource')) pageErrors.push(`console.error: ${msg.text()}`);
-    });
+    // not signed in: the steps start at the login page (its wrong-token 401 is not an error)
+    browser = await openConsolePage(server.url);
+    page = browser.page;
+    pageErrors = browser.pageErrors;
   });
 
   afterAll(async () => {
-    await context?.close().catch(() => undefined);
-    await browser?.close().catch(() => undefined);
+    await browser?.close();
     await server?.close();
     await t?.close();
     if (screenshots.length) console.log(`console screenshots:\n  ${screenshots.join('\n  ')}`);
@@ -264,12 +257,11 @@ describe.skipIf(skipReason !== null)(skipReason ? `web console in Chromium — s
 describe.skipIf(skipReason !== null)(skipReason ? `audiences in the console — skipped: ${skipReason}` : 'audiences in the console (tags, segments, layers)', () => {
   let t: TestSiyu;
   let server: RunningServer;
-  let browser: Browser;
-  let context: BrowserContext;
+  let browser: ConsolePage;
   let page: Page;
   let adminToken: string;
   let segmentUrl = '';
-  const pageErrors: string[] = [];
+  let pageErrors: string[] = [];
   const screenshots: string[] = [];
   const TAG = '高意向';
   const SECOND_TAG = '门店会员';
@@ -287,23 +279,14 @@ describe.skipIf(skipReason !== null)(skipReason ? `audiences in the console — 
     await t.services.audienceEngine.settled();
     const app = createApp({ services: t.services, consoleDir });
     server = await listen(app.fetch);
-    browser = await launchChromium();
-    context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
-    page = await context.newPage();
-    page.setDefaultTimeout(15_000);
-    page.on('pageerror', (err) => pageErrors.push(`uncaught: ${err.message}`));
-    // a delete refused with 409 on purpose is logged by Chromium as "Failed to load resource"
-    page.on('console', (msg) => {
-      if (msg.type() === 'error' && !msg.text().startsWith('Failed to load resource')) pageErrors.push(`console.error: ${msg.text()}`);
-    });
-    // sign in by storing the token the way the login page does
-    await page.goto(`${server.url}/login`);
-    await page.evaluate((token) => localStorage.setItem('siyu.adminToken', token), adminToken);
+    // signed in by storing the token the way the login page does (a delete refused with 409 on purpose is not an error)
+    browser = await openConsolePage(server.url, { adminToken });
+    page = browser.page;
+    pageErrors = browser.pageErrors;
   });
 
   afterAll(async () => {
-    await context?.close().catch(() => undefined);
-    await browser?.close().catch(() => undefined);
+    await browser?.close();
     await server?.close();
     await t?.close();
     if (screenshots.length) console.log(`audience screenshots:\n  ${screenshots.join('\n  ')}`);
@@ -520,11 +503,10 @@ describe.skipIf(skipReason !== null)(skipReason ? `audiences in the console — 
 describe.skipIf(skipReason !== null)(skipReason ? `processing page — skipped: ${skipReason}` : 'processing page in the console', () => {
   let t: TestSiyu;
   let server: RunningServer;
-  let browser: Browser;
-  let context: BrowserContext;
+  let browser: ConsolePage;
   let page: Page;
   let workspace: WorkspaceRecord;
-  const pageErrors: string[] = [];
+  let pageErrors: string[] = [];
 
   beforeAll(async () => {
     const consoleDir = await ensureConsoleBuilt();
@@ -538,21 +520,13 @@ describe.skipIf(skipReason !== null)(skipReason ? `processing page — skipped: 
     await t.services.deps.store.deadLetter(item!.seq, 'SQLITE_IOERR: disk I/O error', NOW);
     const app = createApp({ services: t.services, consoleDir });
     server = await listen(app.fetch);
-    browser = await launchChromium();
-    context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
-    page = await context.newPage();
-    page.setDefaultTimeout(15_000);
-    page.on('pageerror', (err) => pageErrors.push(`uncaught: ${err.message}`));
-    page.on('console', (msg) => {
-      if (msg.type() === 'error' && !msg.text().startsWith('Failed to load resource')) pageErrors.push(`console.error: ${msg.text()}`);
-    });
-    await page.goto(`${server.url}/login`);
-    await page.evaluate((token) => localStorage.setItem('siyu.adminToken', token), adminToken);
+    browser = await openConsolePage(server.url, { adminToken });
+    page = browser.page;
+    pageErrors = browser.pageErrors;
   });
 
   afterAll(async () => {
-    await context?.close().catch(() => undefined);
-    await browser?.close().catch(() => undefined);
+    await browser?.close();
     await server?.close();
     await t?.close();
   });
