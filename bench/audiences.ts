@@ -50,6 +50,8 @@ export async function main(args: string[]): Promise<void> {
       backend: { type: 'string', default: 'all' },
       rate: { type: 'string', default: '5000' },
       seconds: { type: 'string', default: '15' },
+      // Milliseconds between ingestion calls of the incremental phase (0: as fast as the rate allows).
+      'send-interval-ms': { type: 'string', default: '0' },
       'probe-share': { type: 'string', default: '0.02' },
       'processor-batch': { type: 'string', default: '2000' },
       runs: { type: 'string', default: '50' },
@@ -290,6 +292,7 @@ async function runBackend(backend: string, target: Target, shape: BenchShape, co
       workspace,
       rate: Number(o.values.rate),
       seconds: Number(o.values.seconds),
+      sendIntervalMs: Number(o.values['send-interval-ms']),
       probeShare: Number(o.values['probe-share']),
       probeSegmentId,
       probeNums: candidates,

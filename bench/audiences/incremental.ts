@@ -13,6 +13,8 @@ export interface IncrementalOptions {
   /** Events per second offered to ingestion. */
   rate: number;
   seconds: number;
+  /** Milliseconds between ingestion calls (0: send whatever is due as soon as the previous call returns). */
+  sendIntervalMs?: number;
   /** Share of the events that are probes (an order by someone outside the probe segment). */
   probeShare: number;
   /** The segment probes enter: `Order Completed` count ≥ 1 in the last 30 days. */
@@ -151,10 +153,11 @@ export async function runIncremental(services: Services, o: IncrementalOptions):
   let offered = 0;
   let accepted = 0;
   const started = performance.now();
+  let lastSendAt = 0;
   while (offered < total) {
     const target = Math.min(total, Math.floor(((performance.now() - started) / 1000) * o.rate));
     const due = Math.min(MAX_PER_CALL, target - offered);
-    if (due <= 0) {
+    if (due <= 0 || (o.sendIntervalMs && performance.now() - lastSendAt < o.sendIntervalMs)) {
       await new Promise((r) => setTimeout(r, 5));
       continue;
     }
@@ -174,6 +177,7 @@ export async function runIncremental(services: Services, o: IncrementalOptions):
     }
     const body = { batch };
     const sentAt = Date.now();
+    lastSendAt = performance.now();
     for (const id of probes) probeSentAt.set(id, sentAt);
     const res = await services.ingest.ingest(o.workspace, 'batch', body, JSON.stringify(body).length * 2);
     accepted += res.accepted;

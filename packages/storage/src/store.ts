@@ -20,6 +20,9 @@ import type { WriterLock } from './sqlite/writer-lock.ts';
 import { receivedAtOf, type DeadLetterRow, type PipelineCounts } from './pipeline.ts';
 import { pgDeleteInbox, pgInsertEvents, pgInsertIdentities, pgUpsertProfiles } from './postgres/postgres-bulk.ts';
 
+/** Under sustained ingest load, inbox commits (SQLite) start at least this many ms after the previous one ended (see `groupCommit`). */
+export const GROUP_COMMIT_SPACING_MS = 2;
+
 export interface NewWorkspace extends WorkspaceRecord {
   writeKeyHash: string;
   adminTokenHash: string;
@@ -189,23 +192,39 @@ export class SqlStore {
   }
 
   private pendingAppends: { workspaceId: string; items: { messageId: string; payload: string; receivedAt: string }[]; resolve: (r: { duplicates: string[] }) => void; reject: (e: unknown) => void }[] = [];
+  /** When the last inbox commit ended (`performance.now()`). */
+  private lastInboxCommitAt = Number.NEGATIVE_INFINITY;
 
   /**
    * Group commit (SQLite): appends from requests arriving together share one transaction and one
    * fsync of the inbox file. Each caller still resolves only after that commit, so a 200 still means durable.
+   * Under sustained load (the previous commit ended less than {@link GROUP_COMMIT_SPACING_MS} ago) the
+   * next commit waits out that spacing and takes everything that arrived meanwhile: single-event
+   * clients (browser SDKs send one request per call) would otherwise cost one fsync each, over a
+   * thousand a second, and those device flushes slow the processor's writes to the same disk. An
+   * idle server commits at once.
    */
   private groupCommit(workspaceId: string, items: { messageId: string; payload: string; receivedAt: string }[]): Promise<{ duplicates: string[] }> {
     return new Promise((resolve, reject) => {
       this.pendingAppends.push({ workspaceId, items, resolve, reject });
       if (this.pendingAppends.length > 1) return;
-      setImmediate(() => {
+      const flush = () => {
         const group = this.pendingAppends;
         this.pendingAppends = [];
         this.onInbox((hot) => hot.appendInbox(group)).then(
-          (results) => group.forEach((g, i) => g.resolve({ duplicates: results[i]! })),
-          (e: unknown) => group.forEach((g) => g.reject(e)),
+          (results) => {
+            this.lastInboxCommitAt = performance.now();
+            group.forEach((g, i) => g.resolve({ duplicates: results[i]! }));
+          },
+          (e: unknown) => {
+            this.lastInboxCommitAt = performance.now();
+            group.forEach((g) => g.reject(e));
+          },
         );
-      });
+      };
+      const wait = this.lastInboxCommitAt + GROUP_COMMIT_SPACING_MS - performance.now();
+      if (wait > 0) setTimeout(flush, wait);
+      else setImmediate(flush);
     });
   }
 

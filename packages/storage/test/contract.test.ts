@@ -146,6 +146,27 @@ describe.each(TEST_BACKENDS)('storage contract on $name', (backend) => {
       expect((await store.claimInbox(100_000)).filter((i) => i.workspaceId === one.id || i.workspaceId === two.id)).toEqual([]);
     });
 
+    it('concurrent single-message appends under sustained load each resolve after their messages are stored, duplicates reported to the right caller', async () => {
+      const ws = await workspace();
+      // Waves of one-message requests, each wave sent while the previous commit has just ended (the
+      // spaced group commit), each request then repeated: the repeat is a duplicate, the first is not.
+      const ids: string[] = [];
+      for (let wave = 0; wave < 5; wave++) {
+        const batch = Array.from({ length: 40 }, (_, i) => `w${wave}-${i}`);
+        ids.push(...batch);
+        const first = await Promise.all(batch.map((id) => store.appendInbox(ws.id, [ws.inbox(id)])));
+        expect(first).toEqual(batch.map(() => ({ duplicates: [] })));
+        const again = await Promise.all(batch.map((id) => store.appendInbox(ws.id, [ws.inbox(id), ws.inbox(`${id}-new`)])));
+        expect(again).toEqual(batch.map((id) => ({ duplicates: [id] })));
+        ids.push(...batch.map((id) => `${id}-new`));
+      }
+      const mine = await store.transaction(async (tx) => (await tx.claimInbox(100_000)).filter((i) => i.workspaceId === ws.id), PROCESSOR_LOCK);
+      // On PostgreSQL another test file's processor may take some meanwhile: stored ones are processed, never lost.
+      const processed = await store.processedMessageIds(ws.id, ids);
+      expect(new Set([...mine.map((i) => i.message.messageId), ...processed])).toEqual(new Set(ids));
+      await store.transaction((tx) => tx.applyChanges(changes({ consumedSeqs: mine.map((i) => i.seq) })), PROCESSOR_LOCK);
+    });
+
     it('a batch that rolls back consumes nothing: its messages stay in the inbox', async () => {
       const ws = await workspace();
       await store.appendInbox(ws.id, [ws.inbox('kept-1'), ws.inbox('kept-2')]);
