@@ -126,14 +126,14 @@ export async function loadPostgres(url: string, ctx: LoadContext): Promise<LoadR
         }
         for (let k = 0; k < ev.id.length; k++) {
           const ts = ev.timestamp[k]!;
-          evs += `${ev.id[k]}\t${ws}\t${p.id}\t${p.id}\t${ev.messageId[k]}\t${ev.type[k]}\t${f(ev.event[k]!)}\t{}\t${f(ev.properties[k]!)}\t${EVENT_CONTEXT}\t${ts}\t${ts}\n`;
+          evs += `${ev.id[k]}\t${ws}\t${p.id}\t${p.id}\t${ev.messageId[k]}\t${ev.type[k]}\t${f(ev.event[k]!)}\t{}\t${f(ev.properties[k]!)}\t${EVENT_CONTEXT}\t${ts}\t${ts}\t${p.num}\n`;
         }
       });
       await pipe.push(() =>
         run(async (c) => {
           await copy(c, 'copy profiles (id, workspace_id, traits, trait_times, first_touch, computed, first_seen, last_seen, created_at, updated_at, num) from stdin', profiles);
           await copy(c, 'copy identities (workspace_id, type, value, profile_id, origin_profile_id, first_seen, source_message_id) from stdin', ids);
-          if (evs) await copy(c, 'copy events (id, workspace_id, profile_id, origin_profile_id, message_id, type, event, traits, properties, context, timestamp, received_at) from stdin', evs);
+          if (evs) await copy(c, 'copy events (id, workspace_id, profile_id, origin_profile_id, message_id, type, event, traits, properties, context, timestamp, received_at, profile_num) from stdin', evs);
         }),
       );
       if (events >= nextReport) {

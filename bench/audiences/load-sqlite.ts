@@ -28,7 +28,7 @@ export function loadSqlite(file: string, ctx: LoadContext): LoadResult {
     );
     const insIdentity = db.prepare('insert into identities (workspace_id, type, value, profile_id, origin_profile_id, first_seen, source_message_id) values (?, ?, ?, ?, ?, ?, ?)');
     const insEvent = db.prepare(
-      'insert into events (id, workspace_id, profile_id, origin_profile_id, message_id, type, event, traits, properties, context, timestamp, received_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      'insert into events (id, workspace_id, profile_id, origin_profile_id, message_id, type, event, traits, properties, context, timestamp, received_at, profile_num) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
     );
     const begin = db.prepare('begin');
     const commit = db.prepare('commit');
@@ -53,7 +53,7 @@ export function loadSqlite(file: string, ctx: LoadContext): LoadResult {
         }
         for (let k = 0; k < ev.id.length; k++) {
           const ts = ev.timestamp[k]!;
-          insEvent.run(ev.id[k]!, ws, p.id, p.id, ev.messageId[k]!, ev.type[k]!, ev.event[k]!, '{}', ev.properties[k]!, EVENT_CONTEXT, ts, ts);
+          insEvent.run(ev.id[k]!, ws, p.id, p.id, ev.messageId[k]!, ev.type[k]!, ev.event[k]!, '{}', ev.properties[k]!, EVENT_CONTEXT, ts, ts, p.num);
         }
         events += ev.id.length;
         inTx += ev.id.length + 2;

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppError, type WorkspaceRecord } from '@siyu/core';
 import type { IngestKind } from '@siyu/services';
 import { createTestSiyu, type TestSiyu } from '@siyu/services/testing';
+import { AudienceStore } from '@siyu/storage';
 import { TEST_BACKENDS } from '@siyu/storage/testing';
 
 type Step = [kind: IngestKind, body: Record<string, unknown>];
@@ -292,6 +293,11 @@ describe.each(TEST_BACKENDS)('identity resolution through the services on $name'
     expect(merged.traits.city).toBe('上海');
     const mergeOfB = merged.merges.find((m) => m.loserId === b.id)!;
     expect(mergeOfB.winnerId).toBe(a.id);
+    // Events carry the number of the profile they are on (audience candidates are read by it): both orders are A's now.
+    const audiences = new AudienceStore(t.services.deps.store);
+    const numOf = async (id: string) => (await audiences.profileNums(workspace.id, [id]))[0]!.num;
+    const orderers = async () => [...(await audiences.eventProfileNums(workspace.id, 'Order Completed', { since: null, until: null }, null, 100)).nums].sort();
+    expect(await orderers()).toEqual([await numOf(a.id), await numOf(a.id)]);
 
     const res = await t.services.profiles.unmerge(workspace.id, a.id, mergeOfB.id, 'admin@test');
     expect(res).toEqual({ profileId: a.id, restoredProfileId: b.id });
@@ -303,6 +309,8 @@ describe.each(TEST_BACKENDS)('identity resolution through the services on $name'
     expect(restored.computed).toMatchObject({ order_count: 1, total_spent: 3000, event_count: 2, first_seen: '2026-01-01T00:00:00.000Z', last_seen: '2026-01-03T00:00:00.000Z' });
     // C stays inside B.
     expect((await t.services.profiles.get(workspace.id, c.id)).id).toBe(b.id);
+    // C's order went back with B: it carries B's number again.
+    expect(await orderers()).toEqual([await numOf(a.id), await numOf(b.id)].sort());
 
     const rest = await t.services.profiles.get(workspace.id, a.id);
     expect(rest.identities.map((i) => `${i.type}=${i.value}`).sort()).toEqual([`phone=${PHONE}`, 'user_id=u1']);

@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { EvaluationEvent, Page } from '@siyu/core';
-import { chunk, decodeJson, encodeJson, MAX_PARAMS } from './dialect.ts';
+import { chunk, decodeJson, encodeJson, MAX_PARAMS, numOf } from './dialect.ts';
 import type { LayerCell } from './audience-index.ts';
 import type { SqlStore } from './store.ts';
 
@@ -107,7 +107,7 @@ export interface PageNeeds {
 /** Where a page of {@link AudienceStore.eventProfileNums} ended (keyset on the index order). */
 export interface EventCursor {
   timestamp: string;
-  profileId: string;
+  profileNum: number;
 }
 
 /** Everything the evaluator needs of one profile. */
@@ -407,7 +407,7 @@ export class AudienceStore {
   }
 
   async insertEvents(rows: readonly AudienceEventRecord[]): Promise<void> {
-    for (const part of chunk(rows, Math.floor(MAX_PARAMS / 12))) {
+    for (const part of chunk(rows, Math.floor(MAX_PARAMS / 13))) {
       await this.db
         .insertInto('events')
         .values(
@@ -424,6 +424,7 @@ export class AudienceStore {
             context: encodeJson({ library: { name: 'siyu-audiences' } }),
             timestamp: e.timestamp,
             received_at: e.timestamp,
+            profile_num: numOf(e.profileId),
           })),
         )
         .onConflict((oc) => oc.columns(['workspace_id', 'message_id']).doNothing())
@@ -524,9 +525,9 @@ export class AudienceStore {
     return numbered;
   }
 
-  /** Copies profile numbers into memberships written before their profile had one (partial indexes make the check a seek). */
+  /** Copies profile numbers into memberships and events written before their profile had one (partial indexes make the check a seek). */
   private async fillMembershipNums(workspaceId: string): Promise<void> {
-    for (const table of ['profile_tags', 'segment_members'] as const) {
+    for (const table of ['profile_tags', 'segment_members', 'events'] as const) {
       const stale = await this.db.selectFrom(table).select('profile_id').where('profile_num', 'is', null).where('workspace_id', '=', workspaceId).limit(1).executeTakeFirst();
       if (!stale) continue;
       await this.db
@@ -719,23 +720,24 @@ export class AudienceStore {
 
   /**
    * Profile nums with a track event named `event` in `[since, until]` (ISO text bounds, null: open), in
-   * pages of `limit` events in index order (events_name_type_idx holds every column read here, and
-   * profiles_id_num_idx maps the profile). Pass the returned `next` to continue; null means done.
-   * A profile may appear more than once, and merged-away profiles can appear (callers intersect).
+   * pages of `limit` events in index order (events_name_num_idx holds every column read here, the
+   * profile's number included). Pass the returned `next` to continue; null means done. A profile may
+   * appear more than once (callers add to a bitmap); events of a profile not numbered yet are left out
+   * (`ensureNums` numbers them before the index is loaded or a definition recomputed).
    */
   async eventProfileNums(workspaceId: string, event: string, range: { since: string | null; until: string | null }, after: EventCursor | null, limit: number): Promise<{ nums: Uint32Array; next: EventCursor | null }> {
     const conds = [sql`workspace_id = ${workspaceId}`, sql`event = ${event}`, sql`type = 'track'`];
     if (range.since !== null) conds.push(sql`timestamp >= ${range.since}`);
     if (range.until !== null) conds.push(sql`timestamp <= ${range.until}`);
-    if (after) conds.push(sql`(timestamp, profile_id) > (${after.timestamp}, ${after.profileId})`);
-    // The page's last index entry (an index-only skip), then the page's distinct profiles mapped to
-    // numbers by one probe each, returned as one text value: a page of 20,000 events costs two rows.
+    if (after) conds.push(sql`(timestamp, profile_num) > (${after.timestamp}, ${after.profileNum})`);
+    // The page's last index entry (an index-only skip), then the page's profile numbers straight from
+    // events_name_num_idx, returned as one text value: a page of 20,000 events costs two rows.
     const where = sql.join(conds, sql` and `);
-    const end = await sql<{ timestamp: string; profile_id: string }>`select timestamp, profile_id from events where ${where} order by timestamp, profile_id limit 1 offset ${limit - 1}`.execute(this.db);
+    const end = await sql<{ timestamp: string; profile_num: number | string }>`select timestamp, profile_num from events where ${where} order by timestamp, profile_num limit 1 offset ${limit - 1}`.execute(this.db);
     const last = end.rows[0];
-    const upTo = last ? sql` and (timestamp, profile_id) <= (${last.timestamp}, ${last.profile_id})` : sql``;
-    const r = await sql<{ nums: string | null }>`select ${this.numAgg(sql.ref('p.num'))} as nums from profiles p where p.id in (select profile_id from events where ${where}${upTo})`.execute(this.db);
-    return { nums: parseNumList(r.rows[0]?.nums ?? null), next: last ? { timestamp: last.timestamp, profileId: last.profile_id } : null };
+    const upTo = last ? sql` and (timestamp, profile_num) <= (${last.timestamp}, ${Number(last.profile_num)})` : sql``;
+    const r = await sql<{ nums: string | null }>`select ${this.numAgg(sql.ref('profile_num'))} as nums from events where ${where}${upTo} and profile_num is not null`.execute(this.db);
+    return { nums: parseNumList(r.rows[0]?.nums ?? null), next: last ? { timestamp: last.timestamp, profileNum: Number(last.profile_num) } : null };
   }
 
   // ---------------------------------------------------------------- catalog
@@ -752,7 +754,7 @@ export class AudienceStore {
 
   /**
    * Event names seen in the workspace (page and screen calls as "Page Viewed" / "Screen Viewed"): a
-   * skip scan over events_name_type_idx — one seek per distinct `event` value (track names and page
+   * skip scan over events_name_num_idx — one seek per distinct `event` value (track names and page
    * names) plus a seek per (value, type) checked — instead of reading every event.
    */
   async eventNames(workspaceId: string): Promise<string[]> {

@@ -29,3 +29,9 @@ export function chunk<T>(items: readonly T[], size: number): T[][] {
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
   return out;
 }
+
+/** A profile's bitmap number, as a value inside an insert or update (events carry it beside `profile_id`). */
+export function numOf(profileId: string): RawBuilder<number | null> {
+  return sql<number | null>`(select num from profiles where id = ${profileId})`;
+}
+

@@ -70,6 +70,8 @@ export interface EventsTable {
   context: unknown;
   timestamp: string;
   received_at: string;
+  /** The profile's bitmap number (`profiles.num`), kept with `profile_id`: null only until the profile is numbered. */
+  profile_num?: number | null;
 }
 
 export interface MergesTable {

@@ -13,7 +13,7 @@ import type {
   ProfileRow,
   WorkspaceRecord,
 } from '@siyu/core';
-import { chunk, decodeJson, encodeJson, jsonText, MAX_PARAMS, type Dialect } from './dialect.ts';
+import { chunk, decodeJson, encodeJson, jsonText, MAX_PARAMS, numOf, type Dialect } from './dialect.ts';
 import type { Database } from './schema.ts';
 import type { SqliteHotPath } from './sqlite/sqlite-hot-path.ts';
 import type { WriterLock } from './sqlite/writer-lock.ts';
@@ -405,7 +405,7 @@ export class SqlStore {
       }
       for (const m of changes.merges) {
         await tx.db.updateTable('identities').set({ profile_id: m.winnerId }).where('profile_id', '=', m.loserId).execute();
-        await tx.db.updateTable('events').set({ profile_id: m.winnerId }).where('profile_id', '=', m.loserId).execute();
+        await tx.db.updateTable('events').set({ profile_id: m.winnerId, profile_num: numOf(m.winnerId) }).where('profile_id', '=', m.loserId).execute();
         await tx.db.updateTable('profiles').set({ merged_into: m.winnerId, updated_at: m.createdAt }).where('id', '=', m.loserId).execute();
       }
       for (const part of chunk(changes.merges, Math.floor(MAX_PARAMS / 9))) {
@@ -432,10 +432,10 @@ export class SqlStore {
         .onConflict((oc) => oc.columns(['workspace_id', 'type', 'value']).doUpdateSet((eb) => ({ profile_id: eb.ref('excluded.profile_id') })))
         .execute();
     }
-    for (const part of chunk(events, Math.floor(MAX_PARAMS / 12))) {
+    for (const part of chunk(events, Math.floor(MAX_PARAMS / 13))) {
       await this.db
         .insertInto('events')
-        .values(part.map(eventValues))
+        .values(part.map((e) => ({ ...eventValues(e), profile_num: numOf(e.profileId) })))
         .onConflict((oc) => oc.columns(['workspace_id', 'message_id']).doNothing())
         .execute();
     }
@@ -627,7 +627,7 @@ export class SqlStore {
     for (const part of chunk(originIds, MAX_PARAMS - 3)) {
       // `origin <> profile` matches the partial origin indexes: only moved rows can need moving back.
       await this.db.updateTable('identities').set({ profile_id: profileId }).where('workspace_id', '=', workspaceId).where('origin_profile_id', 'in', part).whereRef('origin_profile_id', '<>', 'profile_id').execute();
-      await this.db.updateTable('events').set({ profile_id: profileId }).where('workspace_id', '=', workspaceId).where('origin_profile_id', 'in', part).whereRef('origin_profile_id', '<>', 'profile_id').execute();
+      await this.db.updateTable('events').set({ profile_id: profileId, profile_num: numOf(profileId) }).where('workspace_id', '=', workspaceId).where('origin_profile_id', 'in', part).whereRef('origin_profile_id', '<>', 'profile_id').execute();
     }
   }
 

@@ -94,9 +94,9 @@ describe.each(TEST_BACKENDS)('AudienceStore on $name', (backend) => {
     expect(await nums(w, 'Order Completed', { since: null, until: '2026-01-01' }, null, 10)).toEqual({ nums: [ra!.num], next: null });
     expect(await nums(w, 'Order Completed', { since: '2026-01-31', until: null }, null, 10)).toEqual({ nums: [], next: null });
     const paged = await nums(w, 'Order Completed', { since: null, until: null }, null, 1);
-    expect(paged).toEqual({ nums: [ra!.num], next: { timestamp: '2025-12-01T00:00:00.000Z', profileId: a } });
-    expect(await nums(w, 'Order Completed', { since: null, until: null }, paged.next, 1)).toEqual({ nums: [ra!.num], next: { timestamp: '2026-01-30T00:00:00.000Z', profileId: a } });
-    expect(await nums(w, 'Order Completed', { since: null, until: null }, { timestamp: '2026-01-30T00:00:00.000Z', profileId: a! }, 1)).toEqual({ nums: [], next: null });
+    expect(paged).toEqual({ nums: [ra!.num], next: { timestamp: '2025-12-01T00:00:00.000Z', profileNum: ra!.num } });
+    expect(await nums(w, 'Order Completed', { since: null, until: null }, paged.next, 1)).toEqual({ nums: [ra!.num], next: { timestamp: '2026-01-30T00:00:00.000Z', profileNum: ra!.num } });
+    expect(await nums(w, 'Order Completed', { since: null, until: null }, { timestamp: '2026-01-30T00:00:00.000Z', profileNum: ra!.num }, 1)).toEqual({ nums: [], next: null });
     expect((await nums(w, 'Home', { since: null, until: null }, null, 10)).nums).toEqual([]);
     expect(await store.eventNames(w)).toEqual(['Order Completed', 'Other', 'Page Viewed', 'Screen Viewed']);
   });
@@ -110,12 +110,16 @@ describe.each(TEST_BACKENDS)('AudienceStore on $name', (backend) => {
     const id = `prof_${w.slice(3)}_late`;
     await store.insertProfileTags(w, [{ tagId, profileId: id, source: 'import', actor: 'x', appliedAt: T0, expiresAt: null }]);
     await store.insertSegmentMembers(w, segId, [id], T0);
+    const ordered = () => store.eventProfileNums(w, 'Order Completed', { since: null, until: null }, null, 10).then((r) => [...r.nums]);
+    await opened.store.applyChanges({ consumedSeqs: [], profiles: [], identities: [], merges: [], conflicts: [], events: [event(w, id, 'track', 'Order Completed', T0)] });
     expect([...(await store.memberNumPage(w, 'tag', tagId, 0, 10)).nums]).toEqual([]);
+    expect(await ordered()).toEqual([]);
     await opened.store.upsertProfiles([profile(w, id)]);
     await store.ensureNums(w, 1);
     const [num] = (await store.profileNums(w, [id])).map((n) => n.num);
     expect([...(await store.memberNumPage(w, 'tag', tagId, 0, 10)).nums]).toEqual([num]);
     expect([...(await store.memberNumPage(w, 'segment', segId, 0, 10)).nums]).toEqual([num]);
+    expect(await ordered()).toEqual([num]);
     // Pages of one: the lowest number first, `last` continues.
     const other = `prof_${w.slice(3)}_other`;
     await opened.store.upsertProfiles([profile(w, other)]);

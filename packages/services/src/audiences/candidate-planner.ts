@@ -3,7 +3,7 @@ import { newBitmap, type AudienceBitmaps, type AudienceStore, type Bitmap } from
 import { yieldToEventLoop } from './yield.ts';
 
 const DAY_MS = 86_400_000;
-/** Events per candidate query: one bounded range of events_name_type_idx (~20–40 ms on SQLite). */
+/** Events per candidate query: one bounded range of events_name_num_idx (~20–40 ms on SQLite). */
 const EVENT_PAGE = 20_000;
 /**
  * When the bitmap-only parts of an `all` leave at most this many profiles, event lookups are skipped:

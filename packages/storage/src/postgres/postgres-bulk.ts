@@ -41,11 +41,13 @@ export async function pgInsertEvents(db: Db, rows: readonly EventRow[]): Promise
   if (rows.length === 0) return;
   const col = <T>(f: (r: EventRow) => T) => rows.map(f);
   await sql`
-    insert into events (id, workspace_id, profile_id, origin_profile_id, message_id, type, event, traits, properties, context, timestamp, received_at)
-    select * from unnest(${col((r) => r.id)}::text[], ${col((r) => r.workspaceId)}::text[], ${col((r) => r.profileId)}::text[],
+    insert into events (id, workspace_id, profile_id, origin_profile_id, message_id, type, event, traits, properties, context, timestamp, received_at, profile_num)
+    select u.*, (select p.num from profiles p where p.id = u.profile_id)
+    from unnest(${col((r) => r.id)}::text[], ${col((r) => r.workspaceId)}::text[], ${col((r) => r.profileId)}::text[],
       ${col((r) => r.originProfileId)}::text[], ${col((r) => r.messageId)}::text[], ${col((r) => r.type)}::text[], ${col((r) => r.event)}::text[],
       ${col((r) => encodeJson(r.traits))}::jsonb[], ${col((r) => encodeJson(r.properties))}::jsonb[], ${col((r) => encodeJson(r.context))}::jsonb[],
       ${col((r) => r.timestamp)}::text[], ${col((r) => r.receivedAt)}::text[])
+      as u(id, workspace_id, profile_id, origin_profile_id, message_id, type, event, traits, properties, context, timestamp, received_at)
     on conflict (workspace_id, message_id) do nothing`.execute(db);
 }
 

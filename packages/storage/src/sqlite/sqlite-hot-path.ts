@@ -46,7 +46,7 @@ export class SqliteHotPath {
         'insert into identities (workspace_id, type, value, profile_id, origin_profile_id, first_seen, source_message_id) values (?, ?, ?, ?, ?, ?, ?) on conflict (workspace_id, type, value) do update set profile_id = excluded.profile_id',
       ),
       insertEvent: p(
-        'insert into events (id, workspace_id, profile_id, origin_profile_id, message_id, type, event, traits, properties, context, timestamp, received_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) on conflict (workspace_id, message_id) do nothing',
+        'insert into events (id, workspace_id, profile_id, origin_profile_id, message_id, type, event, traits, properties, context, timestamp, received_at, profile_num) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, (select num from profiles where id = ?)) on conflict (workspace_id, message_id) do nothing',
       ),
       upsertProfile: p(
         `insert into profiles (id, workspace_id, traits, trait_times, first_touch, computed, merged_into, first_seen, last_seen, created_at, updated_at, num)
@@ -55,7 +55,7 @@ export class SqliteHotPath {
            computed = excluded.computed, first_seen = excluded.first_seen, last_seen = excluded.last_seen, updated_at = excluded.updated_at`,
       ),
       repointIdentities: p('update identities set profile_id = ? where profile_id = ?'),
-      repointEvents: p('update events set profile_id = ? where profile_id = ?'),
+      repointEvents: p('update events set profile_id = ?, profile_num = (select num from profiles where id = ?) where profile_id = ?'),
       setMergedInto: p('update profiles set merged_into = ?, updated_at = ? where id = ?'),
       insertMerge: p('insert into merges (id, workspace_id, winner_id, loser_id, reason, message_id, actor, created_at, undone_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?)'),
       insertConflict: p(
@@ -189,11 +189,11 @@ export class SqliteHotPath {
     }
     for (const i of c.identities) s.insertIdentity.run(i.workspaceId, i.type, i.value, i.profileId, i.originProfileId, i.firstSeen, i.sourceMessageId);
     for (const e of c.events) {
-      s.insertEvent.run(e.id, e.workspaceId, e.profileId, e.originProfileId, e.messageId, e.type, e.event, encodeJson(e.traits), encodeJson(e.properties), encodeJson(e.context), e.timestamp, e.receivedAt);
+      s.insertEvent.run(e.id, e.workspaceId, e.profileId, e.originProfileId, e.messageId, e.type, e.event, encodeJson(e.traits), encodeJson(e.properties), encodeJson(e.context), e.timestamp, e.receivedAt, e.profileId);
     }
     for (const m of c.merges) {
       s.repointIdentities.run(m.winnerId, m.loserId);
-      s.repointEvents.run(m.winnerId, m.loserId);
+      s.repointEvents.run(m.winnerId, m.winnerId, m.loserId);
       s.setMergedInto.run(m.winnerId, m.createdAt, m.loserId);
       s.insertMerge.run(m.id, m.workspaceId, m.winnerId, m.loserId, m.reason, m.messageId, m.actor, m.createdAt, m.undoneAt);
     }
