@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ConditionNode, WorkspaceRecord } from '@siyu/core';
+import { AudienceStore } from '@siyu/storage';
 import { TEST_BACKENDS } from '@siyu/storage/testing';
 import { createTestSiyu, type TestSiyu } from '@siyu/services/testing';
 import { isolatedBackend } from './audiences-harness.ts';
@@ -253,7 +254,12 @@ describe.each(TEST_BACKENDS)('audience scenarios on $name', (backend) => {
     ]);
     // Membership events are stored, not re-processed: the person's computed traits ignore them.
     const p = await t.services.profiles.get(ws.id, pid);
-    expect(p.computed.event_count).toBe(1);
+    expect(p.computed.event_count).toBe(1);    // They carry the person's number, so segments on them find their candidates like any event.
+    const store = new AudienceStore(t.services.deps.store);
+    const num = (await store.profileNums(ws.id, [pid]))[0]!.num;
+    for (const name of ['Segment Entered', 'Segment Exited']) {
+      expect([...(await store.eventProfileNums(ws.id, name, { since: null, until: null }, null, 10)).nums]).toEqual([num]);
+    }
   });
 
   it('changes no definition uses are skipped, and memberships stay exactly what a full recompute gives', async () => {

@@ -73,6 +73,8 @@ export interface AudienceEventRecord {
   id: string;
   workspaceId: string;
   profileId: string;
+  /** The profile's number when the caller knows it (otherwise looked up per row). */
+  profileNum?: number | undefined;
   messageId: string;
   event: string;
   properties: Record<string, unknown>;
@@ -424,7 +426,7 @@ export class AudienceStore {
             context: encodeJson({ library: { name: 'siyu-audiences' } }),
             timestamp: e.timestamp,
             received_at: e.timestamp,
-            profile_num: numOf(e.profileId),
+            profile_num: e.profileNum !== undefined && e.profileNum >= 0 ? e.profileNum : numOf(e.profileId),
           })),
         )
         .onConflict((oc) => oc.columns(['workspace_id', 'message_id']).doNothing())
@@ -730,14 +732,17 @@ export class AudienceStore {
     if (range.since !== null) conds.push(sql`timestamp >= ${range.since}`);
     if (range.until !== null) conds.push(sql`timestamp <= ${range.until}`);
     if (after) conds.push(sql`(timestamp, profile_num) > (${after.timestamp}, ${after.profileNum})`);
-    // The page's last index entry (an index-only skip), then the page's profile numbers straight from
-    // events_name_num_idx, returned as one text value: a page of 20,000 events costs two rows.
+    // One ordered walk of events_name_num_idx: the page's profile numbers as one text value (in index
+    // order, so the last is the cursor's), its last timestamp and its size — a page of 20,000 events is one row.
+    conds.push(sql`profile_num is not null`);
     const where = sql.join(conds, sql` and `);
-    const end = await sql<{ timestamp: string; profile_num: number | string }>`select timestamp, profile_num from events where ${where} order by timestamp, profile_num limit 1 offset ${limit - 1}`.execute(this.db);
-    const last = end.rows[0];
-    const upTo = last ? sql` and (timestamp, profile_num) <= (${last.timestamp}, ${Number(last.profile_num)})` : sql``;
-    const r = await sql<{ nums: string | null }>`select ${this.numAgg(sql.ref('profile_num'))} as nums from events where ${where}${upTo} and profile_num is not null`.execute(this.db);
-    return { nums: parseNumList(r.rows[0]?.nums ?? null), next: last ? { timestamp: last.timestamp, profileNum: Number(last.profile_num) } : null };
+    const page = sql`select timestamp as ts, profile_num as n from events where ${where} order by timestamp, profile_num limit ${limit}`;
+    const agg = this.sql.dialect === 'postgres' ? sql<string | null>`string_agg(n::text, ',' order by ts, n)` : sql<string | null>`group_concat(n, ',' order by ts, n)`;
+    const r = await sql<{ nums: string | null; last_ts: string | null; c: number | string }>`select ${agg} as nums, max(ts) as last_ts, count(*) as c from (${page}) page`.execute(this.db);
+    const row = r.rows[0];
+    const nums = parseNumList(row?.nums ?? null);
+    const full = Number(row?.c ?? 0) >= limit && nums.length > 0;
+    return { nums, next: full ? { timestamp: row!.last_ts!, profileNum: nums[nums.length - 1]! } : null };
   }
 
   // ---------------------------------------------------------------- catalog
