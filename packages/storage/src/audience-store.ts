@@ -85,6 +85,11 @@ export interface AudienceEventRecord {
 export interface EventNeeds {
   /** Event names; "Page Viewed" / "Screen Viewed" also match page and screen calls. */
   names: readonly string[];
+  /**
+   * Those of `names` whose properties are read (filters, sums); the others are read without them,
+   * from events_profile_idx alone (it holds type, event and timestamp), never touching the event rows.
+   */
+  properties: readonly string[];
   /** Lower bound on `timestamp` as ISO text (already widened for time-zone offsets), or null for all time. */
   since: string | null;
 }
@@ -242,8 +247,9 @@ export class AudienceStore {
     return out;
   }
 
-  async insertProfileTags(workspaceId: string, rows: readonly ProfileTagRecord[]): Promise<void> {
-    const nums = await this.numsOf(rows.map((r) => r.profileId));
+  /** `knownNums`: the profiles' numbers when the caller holds them (saves looking them up). */
+  async insertProfileTags(workspaceId: string, rows: readonly ProfileTagRecord[], knownNums?: ReadonlyMap<string, number>): Promise<void> {
+    const nums = knownNums ?? (await this.numsOf(rows.map((r) => r.profileId)));
     for (const part of chunk(rows, Math.floor(MAX_PARAMS / 8))) {
       await this.db
         .insertInto('profile_tags')
@@ -337,8 +343,9 @@ export class AudienceStore {
     return out;
   }
 
-  async insertSegmentMembers(workspaceId: string, segmentId: string, profileIds: readonly string[], at: string): Promise<void> {
-    const nums = await this.numsOf(profileIds);
+  /** `knownNums`: the profiles' numbers when the caller holds them (saves looking them up). */
+  async insertSegmentMembers(workspaceId: string, segmentId: string, profileIds: readonly string[], at: string, knownNums?: ReadonlyMap<string, number>): Promise<void> {
+    const nums = knownNums ?? (await this.numsOf(profileIds));
     for (const part of chunk(profileIds, Math.floor(MAX_PARAMS / 5))) {
       await this.db
         .insertInto('segment_members')
@@ -624,29 +631,65 @@ export class AudienceStore {
       if (needs.events && needs.events.names.length > 0) {
         const accept = needs.eventsFor;
         const want = accept ? part.filter((id) => accept(rows.get(id)!)) : part;
-        if (want.length > 0) for (const e of await this.eventsFor(workspaceId, want, needs.events)) rows.get(e.profileId)?.events.push(e.event);
+        if (want.length > 0) for (const e of await this.eventsFor(want, needs.events)) rows.get(e.profileId)?.events.push(e.event);
       }
     }
     return [...rows.values()];
   }
 
-  private async eventsFor(workspaceId: string, profileIds: readonly string[], needs: EventNeeds): Promise<{ profileId: string; event: EvaluationEvent }[]> {
-    const names = [...needs.names];
+  /**
+   * Completes rows read earlier without events (a recompute screens profiles outside any transaction,
+   * then evaluates those left inside the transaction that writes their memberships): drops the rows of
+   * profiles merged away or erased since, and adds the needed events (those `needs.eventsFor` accepts,
+   * all when unset) to the others, in place. Returns the rows kept.
+   */
+  async completeRows(workspaceId: string, rows: readonly EvaluationRow[], needs: PageNeeds): Promise<EvaluationRow[]> {
+    const live = new Set<string>();
+    for (const part of chunk(rows.map((r) => r.id), MAX_PARAMS - 1)) {
+      const found = await this.db.selectFrom('profiles').select('id').where(this.noIndex('profiles.workspace_id'), '=', workspaceId).where(this.noIndex('profiles.merged_into'), 'is', null).where('id', 'in', part).execute();
+      for (const r of found) live.add(r.id);
+    }
+    const kept = rows.filter((r) => live.has(r.id));
+    if (!needs.events || needs.events.names.length === 0) return kept;
+    const accept = needs.eventsFor;
+    const byId = new Map<string, EvaluationRow>();
+    for (const r of kept) if (!accept || accept(r)) byId.set(r.id, r);
+    for (const part of chunk([...byId.keys()], MAX_PARAMS - 1)) {
+      for (const e of await this.eventsFor(part, needs.events)) byId.get(e.profileId)?.events.push(e.event);
+    }
+    return kept;
+  }
+
+  private async eventsFor(profileIds: readonly string[], needs: EventNeeds): Promise<{ profileId: string; event: EvaluationEvent }[]> {
+    const withProperties = new Set(needs.properties);
+    const bare = needs.names.filter((n) => !withProperties.has(n));
+    const full = needs.names.filter((n) => withProperties.has(n));
+    const out: { profileId: string; event: EvaluationEvent }[] = [];
+    if (bare.length) out.push(...(await this.eventsOfNames(profileIds, bare, needs.since, false)));
+    if (full.length) out.push(...(await this.eventsOfNames(profileIds, full, needs.since, true)));
+    return out;
+  }
+
+  /**
+   * By events_profile_idx alone when `properties` is false. No workspace condition: profile ids are
+   * unique across workspaces and callers pass ids read from one workspace's profiles, so these events
+   * are that workspace's; a workspace_id condition would send every event back to its row for that column.
+   */
+  private async eventsOfNames(profileIds: readonly string[], names: readonly string[], since: string | null, properties: boolean): Promise<{ profileId: string; event: EvaluationEvent }[]> {
     const types = Object.entries(PAGE_EVENT_NAMES).filter(([, name]) => names.includes(name)).map(([type]) => type);
     let q = this.db
       .selectFrom('events')
-      .select(['profile_id', 'type', 'event', 'properties', 'timestamp'])
-      // Through events_profile_idx: with sampled statistics SQLite picks events_name_idx and reads every
-      // event of these names in the window across the workspace, for each page of profiles.
-      .where(this.noIndex('events.workspace_id'), '=', workspaceId)
+      .select(['profile_id', 'type', 'event', 'timestamp'])
       .where('profile_id', 'in', profileIds)
       .where((eb) => eb.or([eb.and([eb('type', '=', 'track'), eb('event', 'in', names)]), ...(types.length ? [eb('type', 'in', types)] : [])]));
-    if (needs.since !== null) q = q.where('timestamp', '>=', needs.since);
+    if (since !== null) q = q.where('timestamp', '>=', since);
+    if (properties) {
+      const rows = await q.select('properties').execute();
+      return rows.map((r) => ({ profileId: r.profile_id, event: toEvaluationEvent(r, decodeJson(r.properties) ?? {}) }));
+    }
+    // Everything selected is in events_profile_idx (profile_id, timestamp, type, event): a covering read.
     const rows = await q.execute();
-    return rows.map((r) => ({
-      profileId: r.profile_id,
-      event: { event: r.type === 'track' ? (r.event ?? '') : (PAGE_EVENT_NAMES[r.type] ?? r.type), type: r.type, timestamp: r.timestamp, properties: decodeJson(r.properties) ?? {} },
-    }));
+    return rows.map((r) => ({ profileId: r.profile_id, event: toEvaluationEvent(r, {}) }));
   }
 
   /** Layer cells of these profiles (absent: no row yet). */
@@ -812,6 +855,10 @@ export class AudienceStore {
 }
 
 /** Parses "3,1,2" (a comma-joined list of non-negative integers) into a typed array. */
+function toEvaluationEvent(r: { type: string; event: string | null; timestamp: string }, properties: Record<string, unknown>): EvaluationEvent {
+  return { event: r.type === 'track' ? (r.event ?? '') : (PAGE_EVENT_NAMES[r.type] ?? r.type), type: r.type, timestamp: r.timestamp, properties };
+}
+
 export function parseNumList(text: string | null): Uint32Array {
   if (!text) return new Uint32Array(0);
   let n = 1;

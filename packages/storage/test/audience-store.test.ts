@@ -54,7 +54,7 @@ describe.each(TEST_BACKENDS)('AudienceStore on $name', (backend) => {
         event(w, b!, 'screen', 'Main', '2026-01-31T00:00:00.000Z'),
       ],
     });
-    const rows = await store.evaluationPage(w, { afterNum: 0, limit: 10 }, { events: { names: ['Order Completed', 'Page Viewed'], since: '2026-01-15' } });
+    const rows = await store.evaluationPage(w, { afterNum: 0, limit: 10 }, { events: { names: ['Order Completed', 'Page Viewed'], properties: ['Order Completed'], since: '2026-01-15' } });
     expect(rows.map((r) => r.id)).toEqual([a, b, c]);
     const [ra, rb, rc] = rows;
     expect(ra!.tags).toEqual([{ tagId, source: 'manual', expiresAt: null }]);
@@ -64,15 +64,25 @@ describe.each(TEST_BACKENDS)('AudienceStore on $name', (backend) => {
     expect(rb!.segments).toEqual([segId]);
     expect(rb!.events).toEqual([]);
     expect(rc!.layers).toEqual({ lifecycle: 'active', rfm: { r: 5, f: 4, m: 3, segment: 'Champions' } });
-    const all = await store.evaluationPage(w, { ids: [a!] }, { events: { names: ['Order Completed'], since: null } });
+    expect(ra!.events.find((e) => e.event === 'Page Viewed')!).toMatchObject({ type: 'page', timestamp: '2026-01-31T00:00:00.000+08:00', properties: {} });
+    const all = await store.evaluationPage(w, { ids: [a!] }, { events: { names: ['Order Completed'], properties: [], since: null } });
     expect(all[0]!.events).toHaveLength(2);
+    // Names whose properties no condition reads come without them (from the index alone).
+    expect(all[0]!.events.map((e) => e.properties)).toEqual([{}, {}]);
     // Keyset pages by number, and by explicit numbers.
     const page2 = await store.evaluationPage(w, { afterNum: ra!.num, limit: 1 }, { events: null });
     expect(page2.map((r) => r.id)).toEqual([b]);
     expect((await store.evaluationPage(w, { nums: [rc!.num, ra!.num] }, { events: null })).map((r) => r.id)).toEqual([a, c]);
     // A merged-away profile is never read.
+    const screenedBefore = await store.evaluationPage(w, { afterNum: 0, limit: 10 }, { events: null });
     await opened.store.setMergedInto(w, b!, a!, T0);
     expect((await store.evaluationPage(w, { afterNum: 0, limit: 10 }, { events: null })).map((r) => r.id)).toEqual([a, c]);
+    // Rows read before the merge, completed afterwards (a recompute's screen, then its transaction):
+    // the merged-away profile is dropped, the others get their events.
+    const completed = await store.completeRows(w, screenedBefore, { events: { names: ['Order Completed'], properties: [], since: null } });
+    expect(completed.map((r) => r.id)).toEqual([a, c]);
+    expect(completed[0]!.events.map((e) => e.timestamp).sort()).toEqual(['2025-12-01T00:00:00.000Z', '2026-01-30T00:00:00.000Z']);
+    expect(completed[1]!.events).toEqual([]);
     expect(await store.idsOfNums(w, [rc!.num, rb!.num, ra!.num])).toEqual([a, c]);
     await store.insertTag({ id: tagId, workspaceId: w, groupId: null, name: 't', kind: 'manual', definition: null, description: null, defaultTtlDays: null, createdAt: T0, updatedAt: T0 });
     await store.insertSegment({ id: segId, workspaceId: w, name: 's', description: null, definition: { version: 1, condition: { tag: tagId, has: true } }, version: 1, createdAt: T0, updatedAt: T0, computedAt: null });

@@ -23,6 +23,7 @@ describe('conditionDependencies', () => {
       traits: ['address.city', 'city'],
       computed: ['event_counts.Product Viewed', 'total_spent'],
       events: ['Order Completed', 'Product Viewed'],
+      eventProperties: [],
       tags: ['tag_01', '高意向'],
       segments: ['seg_a', 'seg_b'],
       usesLifecycle: true,
@@ -40,6 +41,18 @@ describe('conditionDependencies', () => {
     { name: 'rfm scores', node: { rfm: { r: [5] } }, expected: false },
   ])('timeDependent: $name', ({ node, expected }) => {
     expect(conditionDependencies(node).timeDependent).toBe(expected);
+  });
+
+  test.each<{ name: string; node: ConditionNode; expected: string[] }>([
+    { name: 'a plain count', node: { event: 'E', op: 'gte', value: 1 }, expected: [] },
+    { name: 'an explicit count', node: { event: 'E', measure: 'count', op: 'gte', value: 1 }, expected: [] },
+    { name: 'a property filter', node: { event: 'E', where: [{ property: 'sku', op: 'eq', value: 'A' }], op: 'gte', value: 1 }, expected: ['E'] },
+    { name: 'a sum', node: { event: 'E', measure: { sum: 'revenue' }, op: 'gte', value: 1 }, expected: ['E'] },
+    { name: 'a max', node: { not: { event: 'E', measure: { max: 'revenue' }, op: 'gte', value: 1 } }, expected: ['E'] },
+    { name: 'a filtered sequence step', node: { sequence: ['A', { event: 'B', where: [{ property: 'sku', op: 'eq', value: 'A' }] }] }, expected: ['B'] },
+    { name: 'an unfiltered sequence', node: { sequence: ['A', { event: 'B', where: [] }] }, expected: [] },
+  ])('eventProperties: $name', ({ node, expected }) => {
+    expect(conditionDependencies(node).eventProperties).toEqual(expected);
   });
 
   test('rfm scores count as using RFM', () => {

@@ -10,6 +10,11 @@ export interface ConditionDependencies {
   computed: string[];
   /** Event names used by behaviour and sequence conditions. */
   events: string[];
+  /**
+   * The subset of `events` whose properties are read (a `where` filter, or a sum/avg/min/max measure);
+   * for the others name and timestamp are enough, which storage can answer from an index alone.
+   */
+  eventProperties: string[];
   /** Tag references as written (ids `tag_…` or names). */
   tags: string[];
   /** Segment ids. */
@@ -30,6 +35,7 @@ export function conditionDependencies(node: ConditionNode): ConditionDependencie
   const traits = new Set<string>();
   const computed = new Set<string>();
   const events = new Set<string>();
+  const eventProperties = new Set<string>();
   const tags = new Set<string>();
   const segments = new Set<string>();
   let usesLifecycle = false;
@@ -49,12 +55,16 @@ export function conditionDependencies(node: ConditionNode): ConditionDependencie
     } else if ('tag' in n) tags.add(n.tag);
     else if ('event' in n) {
       events.add(n.event);
+      if ((n.where ?? []).length > 0 || (n.measure !== undefined && n.measure !== 'count')) eventProperties.add(n.event);
       const window = n.window ?? 'ever';
       timeDependent ||= window !== 'ever' && 'last_days' in window;
       timeDependent ||= (n.where ?? []).some((f) => isTimeDependent(f.op));
     } else if ('sequence' in n) {
       const steps = n.sequence.map(normalizeStep);
-      steps.forEach((s) => events.add(s.event));
+      for (const s of steps) {
+        events.add(s.event);
+        if (s.where.length > 0) eventProperties.add(s.event);
+      }
       const window = n.window ?? 'ever';
       timeDependent ||= window !== 'ever' && 'last_days' in window;
       timeDependent ||= steps.some((s) => s.where.some((f) => isTimeDependent(f.op)));
@@ -69,6 +79,7 @@ export function conditionDependencies(node: ConditionNode): ConditionDependencie
     traits: sorted(traits),
     computed: sorted(computed),
     events: sorted(events),
+    eventProperties: sorted(eventProperties),
     tags: sorted(tags),
     segments: sorted(segments),
     usesLifecycle,

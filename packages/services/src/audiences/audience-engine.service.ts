@@ -296,7 +296,9 @@ export class AudienceEngine {
     if (changes.length === 0) return [];
     const at = now.toISOString();
     const groups = new Map<string, { def: CompiledDefinition; action: 'entered' | 'exited'; ids: string[] }>();
+    const nums = new Map<string, number>();
     for (const c of changes) {
+      if (c.num >= 0) nums.set(c.profileId, c.num);
       const key = `${c.def.kind}:${c.def.id}:${c.action}`;
       let g = groups.get(key);
       if (!g) groups.set(key, (g = { def: c.def, action: c.action, ids: [] }));
@@ -304,10 +306,10 @@ export class AudienceEngine {
     }
     for (const g of groups.values()) {
       if (g.def.kind === 'segment') {
-        if (g.action === 'entered') await tx.insertSegmentMembers(workspaceId, g.def.id, g.ids, at);
+        if (g.action === 'entered') await tx.insertSegmentMembers(workspaceId, g.def.id, g.ids, at, nums);
         else await tx.deleteSegmentMembers(workspaceId, g.def.id, g.ids);
       } else if (g.action === 'entered') {
-        await tx.insertProfileTags(workspaceId, g.ids.map((profileId) => ({ tagId: g.def.id, profileId, source: 'rule', actor: 'rule', appliedAt: at, expiresAt: null })));
+        await tx.insertProfileTags(workspaceId, g.ids.map((profileId) => ({ tagId: g.def.id, profileId, source: 'rule', actor: 'rule', appliedAt: at, expiresAt: null })), nums);
       } else {
         await tx.deleteProfileTags(workspaceId, g.def.id, g.ids);
       }
@@ -434,9 +436,11 @@ export class AudienceEngine {
       const changed = new Set<string>();
       let entered = 0;
       let exited = 0;
-      const evaluatePage = async (selector: PageSelector): Promise<{ read: number; last: number }> => {
+      // A page is read whole in the transaction, or (`screened`) was read without events by the screen
+      // below and gets only its events here (rows of profiles merged away or erased since are dropped).
+      const evaluatePage = async (page: PageSelector | { screened: EvaluationRow[] }): Promise<{ read: number; last: number }> => {
         const { rows, changes } = await this.store.transaction(async (tx) => {
-          const rows = await tx.evaluationPage(workspaceId, selector, needs);
+          const rows = 'screened' in page ? await tx.completeRows(workspaceId, page.screened, needs) : await tx.evaluationPage(workspaceId, page, needs);
           const changes: DerivedChange[] = [];
           const due: { profileId: string; dueAt: string }[] = [];
           for (const row of rows) {
@@ -476,21 +480,29 @@ export class AudienceEngine {
         // read is announced by the processor and re-evaluated after this pass.
         const screen = needs.eventsFor !== undefined && (def.deps.traits.length > 0 || def.deps.computed.length > 0);
         const batch = screen ? SCREEN_PAGE : this.pageSize;
-        // Profiles to evaluate, filled up to whole pages (fewer transactions, each one commit).
+        // Profiles to evaluate, filled up to whole pages (fewer transactions, each one commit). Screened
+        // rows are evaluated as read, with their events added: a change racing with the screen is
+        // re-evaluated after this pass, as above, so re-reading them in the transaction buys nothing.
         let pending: number[] = [];
+        let screened: EvaluationRow[] = [];
         for (let i = 0; i < all.length; i += batch) {
           // better-sqlite3 is synchronous: yield between pages so HTTP and the processor keep running.
           await yieldToEventLoop();
           const nums = Array.from(all.subarray(i, i + batch));
           if (screen) {
             const rows = await this.store.evaluationPage(workspaceId, { nums }, { ...needs, events: null });
-            for (const row of rows) if (this.mayChange(model, def, row, now)) pending.push(row.num);
+            for (const row of rows) if (this.mayChange(model, def, row, now)) screened.push(row);
           } else pending.push(...nums);
           const last = i + batch >= all.length;
           while (pending.length >= this.pageSize || (last && pending.length > 0)) {
             await yieldToEventLoop();
             await evaluatePage({ nums: pending.slice(0, this.pageSize) });
             pending = pending.slice(this.pageSize);
+          }
+          while (screened.length >= this.pageSize || (last && screened.length > 0)) {
+            await yieldToEventLoop();
+            await evaluatePage({ screened: screened.slice(0, this.pageSize) });
+            screened = screened.slice(this.pageSize);
           }
         }
       } else {

@@ -72,13 +72,18 @@ function lookbackOf(nodes: readonly ConditionNode[]): Lookback {
  */
 export function eventNeedsOf(nodes: readonly ConditionNode[], now: Date): EventNeeds | null {
   const names = new Set<string>();
-  for (const n of nodes) for (const e of conditionDependencies(n).events) names.add(e);
+  const properties = new Set<string>();
+  for (const n of nodes) {
+    const deps = conditionDependencies(n);
+    for (const e of deps.events) names.add(e);
+    for (const e of deps.eventProperties) properties.add(e);
+  }
   if (names.size === 0) return null;
   const lb = lookbackOf(nodes);
-  if (lb.ever) return { names: [...names].sort(), since: null };
+  if (lb.ever) return { names: [...names].sort(), properties: [...properties].sort(), since: null };
   let from = now.getTime() - lb.maxLastDays * DAY_MS;
   if (lb.earliestBetweenMs !== null) from = Math.min(from, lb.earliestBetweenMs);
-  return { names: [...names].sort(), since: new Date(from - 2 * DAY_MS).toISOString().slice(0, 10) };
+  return { names: [...names].sort(), properties: [...properties].sort(), since: new Date(from - 2 * DAY_MS).toISOString().slice(0, 10) };
 }
 
 /**
