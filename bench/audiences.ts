@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -288,6 +288,7 @@ async function runBackend(backend: string, target: Target, shape: BenchShape, co
     const loopDelay = monitorEventLoopDelay({ resolution: 10 });
     loopDelay.enable();
     const incStalls = new StallWatch();
+    const io0 = processIo();
     const inc = await runIncremental(services, {
       workspace,
       rate: Number(o.values.rate),
@@ -311,6 +312,11 @@ async function runBackend(backend: string, target: Target, shape: BenchShape, co
     out('incremental_processor_p95', fmt(percentile(inc.processorMs, 95), 0), 'ms');
     out('incremental_drain_after_send', fmt(inc.drainSeconds, 1), 's');
     out('incremental_membership_changes', String(inc.membershipChanges), 'changes');
+    const io1 = processIo();
+    if (io0 && io1 && inc.accepted > 0) {
+      // Bytes this process (both threads) sent to the device: WAL frames, checkpoint copies, the inbox.
+      out('incremental_disk_write_per_event', fmt((io1.writeBytes - io0.writeBytes) / inc.accepted / 1024, 1), 'KB');
+    }
     loopDelay.disable();
     out('incremental_event_loop_p99_delay', fmt(loopDelay.percentile(99) / 1e6, 0), 'ms');
     out('incremental_event_loop_max_stall', fmt(await incStalls.stop(), 0), 'ms');
@@ -387,4 +393,14 @@ function workerConfig(target: Target, processorBatch: number): Config {
   });
   if (!r.ok) throw new Error(r.problems.join('; '));
   return r.config;
+}
+
+/** Linux: bytes this process caused to be written to storage so far (`/proc/self/io`), or null elsewhere. */
+function processIo(): { writeBytes: number } | null {
+  try {
+    const m = /^write_bytes: (\d+)$/m.exec(readFileSync('/proc/self/io', 'utf8'));
+    return m ? { writeBytes: Number(m[1]) } : null;
+  } catch {
+    return null;
+  }
 }

@@ -3,6 +3,7 @@ import { migrateToLatest } from './migrations.ts';
 import { connectPostgres } from './postgres/connect.ts';
 import type { Database } from './schema.ts';
 import { connectSqlite, moveLegacyInbox } from './sqlite/connect.ts';
+import type { WalSync } from './sqlite/wal-sync.ts';
 import { seedPlannerStats } from './sqlite/planner-stats.ts';
 import { SqlStore } from './store.ts';
 import type { Dialect } from './dialect.ts';
@@ -34,6 +35,14 @@ export interface OpenStoreOptions {
   writerLock?: SharedArrayBuffer | undefined;
   /** SQLite page cache of this connection, MB (default 32). */
   sqliteCacheMb?: number | undefined;
+  /**
+   * SQLite: how transactions become durable. `commit` (default): each commit flushes the WAL
+   * (`synchronous = FULL`). `group`: commits do not flush; each `transaction()` awaits one flush shared
+   * with every commit that finished before it, outside the write lock and off the thread
+   * (`sqlite/wal-sync.ts`) — as durable when it returns, cheaper under many small transactions. Writes
+   * made outside `transaction()` are then flushed with the next transaction's flush.
+   */
+  sqliteSync?: 'commit' | 'group' | undefined;
 }
 
 export interface OpenedStore {
@@ -52,12 +61,14 @@ export async function openStore(opts: OpenStoreOptions): Promise<OpenedStore> {
   let hot: (() => SqliteHotPath) | undefined;
   let raw: import('better-sqlite3').Database | undefined;
   let inbox: import('better-sqlite3').Database | undefined;
+  let walSync: WalSync | undefined;
   if (opts.databaseUrl && /^postgres(ql)?:\/\//.test(opts.databaseUrl)) {
     db = connectPostgres(opts.databaseUrl, 10, opts.queryLog).db;
     dialect = 'postgres';
     location = opts.databaseUrl.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
   } else {
-    const c = connectSqlite(opts.sqliteFile, opts.queryLog, opts.sqliteCacheMb);
+    const c = connectSqlite(opts.sqliteFile, opts.queryLog, opts.sqliteCacheMb, opts.sqliteSync);
+    walSync = c.walSync;
     db = c.db;
     hot = c.hot;
     raw = c.raw;
@@ -70,13 +81,14 @@ export async function openStore(opts: OpenStoreOptions): Promise<OpenedStore> {
   if (raw && inbox) moveLegacyInbox(raw, inbox);
   // Statements are prepared after migrations, once the tables exist.
   return {
-    store: new SqlStore(db, dialect, false, hot?.(), raw && opts.writerLock ? { main: new WriterLock(opts.writerLock, threadId, 0), inbox: new WriterLock(opts.writerLock, threadId, 1) } : undefined),
+    store: new SqlStore(db, dialect, false, hot?.(), raw && opts.writerLock ? { main: new WriterLock(opts.writerLock, threadId, 0), inbox: new WriterLock(opts.writerLock, threadId, 1) } : undefined, walSync),
     dialect,
     location,
     async close() {
       // Refreshes planner statistics where the data has changed a lot (cheap; SQLite's advice for long-lived connections).
       if (raw?.open) raw.pragma('optimize');
       await db.destroy();
+      walSync?.close();
       if (inbox?.open) inbox.close();
     },
   };

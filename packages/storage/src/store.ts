@@ -17,6 +17,7 @@ import { chunk, decodeJson, encodeJson, jsonText, MAX_PARAMS, numOf, type Dialec
 import type { Database } from './schema.ts';
 import type { SqliteHotPath } from './sqlite/sqlite-hot-path.ts';
 import type { WriterLock } from './sqlite/writer-lock.ts';
+import type { WalSync } from './sqlite/wal-sync.ts';
 import { receivedAtOf, type DeadLetterRow, type PipelineCounts } from './pipeline.ts';
 import { pgDeleteInbox, pgInsertEvents, pgInsertIdentities, pgUpsertProfiles } from './postgres/postgres-bulk.ts';
 
@@ -61,6 +62,8 @@ export class SqlStore {
     private readonly sqlite?: SqliteHotPath,
     /** SQLite shared with another thread: write transactions take turns (see writer-lock.ts), one lock per file. */
     private readonly locks?: { main: WriterLock; inbox: WriterLock },
+    /** SQLite in `synchronous = NORMAL`: a committed transaction awaits this shared WAL flush (see wal-sync.ts). */
+    private readonly walSync?: WalSync,
   ) {}
 
   /** SQLite: inbox rows consumed by this transaction, removed from the inbox file once it commits. */
@@ -92,6 +95,9 @@ export class SqlStore {
         lock.release();
       }
     }
+    // Durable: with group flushing, after the flush that covers this commit (the write lock is free
+    // meanwhile, and the thread runs other work).
+    if (this.walSync) await this.walSync.sync();
     // Committed: what the transaction consumed leaves the inbox file (a crash before this re-delivers
     // those messages, and the processor drops the ones whose event is stored).
     if (txStore?.consumed.length) await this.ackInbox(txStore.consumed);

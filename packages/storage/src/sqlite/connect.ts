@@ -4,17 +4,28 @@ import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, SqliteDialect } from 'kysely';
 import type { Database } from '../schema.ts';
 import { SqliteHotPath } from './sqlite-hot-path.ts';
+import { WalSync } from './wal-sync.ts';
 
 /**
  * The embedded default: one SQLite file in WAL mode (and the inbox beside it, see {@link connectInbox}). `synchronous = FULL` makes every commit
- * durable (fsync) before we answer 2xx; WAL lets readers run while the processor writes.
+ * durable (fsync) before we answer 2xx; WAL lets readers run while the processor writes. `sync = 'group'`
+ * (the worker thread) flushes once for many commits instead, see {@link WalSync}.
  */
-export function connectSqlite(file: string, queryLog?: import('kysely').LogConfig, cacheMb = 32): { db: Kysely<Database>; raw: BetterSqlite3.Database; inbox: BetterSqlite3.Database; hot: () => SqliteHotPath } {
+export function connectSqlite(
+  file: string,
+  queryLog?: import('kysely').LogConfig,
+  cacheMb = 32,
+  sync: 'commit' | 'group' = 'commit',
+): { db: Kysely<Database>; raw: BetterSqlite3.Database; inbox: BetterSqlite3.Database; hot: () => SqliteHotPath; walSync: WalSync | undefined } {
   if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
   const raw = new BetterSqlite3(file);
   const inbox = connectInbox(inboxFileOf(file));
   raw.pragma('journal_mode = WAL');
-  raw.pragma('synchronous = FULL');
+  // `group`: commits do not flush; the store awaits a shared flush of the WAL after each transaction
+  // instead, outside the write lock and off the thread (see wal-sync.ts). Same durability when a
+  // transaction returns.
+  const walSync = sync === 'group' && file !== ':memory:' ? WalSync.forDatabase(file) : undefined;
+  raw.pragma(walSync ? 'synchronous = NORMAL' : 'synchronous = FULL');
   raw.pragma('busy_timeout = 10000');
   // A larger WAL between checkpoints: fewer page copies and fsyncs of the main file under ingest load.
   raw.pragma('wal_autocheckpoint = 10000');
@@ -26,7 +37,7 @@ export function connectSqlite(file: string, queryLog?: import('kysely').LogConfi
   // mapped pages count in resident memory — at 1M profiles 2 × 64 MB. Reads go through the page cache.
   raw.pragma('mmap_size = 0');
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: raw }), ...(queryLog ? { log: queryLog } : {}) });
-  return { db, raw, inbox, hot: () => new SqliteHotPath(raw, inbox) };
+  return { db, raw, inbox, hot: () => new SqliteHotPath(raw, inbox), walSync };
 }
 
 /** `data/siyu.db` → `data/siyu-inbox.db`. */
