@@ -32,9 +32,6 @@ export async function openRuntime(config: Config, log: Logger, opts: { writerLoc
     migrate: !worker,
     // A server thread beside a worker only appends to the inbox and serves reads: a smaller page cache.
     sqliteCacheMb: opts.writerLock && !worker ? 8 : 32,
-    // The worker thread's many transactions (processor, layers, audiences) share WAL flushes; the
-    // server thread's writes (admin API) flush at each commit.
-    sqliteSync: worker ? 'group' : 'commit',
   });
   // Definitions are edited on the server thread: a worker reloads them every second rather than every 30 s.
   const services = createServices({ store: opened.store, clock: () => new Date(), newId, log }, { defaultTimeZone: config.timeZone, ...(worker ? { audiences: { modelMaxAgeMs: 1000 } } : {}) });

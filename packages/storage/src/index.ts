@@ -36,11 +36,11 @@ export interface OpenStoreOptions {
   /** SQLite page cache of this connection, MB (default 32). */
   sqliteCacheMb?: number | undefined;
   /**
-   * SQLite: how transactions become durable. `commit` (default): each commit flushes the WAL
-   * (`synchronous = FULL`). `group`: commits do not flush; each `transaction()` awaits one flush shared
-   * with every commit that finished before it, outside the write lock and off the thread
-   * (`sqlite/wal-sync.ts`) — as durable when it returns, cheaper under many small transactions. Writes
-   * made outside `transaction()` are then flushed with the next transaction's flush.
+   * SQLite: how writes become durable (both: on the device before the call returns). `group` (default):
+   * `synchronous = NORMAL`, and each `transaction()` — and each write outside one — awaits one
+   * `fdatasync` of the WAL shared with every commit that finished before it, outside the write lock
+   * and off the thread (`sqlite/wal-sync.ts`). `commit`: each commit flushes (`synchronous = FULL`);
+   * benchmarks compare the two.
    */
   sqliteSync?: 'commit' | 'group' | undefined;
 }

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_IDENTITY_RULES, type NormalizedMessage } from '@siyu/core';
+import { sql } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openStore } from '../src/index.ts';
 import { migrateToLatest } from '../src/migrations.ts';
@@ -100,10 +101,34 @@ describe('SQLite with group flushing', () => {
     c.inbox.close();
   });
 
-  it('opened with sqliteSync group, data written by transactions is there after reopening', async () => {
+  it('a write outside a transaction returns after a flush; reads and statements inside a transaction do not flush', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'siyu-walsync-'));
+    const c = connectSqlite(join(dir, 'siyu.db'));
+    expect(c.raw.pragma('synchronous', { simple: true })).toBe(1); // group is the default
+    await migrateToLatest(c.db, 'sqlite');
+    const walSync = c.walSync!;
+    const T = '2026-01-01T00:00:00.000Z';
+    const flushes = walSync.flushes;
+    await c.db.selectFrom('tag_groups').selectAll().execute();
+    await sql`select count(*) from tag_groups`.execute(c.db);
+    expect(walSync.flushes).toBe(flushes);
+    await c.db.insertInto('tag_groups').values({ id: 'tg_1', workspace_id: 'ws_1', name: 'a', description: null, created_at: T }).execute();
+    expect(walSync.flushes).toBe(flushes + 1);
+    await sql`update tag_groups set name = 'b' where id = 'tg_1'`.execute(c.db);
+    expect(walSync.flushes).toBe(flushes + 2);
+    await c.db.transaction().execute(async (trx) => {
+      await trx.insertInto('tag_groups').values({ id: 'tg_2', workspace_id: 'ws_1', name: 'c', description: null, created_at: T }).execute();
+      await trx.deleteFrom('tag_groups').where('id', '=', 'tg_1').execute();
+    });
+    expect(walSync.flushes).toBe(flushes + 2);
+    await c.db.destroy();
+    c.inbox.close();
+  });
+
+  it('data written by transactions is there after reopening', async () => {
     dir = mkdtempSync(join(tmpdir(), 'siyu-walsync-'));
     const file = join(dir, 'siyu.db');
-    const opened = await openStore({ sqliteFile: file, sqliteSync: 'group' });
+    const opened = await openStore({ sqliteFile: file });
     const T = '2026-01-01T00:00:00.000Z';
     await opened.store.createWorkspace({ id: 'ws_group', name: 'group', timeZone: 'Asia/Shanghai', createdAt: T, instanceAdmin: false, writeKeyHash: 'w', adminTokenHash: 'a', rules: DEFAULT_IDENTITY_RULES });
     await opened.close();

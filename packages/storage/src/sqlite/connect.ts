@@ -4,26 +4,27 @@ import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, SqliteDialect } from 'kysely';
 import type { Database } from '../schema.ts';
 import { SqliteHotPath } from './sqlite-hot-path.ts';
-import { WalSync } from './wal-sync.ts';
+import { FlushAutocommitWrites, WalSync } from './wal-sync.ts';
 
 /**
- * The embedded default: one SQLite file in WAL mode (and the inbox beside it, see {@link connectInbox}). `synchronous = FULL` makes every commit
- * durable (fsync) before we answer 2xx; WAL lets readers run while the processor writes. `sync = 'group'`
- * (the worker thread) flushes once for many commits instead, see {@link WalSync}.
+ * The embedded default: one SQLite file in WAL mode (and the inbox beside it, see {@link connectInbox}).
+ * Every write is on the device before the call that made it returns (and so before we answer 2xx):
+ * with `sync = 'commit'` by flushing in each commit (`synchronous = FULL`), by default by one shared
+ * flush for many commits ({@link WalSync}). WAL lets readers run while the processor writes.
  */
 export function connectSqlite(
   file: string,
   queryLog?: import('kysely').LogConfig,
   cacheMb = 32,
-  sync: 'commit' | 'group' = 'commit',
+  sync: 'commit' | 'group' = 'group',
 ): { db: Kysely<Database>; raw: BetterSqlite3.Database; inbox: BetterSqlite3.Database; hot: () => SqliteHotPath; walSync: WalSync | undefined } {
   if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
   const raw = new BetterSqlite3(file);
   const inbox = connectInbox(inboxFileOf(file));
   raw.pragma('journal_mode = WAL');
-  // `group`: commits do not flush; the store awaits a shared flush of the WAL after each transaction
-  // instead, outside the write lock and off the thread (see wal-sync.ts). Same durability when a
-  // transaction returns.
+  // `group` (default): commits do not flush; the store awaits a shared flush of the WAL after each
+  // transaction, and after each write outside one, off the thread and outside the write lock (see
+  // wal-sync.ts). As durable when a call returns as `commit` (synchronous = FULL).
   const walSync = sync === 'group' && file !== ':memory:' ? WalSync.forDatabase(file) : undefined;
   raw.pragma(walSync ? 'synchronous = NORMAL' : 'synchronous = FULL');
   raw.pragma('busy_timeout = 10000');
@@ -36,7 +37,11 @@ export function connectSqlite(
   // No memory-mapped reads: each connection (server and worker threads) would map the file again, and
   // mapped pages count in resident memory — at 1M profiles 2 × 64 MB. Reads go through the page cache.
   raw.pragma('mmap_size = 0');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: raw }), ...(queryLog ? { log: queryLog } : {}) });
+  const db = new Kysely<Database>({
+    dialect: new SqliteDialect({ database: raw }),
+    ...(queryLog ? { log: queryLog } : {}),
+    ...(walSync ? { plugins: [new FlushAutocommitWrites(walSync, () => raw.inTransaction)] } : {}),
+  });
   return { db, raw, inbox, hot: () => new SqliteHotPath(raw, inbox), walSync };
 }
 

@@ -1,4 +1,5 @@
 import { close, closeSync, fdatasync, open } from 'node:fs';
+import type { KyselyPlugin, PluginTransformQueryArgs, PluginTransformResultArgs, QueryResult, RootOperationNode, UnknownRow } from 'kysely';
 
 /** Flushes a file to the device (`fdatasync`) without blocking the thread; injectable for tests. */
 export interface Flush {
@@ -95,4 +96,36 @@ function walFlush(path: string): Flush {
     fd = null;
   };
   return flush;
+}
+
+/**
+ * Makes statements outside a transaction (autocommit writes through Kysely: a tag group created by the
+ * admin API, for instance) as durable as under `synchronous = FULL`: after a write that ran with the
+ * connection out of a transaction, the result is returned only once a {@link WalSync} flush covers it.
+ * Statements inside a transaction are left to the transaction's own flush (see `SqlStore.transaction`).
+ */
+export class FlushAutocommitWrites implements KyselyPlugin {
+  private readonly writes = new WeakSet<object>();
+
+  constructor(
+    private readonly walSync: WalSync,
+    private readonly inTransaction: () => boolean,
+  ) {}
+
+  transformQuery(args: PluginTransformQueryArgs): RootOperationNode {
+    if (isWrite(args.node)) this.writes.add(args.queryId);
+    return args.node;
+  }
+
+  async transformResult(args: PluginTransformResultArgs): Promise<QueryResult<UnknownRow>> {
+    if (this.writes.has(args.queryId) && !this.inTransaction()) await this.walSync.sync();
+    return args.result;
+  }
+}
+
+/** Whether a statement may write: anything but a select (raw SQL: unless it starts with select, explain or pragma). */
+function isWrite(node: RootOperationNode): boolean {
+  if (node.kind === 'SelectQueryNode') return false;
+  if (node.kind === 'RawNode') return !/^\s*(select|explain|pragma)\b/i.test(node.sqlFragments[0] ?? '');
+  return true;
 }
