@@ -450,12 +450,14 @@ export class SqlStore {
   async upsertProfiles(profiles: readonly ProfileRow[]): Promise<void> {
     for (const part of chunk(profiles, Math.floor(MAX_PARAMS / 11))) {
       if (part.length === 0) continue;
-      // New profiles get the next dense number (callers hold the processor lock, so no two race).
+      // New profiles get the next dense number (callers hold the processor lock, so no two race); an
+      // update keeps its own and burns none.
+      const known = new Set((await this.db.selectFrom('profiles').select('id').where('id', 'in', part.map((p) => p.id)).execute()).map((r) => r.id));
       const next = await this.db.selectFrom('profiles').select((eb) => eb.fn.max('num').as('n')).executeTakeFirst();
       let num = Number(next?.n ?? 0);
       await this.db
         .insertInto('profiles')
-        .values(part.map((p) => ({ ...profileValues(p), num: ++num })))
+        .values(part.map((p) => ({ ...profileValues(p), num: known.has(p.id) ? null : ++num })))
         .onConflict((oc) =>
           oc.column('id').doUpdateSet((eb) => ({
             traits: eb.ref('excluded.traits'),

@@ -219,6 +219,21 @@ describe.each(TEST_BACKENDS)('storage contract on $name', (backend) => {
   });
 
   describe('processor writes', () => {
+    it('numbers only new profiles: a batch updating existing ones burns no numbers', async () => {
+      const ws = await workspace();
+      const a = ws.profile();
+      await store.applyChanges(changes({ profiles: [a] }));
+      const b = ws.profile();
+      const c = ws.profile();
+      // The existing profile between two new ones, updated in the same batch.
+      await store.applyChanges(changes({ profiles: [b, { ...a, traits: { city: '上海' } }, c] }));
+      const rows = await store.db.selectFrom('profiles').select(['id', 'num']).where('workspace_id', '=', ws.id).execute();
+      const num = new Map(rows.map((r) => [r.id, Number(r.num)]));
+      expect(num.get(c.id)! - num.get(b.id)!).toBe(1);
+      expect(num.get(b.id)!).toBeGreaterThan(num.get(a.id)!);
+      expect((await store.getProfile(ws.id, a.id))?.traits).toEqual({ city: '上海' });
+    });
+
     it('applyChanges writes profiles, identities, events and conflicts', async () => {
       const ws = await workspace();
       const p = ws.profile({ city: '上海', name: '李雷' });

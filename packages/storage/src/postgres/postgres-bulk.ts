@@ -12,8 +12,13 @@ type Db = Kysely<Database> | Transaction<Database>;
  */
 export async function pgUpsertProfiles(db: Db, profiles: readonly ProfileRow[]): Promise<void> {
   if (profiles.length === 0) return;
+  // Only profiles not stored yet take a number (an update keeps its own): numbering every row of the
+  // batch would burn one per update and run the 32-bit bitmap numbers out within days of traffic.
+  const existing = await sql<{ id: string }>`select id from profiles where id = any(${profiles.map((p) => p.id)}::text[])`.execute(db);
+  const known = new Set(existing.rows.map((r) => r.id));
   const next = await db.selectFrom('profiles').select((eb) => eb.fn.max('num').as('n')).executeTakeFirst();
   let num = Number(next?.n ?? 0);
+  const nums = profiles.map((p) => (known.has(p.id) ? null : ++num));
   const col = <T>(f: (p: ProfileRow) => T) => profiles.map(f);
   await sql`
     insert into profiles (id, workspace_id, traits, trait_times, first_touch, computed, merged_into, first_seen, last_seen, created_at, updated_at, num)
@@ -22,7 +27,7 @@ export async function pgUpsertProfiles(db: Db, profiles: readonly ProfileRow[]):
       ${col((p) => encodeJson(p.traits))}::jsonb[], ${col((p) => encodeJson(p.traitTimes))}::jsonb[],
       ${col((p) => encodeJson(p.firstTouch))}::jsonb[], ${col((p) => encodeJson(p.computed))}::jsonb[],
       ${col((p) => p.mergedInto)}::text[], ${col((p) => p.computed.first_seen)}::text[], ${col((p) => p.computed.last_seen)}::text[],
-      ${col((p) => p.createdAt)}::text[], ${col((p) => p.updatedAt)}::text[], ${col(() => ++num)}::bigint[])
+      ${col((p) => p.createdAt)}::text[], ${col((p) => p.updatedAt)}::text[], ${nums}::bigint[])
     on conflict (id) do update set traits = excluded.traits, trait_times = excluded.trait_times, first_touch = excluded.first_touch,
       computed = excluded.computed, first_seen = excluded.first_seen, last_seen = excluded.last_seen, updated_at = excluded.updated_at`.execute(db);
 }
