@@ -29,7 +29,7 @@ export function connectSqlite(
   raw.pragma(walSync ? 'synchronous = NORMAL' : 'synchronous = FULL');
   raw.pragma('busy_timeout = 10000');
   // A larger WAL between checkpoints: fewer page copies and fsyncs of the main file under ingest load.
-  raw.pragma('wal_autocheckpoint = 10000');
+  raw.pragma(`wal_autocheckpoint = ${WAL_AUTOCHECKPOINT_PAGES}`);
   // After a checkpoint has copied everything, the WAL file is cut back to this size when it restarts.
   raw.pragma('journal_size_limit = 67108864');
   raw.pragma(`cache_size = -${Math.round(cacheMb * 1024)}`);
@@ -44,6 +44,9 @@ export function connectSqlite(
   });
   return { db, raw, inbox, hot: () => new SqliteHotPath(raw, inbox), walSync };
 }
+
+/** WAL pages after which a commit checkpoints (unless a checkpointer thread does, see checkpointer.ts). */
+export const WAL_AUTOCHECKPOINT_PAGES = 10_000;
 
 /** Prepared statements kept per connection, by SQL text (least recently used dropped first). */
 const STATEMENT_CACHE = 128;
