@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -187,6 +188,12 @@ describe('Checkpointer: the WAL is copied into the database file by a thread of 
     expect(await grows(file, before, 600)).toBe(false);
     expect(statSync(`${file}-wal`).size).toBeGreaterThan(4_000_000);
     await opened.close();
+  });
+
+  it('closing waits for the thread even when nothing else keeps the process alive', () => {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'fixtures', 'open-close-checkpointer.ts')], { encoding: 'utf8', timeout: 30_000 });
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('closed\n');
   });
 
   it('a thread that cannot run reports it, so the connection checkpoints by itself again', async () => {

@@ -57,6 +57,8 @@ export class Checkpointer {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    // Unreferenced, the thread would let the process exit while this waits for its answer.
+    this.worker.ref();
     await this.ready;
     await new Promise<void>((resolve) => {
       const done = () => resolve();
