@@ -314,7 +314,8 @@ async function runBackend(backend: string, target: Target, shape: BenchShape, co
     out('incremental_drain_after_send', fmt(inc.drainSeconds, 1), 's');
     out('incremental_membership_changes', String(inc.membershipChanges), 'changes');
     const io1 = processIo();
-    if (io0 && io1 && inc.accepted > 0) {
+    // PostgreSQL writes from its own processes: only SQLite's writes are this process's.
+    if (backend === 'sqlite' && io0 && io1 && inc.accepted > 0) {
       // Bytes this process (both threads) sent to the device: WAL frames, checkpoint copies, the inbox.
       out('incremental_disk_write_per_event', fmt((io1.writeBytes - io0.writeBytes) / inc.accepted / 1024, 1), 'KB');
     }
