@@ -38,7 +38,7 @@ export function connectSqlite(
   // mapped pages count in resident memory — at 1M profiles 2 × 64 MB. Reads go through the page cache.
   raw.pragma('mmap_size = 0');
   const db = new Kysely<Database>({
-    dialect: new SqliteDialect({ database: withStatementCache(raw) }),
+    dialect: new SqliteDialect({ database: raw }),
     ...(queryLog ? { log: queryLog } : {}),
     ...(walSync ? { plugins: [new FlushAutocommitWrites(walSync, () => raw.inTransaction)] } : {}),
   });
@@ -47,37 +47,6 @@ export function connectSqlite(
 
 /** WAL pages after which a commit checkpoints (unless a checkpointer thread does, see checkpointer.ts). */
 export const WAL_AUTOCHECKPOINT_PAGES = 10_000;
-
-/** Prepared statements kept per connection, by SQL text (least recently used dropped first). */
-const STATEMENT_CACHE = 128;
-
-/**
- * The connection as Kysely sees it, preparing each distinct SQL text once. Kysely's SQLite driver
- * prepares every query it runs, and a page of a bulk pass (an insert of 1,000 rows, a read of 2,000
- * ids) is a long statement that took SQLite milliseconds to compile each time — ~8% of a segment
- * recompute at 1M profiles. Pages have the same shape, so their text repeats. Safe to share: Kysely
- * runs a statement to completion (`all`/`run`) before preparing the next; nothing here streams.
- */
-function withStatementCache(raw: BetterSqlite3.Database, size = STATEMENT_CACHE): { close(): void; prepare(sql: string): BetterSqlite3.Statement } {
-  const cache = new Map<string, BetterSqlite3.Statement>();
-  return {
-    close: () => {
-      cache.clear();
-      raw.close();
-    },
-    prepare(sql: string) {
-      let stmt = cache.get(sql);
-      if (stmt) {
-        cache.delete(sql);
-      } else {
-        stmt = raw.prepare(sql);
-        if (cache.size >= size) cache.delete(cache.keys().next().value!);
-      }
-      cache.set(sql, stmt);
-      return stmt;
-    },
-  };
-}
 
 /** `data/siyu.db` → `data/siyu-inbox.db`. */
 export function inboxFileOf(file: string): string {
