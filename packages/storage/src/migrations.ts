@@ -318,6 +318,16 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.createIndex('events_profile_idx').on('events').columns(['profile_id', 'timestamp', 'type', 'event']).execute();
       },
     },
+    '0008_profiles_fillfactor': {
+      async up(db: Kysely<any>) {
+        // PostgreSQL: every event rewrites its profile's row (traits, computed traits, last seen), none
+        // of them indexed. With full pages the new row version lands on another page and all six
+        // profile indexes get an entry for it; with a quarter of each page kept free it stays on its
+        // page as a heap-only tuple (HOT) and no index is touched. Pages written from now on keep the
+        // room (`VACUUM FULL profiles` gives it to existing ones). SQLite updates rows in place.
+        if (dialect === 'postgres') await sql`alter table profiles set (fillfactor = 75)`.execute(db);
+      },
+    },
   };
 }
 

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   DEFAULT_IDENTITY_RULES,
@@ -219,6 +220,11 @@ describe.each(TEST_BACKENDS)('storage contract on $name', (backend) => {
   });
 
   describe('processor writes', () => {
+    it.runIf(backend.name === 'postgres')('PostgreSQL keeps room on profile pages so profile updates stay heap-only (HOT)', async () => {
+      const r = await sql<{ reloptions: string[] | null }>`select reloptions from pg_class where relname = 'profiles' and relkind = 'r'`.execute(store.db);
+      expect(r.rows.flatMap((row) => row.reloptions ?? [])).toContain('fillfactor=75');
+    });
+
     it('numbers only new profiles: a batch updating existing ones burns no numbers', async () => {
       const ws = await workspace();
       const a = ws.profile();
