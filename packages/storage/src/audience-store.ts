@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
-import type { EvaluationEvent, Page } from '@siyu/core';
-import { chunk, decodeJson, encodeJson, MAX_PARAMS, numOf } from './dialect.ts';
+import type { EvaluationEvent, EventRow, Page } from '@siyu/core';
+import { chunk, decodeJson, encodeJson, MAX_PARAMS } from './dialect.ts';
 import type { LayerCell } from './audience-index.ts';
 import type { SqlStore } from './store.ts';
 
@@ -73,8 +73,6 @@ export interface AudienceEventRecord {
   id: string;
   workspaceId: string;
   profileId: string;
-  /** The profile's number when the caller knows it (otherwise looked up per row). */
-  profileNum?: number | undefined;
   messageId: string;
   event: string;
   properties: Record<string, unknown>;
@@ -415,31 +413,31 @@ export class AudienceStore {
     return { data, nextCursor: rows.length > q.limit && last ? `${last.at}|${last.id}` : null };
   }
 
+  /**
+   * Membership events, through the processor's event writes (on SQLite its prepared statement, one
+   * run per row, instead of a 13,000-parameter statement compiled per page; on PostgreSQL one unnest
+   * insert). The profile's number comes from its row, which the caller's transaction holds.
+   */
   async insertEvents(rows: readonly AudienceEventRecord[]): Promise<void> {
-    for (const part of chunk(rows, Math.floor(MAX_PARAMS / 13))) {
-      await this.db
-        .insertInto('events')
-        .values(
-          part.map((e) => ({
-            id: e.id,
-            workspace_id: e.workspaceId,
-            profile_id: e.profileId,
-            origin_profile_id: e.profileId,
-            message_id: e.messageId,
-            type: 'track',
-            event: e.event,
-            traits: encodeJson({}),
-            properties: encodeJson(e.properties),
-            context: encodeJson({ library: { name: 'siyu-audiences' } }),
-            timestamp: e.timestamp,
-            received_at: e.timestamp,
-            profile_num: e.profileNum !== undefined && e.profileNum >= 0 ? e.profileNum : numOf(e.profileId),
-          })),
-        )
-        .onConflict((oc) => oc.columns(['workspace_id', 'message_id']).doNothing())
-        .execute();
-    }
+    if (rows.length === 0) return;
+    const context = { library: { name: 'siyu-audiences' } };
+    const events: EventRow[] = rows.map((e) => ({
+      id: e.id,
+      workspaceId: e.workspaceId,
+      profileId: e.profileId,
+      originProfileId: e.profileId,
+      messageId: e.messageId,
+      type: 'track',
+      event: e.event,
+      traits: {},
+      properties: e.properties,
+      context,
+      timestamp: e.timestamp,
+      receivedAt: e.timestamp,
+    }));
+    await this.sql.applyChanges({ consumedSeqs: [], profiles: [], identities: [], events, merges: [], conflicts: [] });
   }
+
 
   // ---------------------------------------------------------------- re-evaluation schedule
 

@@ -46,8 +46,8 @@ export interface OpenStoreOptions {
   sqliteSync?: 'commit' | 'group' | undefined;
   /**
    * SQLite: who checkpoints the WAL. `inline` (default): this connection, inside the commit that
-   * pushes the WAL past 10,000 pages. `thread`: a thread of its own every 200 ms, and never this
-   * connection (`sqlite/checkpointer.ts`; the server thread of `siyu start` uses it, so a segment
+   * pushes the WAL past 10,000 pages. `thread`: a thread of its own once 10,000 pages wait (checked
+   * every 200 ms), and never this connection (`sqlite/checkpointer.ts`; the server thread of `siyu start` uses it, so a segment
    * recompute's commits do not pay for copying pages into the database file).
    */
   sqliteCheckpoints?: 'inline' | 'thread' | undefined;
@@ -82,6 +82,7 @@ export async function openStore(opts: OpenStoreOptions): Promise<OpenedStore> {
       const conn = c.raw;
       conn.pragma('wal_autocheckpoint = 0');
       checkpointer = Checkpointer.start(opts.sqliteFile, {
+        minFrames: WAL_AUTOCHECKPOINT_PAGES,
         // Without the thread, this connection checkpoints again as it did before.
         onFailure: () => {
           if (conn.open) conn.pragma(`wal_autocheckpoint = ${WAL_AUTOCHECKPOINT_PAGES}`);

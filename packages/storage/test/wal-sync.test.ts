@@ -169,14 +169,38 @@ describe('Checkpointer: the WAL is copied into the database file by a thread of 
     return statSync(file).size > from;
   }
 
-  it('sqliteCheckpoints thread: pages reach the database file without any commit checkpointing', async () => {
+  const withCheckpointer = async (minFrames: number) => {
     dir = mkdtempSync(join(tmpdir(), 'siyu-ckpt-'));
     const file = join(dir, 'siyu.db');
-    const opened = await openStore({ sqliteFile: file, sqliteCheckpoints: 'thread' });
+    const c = connectSqlite(file);
+    await migrateToLatest(c.db, 'sqlite');
+    c.raw.pragma('wal_autocheckpoint = 0'); // as openStore does with sqliteCheckpoints: 'thread'
+    const checkpointer = Checkpointer.start(file, { minFrames, intervalMs: 50, onFailure: () => undefined });
+    await checkpointer.whenReady();
+    const store = new SqlStore(c.db, 'sqlite', false, c.hot(), undefined, c.walSync);
     const before = statSync(file).size;
-    await fill(opened.store, 'ws_1');
-    expect(await grows(file, before, 3000)).toBe(true);
-    await opened.close();
+    await fill(store, 'ws_1');
+    return {
+      file,
+      before,
+      async close() {
+        await checkpointer.stop();
+        await c.db.destroy();
+        c.inbox.close();
+      },
+    };
+  };
+
+  it('once minFrames wait in the WAL, the thread copies them into the database file', async () => {
+    const t = await withCheckpointer(500);
+    expect(await grows(t.file, t.before, 3000)).toBe(true);
+    await t.close();
+  });
+
+  it('fewer than minFrames stay in the WAL (a page rewritten meanwhile is copied once)', async () => {
+    const t = await withCheckpointer(1_000_000);
+    expect(await grows(t.file, t.before, 600)).toBe(false);
+    await t.close();
   });
 
   it('inline (default): the same writes stay in the WAL until a commit crosses the threshold', async () => {
@@ -198,7 +222,7 @@ describe('Checkpointer: the WAL is copied into the database file by a thread of 
 
   it('a thread that cannot run reports it, so the connection checkpoints by itself again', async () => {
     const reason = await new Promise<string>((resolve) => {
-      Checkpointer.start(join(tmpdir(), 'siyu-no-such-dir', 'nested', 'siyu.db'), { intervalMs: 50, onFailure: resolve });
+      Checkpointer.start(join(tmpdir(), 'siyu-no-such-dir', 'nested', 'siyu.db'), { intervalMs: 50, minFrames: 1, onFailure: resolve });
     });
     expect(reason).toMatch(/directory|open|exited/i);
   });

@@ -8,8 +8,9 @@ import { Worker } from 'node:worker_threads';
  * the commit that pushes the WAL over `wal_autocheckpoint` pages, on the committing thread. A segment
  * recompute on the server thread writes ~5,000 random pages per 1,000 members, so every second of its
  * commits paid a checkpoint (~0.3 of 2.2 s at 1M profiles). Here the copying runs on another thread
- * (in parallel on another core, and mostly waiting on the device) every `intervalMs`, as a PASSIVE
- * checkpoint that never blocks writers. If the thread fails, `onFailure` runs (the caller turns the
+ * (in parallel on another core, and mostly waiting on the device) as a PASSIVE checkpoint that never
+ * blocks writers, once `minFrames` wait in the WAL (checked every `intervalMs`) — the same threshold
+ * as the committing connection's, so a page rewritten many times is still copied once. If the thread fails, `onFailure` runs (the caller turns the
  * automatic checkpoints back on).
  */
 export class Checkpointer {
@@ -20,8 +21,9 @@ export class Checkpointer {
     private readonly ready: Promise<void>,
   ) {}
 
-  static start(file: string, opts: { intervalMs?: number; onFailure: (reason: string) => void }): Checkpointer {
-    const worker = new Worker(new URL('./checkpointer-thread.mjs', import.meta.url), { workerData: { file, intervalMs: opts.intervalMs ?? 200 } });
+  /** `minFrames`: checkpoint once this many WAL frames wait to be copied (the threshold a committing connection would use). */
+  static start(file: string, opts: { intervalMs?: number; minFrames: number; onFailure: (reason: string) => void }): Checkpointer {
+    const worker = new Worker(new URL('./checkpointer-thread.mjs', import.meta.url), { workerData: { file, intervalMs: opts.intervalMs ?? 200, minFrames: opts.minFrames } });
     let failed = false;
     const fail = (reason: string) => {
       if (failed || c.stopped) return;
