@@ -183,8 +183,7 @@ async function runBackend(backend: string, target: Target, shape: BenchShape, co
   const threaded = o.values.worker !== 'inline';
   const writerLock = threaded && backend === 'sqlite' ? WriterLock.create() : undefined;
   const open = async (): Promise<{ opened: OpenedStore; services: Services }> => {
-    // As the server thread of `siyu start` opens it (see runtime.ts): checkpoints in a thread of their own.
-    const opened = await openStore({ databaseUrl: target.databaseUrl, sqliteFile: target.sqliteFile, writerLock, ...(writerLock ? { sqliteCheckpoints: 'thread' as const } : {}), ...(process.env.SIYU_BENCH_QUERY_LOG ? { queryLog: logQuery } : {}) });
+    const opened = await openStore({ databaseUrl: target.databaseUrl, sqliteFile: target.sqliteFile, writerLock, ...(process.env.SIYU_BENCH_QUERY_LOG ? { queryLog: logQuery } : {}) });
     const services = createServices({ store: opened.store, clock: () => new Date(), newId, log: silentLogger }, { audiences: { indexMaxAgeMs: Number(o.values['index-max-age-ms']) } });
     return { opened, services };
   };

@@ -2,8 +2,7 @@ import type { Kysely } from 'kysely';
 import { migrateToLatest } from './migrations.ts';
 import { connectPostgres } from './postgres/connect.ts';
 import type { Database } from './schema.ts';
-import { Checkpointer } from './sqlite/checkpointer.ts';
-import { connectSqlite, moveLegacyInbox, WAL_AUTOCHECKPOINT_PAGES } from './sqlite/connect.ts';
+import { connectSqlite, moveLegacyInbox } from './sqlite/connect.ts';
 import type { WalSync } from './sqlite/wal-sync.ts';
 import { seedPlannerStats } from './sqlite/planner-stats.ts';
 import { SqlStore } from './store.ts';
@@ -44,13 +43,6 @@ export interface OpenStoreOptions {
    * benchmarks compare the two.
    */
   sqliteSync?: 'commit' | 'group' | undefined;
-  /**
-   * SQLite: who checkpoints the WAL. `inline` (default): this connection, inside the commit that
-   * pushes the WAL past 10,000 pages. `thread`: a thread of its own once 10,000 pages wait (checked
-   * every 200 ms), and never this connection (`sqlite/checkpointer.ts`; the server thread of `siyu start` uses it, so a segment
-   * recompute's commits do not pay for copying pages into the database file).
-   */
-  sqliteCheckpoints?: 'inline' | 'thread' | undefined;
 }
 
 export interface OpenedStore {
@@ -70,7 +62,6 @@ export async function openStore(opts: OpenStoreOptions): Promise<OpenedStore> {
   let raw: import('better-sqlite3').Database | undefined;
   let inbox: import('better-sqlite3').Database | undefined;
   let walSync: WalSync | undefined;
-  let checkpointer: Checkpointer | undefined;
   if (opts.databaseUrl && /^postgres(ql)?:\/\//.test(opts.databaseUrl)) {
     db = connectPostgres(opts.databaseUrl, 10, opts.queryLog).db;
     dialect = 'postgres';
@@ -78,17 +69,6 @@ export async function openStore(opts: OpenStoreOptions): Promise<OpenedStore> {
   } else {
     const c = connectSqlite(opts.sqliteFile, opts.queryLog, opts.sqliteCacheMb, opts.sqliteSync);
     walSync = c.walSync;
-    if (opts.sqliteCheckpoints === 'thread' && opts.sqliteFile !== ':memory:') {
-      const conn = c.raw;
-      conn.pragma('wal_autocheckpoint = 0');
-      checkpointer = Checkpointer.start(opts.sqliteFile, {
-        minFrames: WAL_AUTOCHECKPOINT_PAGES,
-        // Without the thread, this connection checkpoints again as it did before.
-        onFailure: () => {
-          if (conn.open) conn.pragma(`wal_autocheckpoint = ${WAL_AUTOCHECKPOINT_PAGES}`);
-        },
-      });
-    }
     db = c.db;
     hot = c.hot;
     raw = c.raw;
@@ -107,7 +87,6 @@ export async function openStore(opts: OpenStoreOptions): Promise<OpenedStore> {
     async close() {
       // Refreshes planner statistics where the data has changed a lot (cheap; SQLite's advice for long-lived connections).
       if (raw?.open) raw.pragma('optimize');
-      await checkpointer?.stop();
       await db.destroy();
       walSync?.close();
       if (inbox?.open) inbox.close();

@@ -1,5 +1,4 @@
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_IDENTITY_RULES, type NormalizedMessage } from '@siyu/core';
@@ -7,7 +6,6 @@ import { sql } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openStore } from '../src/index.ts';
 import { migrateToLatest } from '../src/migrations.ts';
-import { Checkpointer } from '../src/sqlite/checkpointer.ts';
 import { connectSqlite } from '../src/sqlite/connect.ts';
 import { WalSync } from '../src/sqlite/wal-sync.ts';
 import { SqlStore } from '../src/store.ts';
@@ -137,93 +135,5 @@ describe('SQLite with group flushing', () => {
     const again = await openStore({ sqliteFile: file });
     expect((await again.store.getWorkspace('ws_group'))?.name).toBe('group');
     await again.close();
-  });
-});
-
-describe('Checkpointer: the WAL is copied into the database file by a thread of its own', () => {
-  let dir: string | undefined;
-  afterEach(() => {
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
-
-  const fill = async (store: SqlStore, workspaceId: string) => {
-    // ~2,000 pages: well under the 10,000 after which a commit would checkpoint by itself.
-    const T = '2026-01-01T00:00:00.000Z';
-    const blob = 'x'.repeat(3000);
-    for (let batch = 0; batch < 10; batch++) {
-      await store.transaction(async (tx) => {
-        await tx.db
-          .insertInto('tag_groups')
-          .values(Array.from({ length: 250 }, (_, i) => ({ id: `tg_${batch}_${i}`, workspace_id: workspaceId, name: `g${batch}-${i}`, description: blob, created_at: T })))
-          .execute();
-      });
-    }
-  };
-
-  async function grows(file: string, from: number, withinMs: number): Promise<boolean> {
-    const until = Date.now() + withinMs;
-    while (Date.now() < until) {
-      if (statSync(file).size > from) return true;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    return statSync(file).size > from;
-  }
-
-  const withCheckpointer = async (minFrames: number) => {
-    dir = mkdtempSync(join(tmpdir(), 'siyu-ckpt-'));
-    const file = join(dir, 'siyu.db');
-    const c = connectSqlite(file);
-    await migrateToLatest(c.db, 'sqlite');
-    c.raw.pragma('wal_autocheckpoint = 0'); // as openStore does with sqliteCheckpoints: 'thread'
-    const checkpointer = Checkpointer.start(file, { minFrames, intervalMs: 50, onFailure: () => undefined });
-    await checkpointer.whenReady();
-    const store = new SqlStore(c.db, 'sqlite', false, c.hot(), undefined, c.walSync);
-    const before = statSync(file).size;
-    await fill(store, 'ws_1');
-    return {
-      file,
-      before,
-      async close() {
-        await checkpointer.stop();
-        await c.db.destroy();
-        c.inbox.close();
-      },
-    };
-  };
-
-  it('once minFrames wait in the WAL, the thread copies them into the database file', async () => {
-    const t = await withCheckpointer(500);
-    expect(await grows(t.file, t.before, 3000)).toBe(true);
-    await t.close();
-  });
-
-  it('fewer than minFrames stay in the WAL (a page rewritten meanwhile is copied once)', async () => {
-    const t = await withCheckpointer(1_000_000);
-    expect(await grows(t.file, t.before, 600)).toBe(false);
-    await t.close();
-  });
-
-  it('inline (default): the same writes stay in the WAL until a commit crosses the threshold', async () => {
-    dir = mkdtempSync(join(tmpdir(), 'siyu-ckpt-'));
-    const file = join(dir, 'siyu.db');
-    const opened = await openStore({ sqliteFile: file });
-    const before = statSync(file).size;
-    await fill(opened.store, 'ws_1');
-    expect(await grows(file, before, 600)).toBe(false);
-    expect(statSync(`${file}-wal`).size).toBeGreaterThan(4_000_000);
-    await opened.close();
-  });
-
-  it('closing waits for the thread even when nothing else keeps the process alive', () => {
-    const r = spawnSync(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'fixtures', 'open-close-checkpointer.ts')], { encoding: 'utf8', timeout: 30_000 });
-    expect(r.stderr).toBe('');
-    expect(r.stdout).toBe('closed\n');
-  });
-
-  it('a thread that cannot run reports it, so the connection checkpoints by itself again', async () => {
-    const reason = await new Promise<string>((resolve) => {
-      Checkpointer.start(join(tmpdir(), 'siyu-no-such-dir', 'nested', 'siyu.db'), { intervalMs: 50, minFrames: 1, onFailure: resolve });
-    });
-    expect(reason).toMatch(/directory|open|exited/i);
   });
 });

@@ -45,7 +45,7 @@ export function connectSqlite(
   return { db, raw, inbox, hot: () => new SqliteHotPath(raw, inbox), walSync };
 }
 
-/** WAL pages after which a commit checkpoints (unless a checkpointer thread does, see checkpointer.ts). */
+/** WAL pages after which a commit checkpoints. */
 export const WAL_AUTOCHECKPOINT_PAGES = 10_000;
 
 /** `data/siyu.db` → `data/siyu-inbox.db`. */
