@@ -7,60 +7,61 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { migrateTo } from '../src/migrations.ts';
 
 describe('migrations of a database with data', () => {
-  let dir: string | undefined;
-  afterEach(() => {
-    if (dir) rmSync(dir, { recursive: true, force: true });
+  let cleanup: (() => Promise<void>) | undefined;
+  afterEach(async () => {
+    await cleanup?.();
+    cleanup = undefined;
   });
 
-  it('0006 gives existing events their profile number and replaces the event-name index', async () => {
-    dir = mkdtempSync(join(tmpdir(), 'siyu-migrate-'));
+  /** A fresh SQLite file, with Kysely over it; removed after the test. */
+  function tempDatabase(): { raw: BetterSqlite3.Database; db: Kysely<any> } {
+    const dir = mkdtempSync(join(tmpdir(), 'siyu-migrate-'));
     const raw = new BetterSqlite3(join(dir, 'siyu.db'));
     const db = new Kysely<any>({ dialect: new SqliteDialect({ database: raw }) });
-    try {
-      await migrateTo(db, 'sqlite', '0005_canonical_num_index');
-      const T = '2026-01-01T00:00:00.000Z';
-      const profile = (id: string, num: number | null) => ({ id, workspace_id: 'ws_1', traits: '{}', trait_times: '{}', first_touch: '{}', computed: '{}', merged_into: null, first_seen: T, last_seen: T, created_at: T, updated_at: T, num });
-      await db.insertInto('profiles').values([profile('prof_a', 7), profile('prof_b', null)]).execute();
-      const event = (id: string, profileId: string) => ({ id, workspace_id: 'ws_1', profile_id: profileId, origin_profile_id: profileId, message_id: id, type: 'track', event: 'Order Completed', traits: '{}', properties: '{}', context: '{}', timestamp: T, received_at: T });
-      await db.insertInto('events').values([event('e1', 'prof_a'), event('e2', 'prof_a'), event('e3', 'prof_b')]).execute();
-
-      expect(await migrateTo(db, 'sqlite', '0006_events_profile_num')).toEqual(['0006_events_profile_num']);
-      const rows = raw.prepare('select id, profile_num from events order by id').all();
-      expect(rows).toEqual([
-        { id: 'e1', profile_num: 7 },
-        { id: 'e2', profile_num: 7 },
-        { id: 'e3', profile_num: null },
-      ]);
-      const indexes = (raw.prepare("select name from sqlite_master where type = 'index' and tbl_name = 'events'").pluck().all() as string[]).sort();
-      expect(indexes).toContain('events_name_num_idx');
-      expect(indexes).toContain('events_num_missing_idx');
-      expect(indexes).not.toContain('events_name_type_idx');
-      // The candidate read is answered from the index alone.
-      const plan = raw.prepare("explain query plan select timestamp, profile_num from events where workspace_id = 'ws_1' and event = 'Order Completed' and type = 'track' and timestamp >= '2025' order by timestamp, profile_num").all() as { detail: string }[];
-      expect(plan.map((p) => p.detail).join(' ')).toContain('COVERING INDEX events_name_num_idx');
-    } finally {
+    cleanup = async () => {
       await db.destroy();
-    }
+      rmSync(dir, { recursive: true, force: true });
+    };
+    return { raw, db };
+  }
+
+  it('0006 gives existing events their profile number and replaces the event-name index', async () => {
+    const { raw, db } = tempDatabase();
+    await migrateTo(db, 'sqlite', '0005_canonical_num_index');
+    const T = '2026-01-01T00:00:00.000Z';
+    const profile = (id: string, num: number | null) => ({ id, workspace_id: 'ws_1', traits: '{}', trait_times: '{}', first_touch: '{}', computed: '{}', merged_into: null, first_seen: T, last_seen: T, created_at: T, updated_at: T, num });
+    await db.insertInto('profiles').values([profile('prof_a', 7), profile('prof_b', null)]).execute();
+    const event = (id: string, profileId: string) => ({ id, workspace_id: 'ws_1', profile_id: profileId, origin_profile_id: profileId, message_id: id, type: 'track', event: 'Order Completed', traits: '{}', properties: '{}', context: '{}', timestamp: T, received_at: T });
+    await db.insertInto('events').values([event('e1', 'prof_a'), event('e2', 'prof_a'), event('e3', 'prof_b')]).execute();
+
+    expect(await migrateTo(db, 'sqlite', '0006_events_profile_num')).toEqual(['0006_events_profile_num']);
+    const rows = raw.prepare('select id, profile_num from events order by id').all();
+    expect(rows).toEqual([
+      { id: 'e1', profile_num: 7 },
+      { id: 'e2', profile_num: 7 },
+      { id: 'e3', profile_num: null },
+    ]);
+    const indexes = (raw.prepare("select name from sqlite_master where type = 'index' and tbl_name = 'events'").pluck().all() as string[]).sort();
+    expect(indexes).toContain('events_name_num_idx');
+    expect(indexes).toContain('events_num_missing_idx');
+    expect(indexes).not.toContain('events_name_type_idx');
+    // The candidate read is answered from the index alone.
+    const plan = raw.prepare("explain query plan select timestamp, profile_num from events where workspace_id = 'ws_1' and event = 'Order Completed' and type = 'track' and timestamp >= '2025' order by timestamp, profile_num").all() as { detail: string }[];
+    expect(plan.map((p) => p.detail).join(' ')).toContain('COVERING INDEX events_name_num_idx');
   });
 
   it('0007 lets event reads that need no properties come from events_profile_idx alone', async () => {
-    dir = mkdtempSync(join(tmpdir(), 'siyu-migrate-'));
-    const raw = new BetterSqlite3(join(dir, 'siyu.db'));
-    const db = new Kysely<any>({ dialect: new SqliteDialect({ database: raw }) });
-    try {
-      await migrateTo(db, 'sqlite', '0006_events_profile_num');
-      expect(await migrateTo(db, 'sqlite', '0007_events_profile_covering')).toEqual(['0007_events_profile_covering']);
-      const columns = raw.prepare(`select name from pragma_index_info('events_profile_idx') order by seqno`).pluck().all();
-      expect(columns).toEqual(['profile_id', 'timestamp', 'type', 'event']);
-      // The statement AudienceStore.eventsOfNames sends, without and with properties.
-      const read = (cols: string) =>
-        (raw.prepare(`explain query plan select ${cols} from events where profile_id in ('a', 'b') and ((type = 'track' and event in ('Order Completed')) or type in ('page')) and timestamp >= '2025'`).all() as { detail: string }[])
-          .map((p) => p.detail)
-          .join(' ');
-      expect(read('profile_id, type, event, timestamp')).toContain('COVERING INDEX events_profile_idx');
-      expect(read('profile_id, type, event, timestamp, properties')).toMatch(/USING INDEX events_profile_idx/);
-    } finally {
-      await db.destroy();
-    }
+    const { raw, db } = tempDatabase();
+    await migrateTo(db, 'sqlite', '0006_events_profile_num');
+    expect(await migrateTo(db, 'sqlite', '0007_events_profile_covering')).toEqual(['0007_events_profile_covering']);
+    const columns = raw.prepare(`select name from pragma_index_info('events_profile_idx') order by seqno`).pluck().all();
+    expect(columns).toEqual(['profile_id', 'timestamp', 'type', 'event']);
+    // The statement AudienceStore.eventsOfNames sends, without and with properties.
+    const read = (cols: string) =>
+      (raw.prepare(`explain query plan select ${cols} from events where profile_id in ('a', 'b') and ((type = 'track' and event in ('Order Completed')) or type in ('page')) and timestamp >= '2025'`).all() as { detail: string }[])
+        .map((p) => p.detail)
+        .join(' ');
+    expect(read('profile_id, type, event, timestamp')).toContain('COVERING INDEX events_profile_idx');
+    expect(read('profile_id, type, event, timestamp, properties')).toMatch(/USING INDEX events_profile_idx/);
   });
 });

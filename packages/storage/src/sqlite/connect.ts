@@ -6,6 +6,9 @@ import type { Database } from '../schema.ts';
 import { SqliteHotPath } from './sqlite-hot-path.ts';
 import { FlushAutocommitWrites, WalSync } from './wal-sync.ts';
 
+/** WAL pages after which a commit checkpoints. */
+const WAL_AUTOCHECKPOINT_PAGES = 10_000;
+
 /**
  * The embedded default: one SQLite file in WAL mode (and the inbox beside it, see {@link connectInbox}).
  * Every write is on the device before the call that made it returns (and so before we answer 2xx):
@@ -44,9 +47,6 @@ export function connectSqlite(
   });
   return { db, raw, inbox, hot: () => new SqliteHotPath(raw, inbox), walSync };
 }
-
-/** WAL pages after which a commit checkpoints. */
-export const WAL_AUTOCHECKPOINT_PAGES = 10_000;
 
 /** `data/siyu.db` → `data/siyu-inbox.db`. */
 export function inboxFileOf(file: string): string {
