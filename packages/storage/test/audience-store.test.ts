@@ -95,20 +95,40 @@ describe.each(TEST_BACKENDS)('AudienceStore on $name', (backend) => {
     expect(layers.cells.map((c) => ({ cell: c.cell, nums: [...c.nums] }))).toEqual([{ cell: { lifecycle: 'active', rfm: { r: 5, f: 4, m: 3, segment: 'Champions' } }, nums: [rc!.num] }]);
     expect(layers).toMatchObject({ rows: 1, last: c });
     expect(await store.profileNumPage(w, 0, 10)).toEqual([ra!.num, rc!.num]);
-    // Event candidates: profiles with a track event of the name in range, in keyset pages.
-    const nums = async (...args: Parameters<AudienceStore['eventProfileNums']>) => {
-      const r = await store.eventProfileNums(...args);
-      return { nums: [...r.nums], next: r.next };
-    };
-    expect(await nums(w, 'Order Completed', { since: '2026-01-15', until: null }, null, 10)).toEqual({ nums: [ra!.num], next: null });
-    expect(await nums(w, 'Order Completed', { since: null, until: '2026-01-01' }, null, 10)).toEqual({ nums: [ra!.num], next: null });
-    expect(await nums(w, 'Order Completed', { since: '2026-01-31', until: null }, null, 10)).toEqual({ nums: [], next: null });
-    const paged = await nums(w, 'Order Completed', { since: null, until: null }, null, 1);
-    expect(paged).toEqual({ nums: [ra!.num], next: { timestamp: '2025-12-01T00:00:00.000Z', profileNum: ra!.num } });
-    expect(await nums(w, 'Order Completed', { since: null, until: null }, paged.next, 1)).toEqual({ nums: [ra!.num], next: { timestamp: '2026-01-30T00:00:00.000Z', profileNum: ra!.num } });
-    expect(await nums(w, 'Order Completed', { since: null, until: null }, { timestamp: '2026-01-30T00:00:00.000Z', profileNum: ra!.num }, 1)).toEqual({ nums: [], next: null });
-    expect((await nums(w, 'Home', { since: null, until: null }, null, 10)).nums).toEqual([]);
+    // Event candidates: profiles with a track event of the name in a half-open text range of timestamps, one per event.
+    const nums = async (...args: Parameters<AudienceStore['eventProfileNums']>) => [...(await store.eventProfileNums(...args))];
+    expect(await nums(w, 'Order Completed', { since: '2026-01-15', before: null })).toEqual([ra!.num]);
+    expect(await nums(w, 'Order Completed', { since: null, before: '2026-01-01' })).toEqual([ra!.num]);
+    expect(await nums(w, 'Order Completed', { since: '2026-01-31', before: null })).toEqual([]);
+    expect(await nums(w, 'Order Completed', { since: null, before: null })).toEqual([ra!.num, ra!.num]);
+    // Bounds are inclusive below and exclusive above, so consecutive ranges read each event once.
+    expect(await nums(w, 'Order Completed', { since: '2025-12-01T00:00:00.000Z', before: '2026-01-30T00:00:00.000Z' })).toEqual([ra!.num]);
+    expect(await nums(w, 'Order Completed', { since: '2026-01-30T00:00:00.000Z', before: '2026-01-30T00:00:00.001Z' })).toEqual([ra!.num]);
+    expect(await store.eventTimeBounds(w, 'Order Completed')).toEqual({ first: '2025-12-01T00:00:00.000Z', last: '2026-01-30T00:00:00.000Z' });
+    expect(await store.eventTimeBounds(w, 'Home')).toBeNull();
+    expect(await store.eventTimeBounds(ws(), 'Order Completed')).toBeNull(); // another workspace
+    expect(await nums(w, 'Home', { since: null, before: null })).toEqual([]);
     expect(await store.eventNames(w)).toEqual(['Order Completed', 'Other', 'Page Viewed', 'Screen Viewed']);
+  });
+
+  it('reads only the named trait and computed keys when asked, keeping values, nulls and absent keys apart', async () => {
+    const w = ws();
+    const id = `prof_${w.slice(3)}_keys`;
+    const traits = { city: '上海', age: 31, vip: false, note: null, address: { city: '杭州', zip: '310000' }, 'a.b': [1, 'x'], 城市: '北京', '$odd': 1 };
+    const p = profile(w, id, traits);
+    p.computed = { ...p.computed, total_spent: 12_300, event_counts: { 'Product Viewed': 4 } };
+    await opened.store.upsertProfiles([p]);
+    const page = (traitKeys?: string[], computedKeys?: string[]) =>
+      store.evaluationPage(w, { ids: [id] }, { events: null, ...(traitKeys ? { traitKeys } : {}), ...(computedKeys ? { computedKeys } : {}) }).then((r) => r[0]!);
+    const part = await page(['city', 'age', 'vip', 'note', 'address', 'a.b', '城市', 'missing'], ['total_spent', 'event_counts', 'nope']);
+    // Each value as stored (strings, numbers, booleans, null, objects, arrays); absent keys stay absent.
+    expect(part.traits).toEqual({ city: '上海', age: 31, vip: false, note: null, address: { city: '杭州', zip: '310000' }, 'a.b': [1, 'x'], 城市: '北京' });
+    expect(Object.hasOwn(part.traits, 'missing')).toBe(false);
+    expect(part.computed).toEqual({ total_spent: 12_300, event_counts: { 'Product Viewed': 4 } });
+    // No keys: nothing decoded; no list: the whole objects; a key SQLite would take for a path: the whole object.
+    expect((await page([], [])).traits).toEqual({});
+    expect((await page()).traits).toEqual(traits);
+    expect((await page(['$odd'])).traits).toEqual(traits);
   });
 
   it('memberships written before their profile has a number get it when numbers are ensured', async () => {
@@ -120,7 +140,7 @@ describe.each(TEST_BACKENDS)('AudienceStore on $name', (backend) => {
     const id = `prof_${w.slice(3)}_late`;
     await store.insertProfileTags(w, [{ tagId, profileId: id, source: 'import', actor: 'x', appliedAt: T0, expiresAt: null }]);
     await store.insertSegmentMembers(w, segId, [id], T0);
-    const ordered = () => store.eventProfileNums(w, 'Order Completed', { since: null, until: null }, null, 10).then((r) => [...r.nums]);
+    const ordered = () => store.eventProfileNums(w, 'Order Completed', { since: null, before: null }).then((r) => [...r]);
     await opened.store.applyChanges({ consumedSeqs: [], profiles: [], identities: [], merges: [], conflicts: [], events: [event(w, id, 'track', 'Order Completed', T0)] });
     expect([...(await store.memberNumPage(w, 'tag', tagId, 0, 10)).nums]).toEqual([]);
     expect(await ordered()).toEqual([]);

@@ -3,8 +3,10 @@ import { newBitmap, type AudienceBitmaps, type AudienceStore, type Bitmap } from
 import { yieldToEventLoop } from './yield.ts';
 
 const DAY_MS = 86_400_000;
-/** Events per candidate query: one bounded range of events_name_num_idx (~20–40 ms on SQLite). */
-const EVENT_PAGE = 20_000;
+/** Events per candidate query, roughly: one time slice of events_name_num_idx (~2–5 ms on SQLite). */
+const SLICE_EVENTS = 20_000;
+const MIN_SLICE_MS = 60_000;
+const MAX_SLICE_MS = 366 * DAY_MS;
 /**
  * When the bitmap-only parts of an `all` leave at most this many profiles, event lookups are skipped:
  * evaluating a few pages of profiles costs less than reading every event of a name in a window.
@@ -114,21 +116,52 @@ export class CandidatePlanner {
     return hit;
   }
 
+  /**
+   * Reads the window as consecutive time slices of events_name_num_idx, one aggregate query each: a
+   * slice starts a day wide and halves or doubles to hold roughly {@link SLICE_EVENTS} events. The
+   * slices partition the text range (each boundary sorts after the one before), so every stored event
+   * is read once; with no upper bound the last slice is open and also takes events stored meanwhile.
+   */
   private async readEventSet(event: string, window: EventWindow): Promise<Bitmap> {
     const { store, workspaceId, bitmaps } = this.opts;
     const range = textRange(window, this.opts.now);
     const set = newBitmap();
-    let after = null;
+    let since = range.since;
+    let last: string | null = null;
+    if (since === null || range.before === null) {
+      const bounds = await store.eventTimeBounds(workspaceId, event);
+      if (!bounds) return set;
+      since ??= bounds.first;
+      last = bounds.last;
+    }
+    let width = DAY_MS;
     for (;;) {
-      // better-sqlite3 is synchronous: yield between pages so HTTP and the processor keep running.
+      // better-sqlite3 is synchronous: yield between slices so HTTP and the processor keep running.
       await yieldToEventLoop();
-      const page = await store.eventProfileNums(workspaceId, event, range, after, EVENT_PAGE);
-      set.addMany(page.nums);
-      if (!page.next) break;
-      after = page.next;
+      const next = sliceEnd(since, width);
+      // The final slice reaches the range's end, or nothing stored lies past it (then it is left open).
+      const final = next === null || (range.before !== null ? next >= range.before : last! < next);
+      const nums = await store.eventProfileNums(workspaceId, event, { since, before: final ? range.before : next });
+      set.addMany(nums);
+      if (final) break;
+      since = next;
+      if (nums.length > 2 * SLICE_EVENTS) width = Math.max(MIN_SLICE_MS, width / 2);
+      else if (nums.length < SLICE_EVENTS / 2) width = Math.min(MAX_SLICE_MS, width * 2);
     }
     return set.andInPlace(bitmaps.all);
   }
+}
+
+/**
+ * The slice boundary `width` after the text timestamp `since`, as ISO text that sorts after it: counted
+ * from its date and time as written (a stored timestamp may carry any UTC offset, and its UTC instant
+ * can sort before its own text). Null when `since` is no timestamp (one slice then takes the rest).
+ */
+function sliceEnd(since: string, width: number): string | null {
+  const ms = Date.parse(since.length >= 19 ? `${since.slice(0, 19)}Z` : since);
+  if (Number.isNaN(ms)) return null;
+  const next = new Date(ms + width).toISOString();
+  return next > since ? next : null;
 }
 
 /** Whether a node can be narrowed by event lookups (it contains a behaviour or sequence condition). */
@@ -145,12 +178,12 @@ function mayNarrowByEvents(node: ConditionNode): boolean {
  * read in the workspace zone, so the widened range never cuts off an event the evaluator would count.
  * Events after `now` stay in (they are not in the window yet, but the bound would only save a little).
  */
-export function textRange(window: EventWindow, now: Date): { since: string | null; until: string | null } {
+export function textRange(window: EventWindow, now: Date): { since: string | null; before: string | null } {
   const day = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
-  if (window === 'ever') return { since: null, until: null };
-  if ('last_days' in window) return { since: day(now.getTime() - (window.last_days + 2) * DAY_MS), until: null };
+  if (window === 'ever') return { since: null, before: null };
+  if ('last_days' in window) return { since: day(now.getTime() - (window.last_days + 2) * DAY_MS), before: null };
   const from = Date.parse(window.between[0]);
   const to = Date.parse(window.between[1]);
-  // `until` is a bare date: "2024-02-03" sorts before every timestamp of that day, so `<=` keeps days up to the one before.
-  return { since: Number.isNaN(from) ? null : day(from - 2 * DAY_MS), until: Number.isNaN(to) ? null : day(to + 3 * DAY_MS) };
+  // `before` is a bare date: "2024-02-03" sorts before every timestamp of that day, so `<` keeps days up to the one before.
+  return { since: Number.isNaN(from) ? null : day(from - 2 * DAY_MS), before: Number.isNaN(to) ? null : day(to + 3 * DAY_MS) };
 }

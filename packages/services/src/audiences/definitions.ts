@@ -94,9 +94,14 @@ export function eventNeedsOf(nodes: readonly ConditionNode[], now: Date): EventN
 export function pageNeedsOf(model: WorkspaceModel, conditions: readonly ConditionNode[], now: Date, self?: { kind: DefinitionKind; id: string }): PageNeeds {
   const tags = new Set<string>();
   const segments = new Set<string>();
+  const traitKeys = new Set<string>();
+  const computedKeys = new Set<string>();
   let layers = false;
   for (const c of conditions) {
     const deps = conditionDependencies(c);
+    // A path is read as a key of its own or through its first segment (see readPath in core).
+    for (const path of deps.traits) traitKeys.add(path).add(path.split('.')[0]!);
+    for (const path of deps.computed) computedKeys.add(path).add(path.split('.')[0]!);
     for (const ref of deps.tags) {
       const id = model.resolveTag(ref);
       if (id !== undefined) tags.add(id);
@@ -106,7 +111,7 @@ export function pageNeedsOf(model: WorkspaceModel, conditions: readonly Conditio
   }
   if (self?.kind === 'tag') tags.add(self.id);
   if (self?.kind === 'segment') segments.add(self.id);
-  return { events: eventNeedsOf(conditions, now), tags: [...tags], segments: [...segments], layers };
+  return { events: eventNeedsOf(conditions, now), tags: [...tags], segments: [...segments], layers, traitKeys: [...traitKeys], computedKeys: [...computedKeys] };
 }
 
 const keyOf = (kind: DefinitionKind, id: string): string => `${kind}:${id}`;
