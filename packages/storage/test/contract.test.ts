@@ -161,6 +161,10 @@ describe.each(TEST_BACKENDS)('storage contract on $name', (backend) => {
         expect(again).toEqual(batch.map((id) => ({ duplicates: [id] })));
         ids.push(...batch.map((id) => `${id}-new`));
       }
+      // Concurrent requests carrying the same new id (a client retrying before its first answer): stored once, and only the first caller is told it was new.
+      const racing = await Promise.all([0, 1, 2].map(() => store.appendInbox(ws.id, [ws.inbox('raced')])));
+      expect(racing).toEqual([{ duplicates: [] }, { duplicates: ['raced'] }, { duplicates: ['raced'] }]);
+      ids.push('raced');
       const mine = await store.transaction(async (tx) => (await tx.claimInbox(100_000)).filter((i) => i.workspaceId === ws.id), PROCESSOR_LOCK);
       // On PostgreSQL another test file's processor may take some meanwhile: stored ones are processed, never lost.
       const processed = await store.processedMessageIds(ws.id, ids);
