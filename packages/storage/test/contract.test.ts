@@ -398,7 +398,7 @@ describe.each(TEST_BACKENDS)('storage contract on $name', (backend) => {
       expect(page.data.map((p) => p.id)).toEqual(expected.map((i) => profiles[i]!.id));
     });
 
-    // BUG: a boolean trait compares as 'true' on PostgreSQL (`traits->>'vip'`) but as '1' on SQLite
+    // Regression guard for a fixed bug: a boolean trait compares as 'true' on PostgreSQL (`traits->>'vip'`) but as '1' on SQLite
     // (`cast(json_extract(...) as text)` in storage/src/dialect.ts `jsonText`), so `trait.vip=true`
     // finds the VIP customers on PostgreSQL and nobody on SQLite.
     it('filters by a boolean trait the same way on every backend', async () => {

@@ -96,7 +96,7 @@ describe('extractIdentifiers', () => {
     expect(sorted(r.identifiers)).toEqual(['email=ok@x.cn', 'user_id=u1']);
   });
 
-  // BUG: on a track/page/screen call the person traits come only from `context.traits`, but
+  // Regression guard for a fixed bug: on a track/page/screen call the person traits come only from `context.traits`, but
   // extract.ts (the `add(type, raw, \`traits.${key}\`…)` call in the traits loop) always reports
   // `traits.<key>`, a field the caller never sent; the path should point at `context.traits.phone`.
   it('an invalid phone in a track call’s context.traits is reported at context.traits.phone', () => {

@@ -193,7 +193,7 @@ describe('commutativity', () => {
     expect(mergeProfileStates(emptyProfileState(), fold(HISTORY))).toEqual(fold(HISTORY));
   });
 
-  // BUG: mergeProfileStates (computed.ts, the `firstTouch` block after the traits loop) takes all
+  // Regression guard for a fixed bug: mergeProfileStates (computed.ts, the `firstTouch` block after the traits loop) takes all
   // first-touch keys wholesale from whichever profile was first seen earlier, instead of comparing each
   // key's own `<key>_at` time. Here the visitor was first seen without any campaign (Jan 1), the other
   // profile arrived through WeChat on Jan 5, and the visitor clicked a Douyin ad on Jan 10: folding all
