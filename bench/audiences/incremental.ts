@@ -110,6 +110,9 @@ export async function runIncremental(services: Services, o: IncrementalOptions):
       }
     });
     await worker.start();
+    // Steady state, as on a running server: the thread preloads its audience index at start (seconds at
+    // 1M profiles); events sent before it is built would measure the start, not incremental updates.
+    await worker.warm();
     services.ingest.onAppend(worker.notify);
   } else {
     const inline = new ProcessorLoop(services.processor, silentLogger, { batchSize: o.processorBatch });

@@ -111,6 +111,9 @@ async function start(config: Config, args: string[]): Promise<number> {
     rt.layersLoop.start();
     rt.reevaluation.start();
   }
+  // Live counts (and, inline, membership updates) answer from the audience index: build it now, in the
+  // background, not on the first request after a start.
+  void rt.services.audienceEngine.warm();
   const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host });
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);

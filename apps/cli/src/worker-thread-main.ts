@@ -54,3 +54,5 @@ rt.loop.start();
 rt.layersLoop.start();
 rt.reevaluation.start();
 post({ type: 'ready' });
+// The audience index in the background: processing runs meanwhile, memberships wait only if events come first.
+void rt.services.audienceEngine.warm().then(() => post({ type: 'warm' }));

@@ -15,6 +15,7 @@ export interface WorkerData {
 export type ToWorker = { type: 'appended' } | { type: 'stop' };
 export type FromWorker =
   | { type: 'ready' }
+  | { type: 'warm' }
   | { type: 'index'; workspaceId: string; ops: IndexOp[] }
   | { type: 'batch'; messages: number; latenciesMs: number[] }
   | { type: 'stopped'; error?: string };
@@ -35,6 +36,8 @@ export class WorkerThread {
   private notifyQueued = false;
   private batchListener: ((messages: number, latenciesMs: number[]) => void) | undefined;
   private readonly indexListeners: ((workspaceId: string, ops: readonly IndexOp[]) => void)[] = [];
+  private warmed = false;
+  private readonly warmWaiters: (() => void)[] = [];
 
   constructor(
     private readonly config: Config,
@@ -54,6 +57,11 @@ export class WorkerThread {
   }
 
   /** Starts the thread; resolves when its loops run. */
+  /** Resolves once the thread has preloaded the audience index (see AudienceEngine.warm). */
+  warm(): Promise<void> {
+    return this.warmed ? Promise.resolve() : new Promise((resolve) => this.warmWaiters.push(resolve));
+  }
+
   start(): Promise<void> {
     const data: WorkerData = { config: this.config, writerLock: this.writerLock, reportBatches: this.batchListener !== undefined };
     const worker = new Worker(new URL('../bin/worker-thread.js', import.meta.url), { workerData: data });
@@ -68,6 +76,10 @@ export class WorkerThread {
             ready = true;
             this.restarts = 0;
             resolve();
+            return;
+          case 'warm':
+            this.warmed = true;
+            for (const w of this.warmWaiters.splice(0)) w();
             return;
           case 'index':
             this.services.audienceEngine.index.apply(m.workspaceId, m.ops);

@@ -89,6 +89,11 @@ export interface ProcessorChanges {
   events: EventRow[];
   merges: MergeRow[];
   conflicts: ConflictRow[];
+  /**
+   * Stored profiles of `profiles` whose traits (with their set times) and first-touch traits this batch
+   * left exactly as stored: a writer may skip those columns (absent from the map: write everything).
+   */
+  kept?: ReadonlyMap<string, { traits: boolean; firstTouch: boolean }>;
 }
 
 export interface Page<T> {

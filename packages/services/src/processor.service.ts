@@ -184,14 +184,16 @@ export class ProcessorService {
     // Order statistics as loaded, to tell which profiles this batch changes them for (layers need only those).
     const statsBefore = new Map<string, string>();
     // Traits and computed traits as loaded, to tell audiences what changed (shallow copies: folding replaces values).
-    const before = new Map<string, { traits: Record<string, unknown>; computed: Record<string, unknown> }>();
+    const before = new Map<string, { traits: Record<string, unknown>; computed: Record<string, unknown>; firstTouch: string }>();
     for (const p of await tx.profilesByIds(reached)) {
       profiles.set(p.id, p);
       statsBefore.set(p.id, orderStatsKey(p));
-      before.set(p.id, { traits: { ...p.traits }, computed: { ...p.computed, event_counts: { ...p.computed.event_counts } } });
+      before.set(p.id, { traits: { ...p.traits }, computed: { ...p.computed, event_counts: { ...p.computed.event_counts } }, firstTouch: JSON.stringify(p.firstTouch) });
     }
     const eventNames = new Map<string, Set<string>>();
     const whole = new Set<string>();
+    // Profiles a message set traits on (their traits and trait times are rewritten).
+    const traitsSet = new Set<string>();
 
     const graph: IdentityGraph = {
       profileOf: (type, value) => owners.get(identifierKey(type, value)),
@@ -242,6 +244,7 @@ export class ProcessorService {
         changes.conflicts.push(toConflictRow(this.deps.newId('conflict'), workspaceId, msg.messageId, c, now));
       }
       applyMessage(profile, msg);
+      if (setsTraits(msg.traits)) traitsSet.add(profile.id);
       profile.updatedAt = now;
       touched.add(profile.id);
       let names = eventNames.get(profile.id);
@@ -264,9 +267,12 @@ export class ProcessorService {
     }
     const statsChanged = new Set<string>();
     const profileChanges = new Map<string, ProfileChange>();
+    const kept = new Map<string, { traits: boolean; firstTouch: boolean }>();
     for (const id of touched) {
       const p = profiles.get(id)!;
       changes.profiles.push(p);
+      const loaded = before.get(id);
+      if (loaded && !whole.has(id)) kept.set(id, { traits: !traitsSet.has(id), firstTouch: loaded.firstTouch === JSON.stringify(p.firstTouch) });
       if (statsBefore.get(id) !== orderStatsKey(p)) statsChanged.add(id);
       const b = before.get(id);
       profileChanges.set(id, {
@@ -281,8 +287,15 @@ export class ProcessorService {
       const p = profiles.get(id);
       if (p) changes.profiles.push(p);
     }
+    if (kept.size) changes.kept = new Map([...(changes.kept ?? []), ...kept]);
     return { touched, merged, statsChanged, changes: profileChanges };
   }
+}
+
+/** Whether a message's traits set any trait (`$set_once` only fills first-touch traits). */
+function setsTraits(traits: Record<string, unknown>): boolean {
+  for (const key in traits) if (key !== '$set_once') return true;
+  return false;
 }
 
 /** Top-level keys whose value differs between `a` and `b` (objects compared by content). */

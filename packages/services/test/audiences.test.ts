@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ConditionNode, WorkspaceRecord } from '@siyu/core';
 import { AudienceStore } from '@siyu/storage';
 import { TEST_BACKENDS } from '@siyu/storage/testing';
+import { createServices, silentLogger } from '@siyu/services';
 import { createTestSiyu, type TestSiyu } from '@siyu/services/testing';
 import { isolatedBackend } from './audiences-harness.ts';
 
@@ -383,6 +384,19 @@ describe.each(TEST_BACKENDS)('audience scenarios on $name', (backend) => {
     expect(await memberUsers(ws.id, s.id)).toEqual(new Set(['x4']));
     const history = await t.services.segments.history(ws.id, s.id, { limit: 20 });
     expect(history.data.filter((h) => h.reason === 'redefined').map((h) => h.action).sort()).toEqual(['entered', 'exited', 'exited', 'exited']);
+  });
+
+  it('warm() loads the index of every workspace with definitions up front, as a start does', async () => {
+    const { workspace: ws } = await t.workspace('warm start');
+    await t.services.ingest.ingest(ws, 'identify', { userId: 'warm-1', traits: { city: '上海' } }, 10);
+    await settle();
+    const s = await t.services.segments.create(ws.id, { name: '上海', definition: { version: 1, condition: { trait: 'city', op: 'eq', value: '上海' } } });
+    // A second set of services on the same store, as after a restart: nothing loaded until used.
+    const restarted = createServices({ ...t.services.deps, log: silentLogger });
+    expect(restarted.audienceEngine.index.isLoaded(ws.id)).toBe(false);
+    await restarted.audienceEngine.warm();
+    expect(restarted.audienceEngine.index.isLoaded(ws.id)).toBe(true);
+    expect((await restarted.audienceEngine.index.bitmaps(ws.id)).segments.get(s.id)?.size).toBe(1);
   });
 
   it('members found by a candidate recompute leave their window on schedule', async () => {

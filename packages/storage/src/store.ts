@@ -402,7 +402,7 @@ export class SqlStore {
         return;
       }
       if (tx.dialect === 'postgres') {
-        await pgUpsertProfiles(tx.db, changes.profiles);
+        await pgUpsertProfiles(tx.db, changes.profiles, changes.kept);
         await pgInsertIdentities(tx.db, changes.identities);
         await pgInsertEvents(tx.db, changes.events);
       } else {

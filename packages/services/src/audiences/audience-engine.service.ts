@@ -116,6 +116,26 @@ export class AudienceEngine {
     }
   }
 
+  /**
+   * Loads every workspace's definitions and bitmaps now, in the background of a start, rather than
+   * when the first event after it arrives: at 1M profiles building the bitmaps takes seconds, and the
+   * first batches' memberships would wait for it. Resolves when done (a workspace that fails to load
+   * is loaded again on first use).
+   */
+  async warm(): Promise<void> {
+    const failed = (workspaceId: string | undefined, e: unknown) =>
+      this.deps.log.warn({ workspaceId, err: e instanceof Error ? e.message : String(e) }, 'could not preload the audience index; it loads on first use');
+    const workspaces = await this.deps.store.listWorkspaces().catch((e: unknown) => (failed(undefined, e), []));
+    for (const ws of workspaces) {
+      try {
+        const model = await this.model(ws.id);
+        if (model.ordered.length > 0 || model.tagById.size > 0) await this.index.bitmaps(ws.id);
+      } catch (e) {
+        failed(ws.id, e);
+      }
+    }
+  }
+
   // ---------------------------------------------------------------- definitions
 
   /** The workspace's compiled tags and segments (cached; dropped on every change made here). */

@@ -1,5 +1,5 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
-import type { EventRow, IdentityRow, ProfileRow } from '@siyu/core';
+import type { EventRow, IdentityRow, ProcessorChanges, ProfileRow } from '@siyu/core';
 import { encodeJson } from '../dialect.ts';
 import type { Database } from '../schema.ts';
 
@@ -12,7 +12,7 @@ type Db = Kysely<Database> | Transaction<Database>;
  * `JSON.stringify`: arrays per column (`unnest($1::jsonb[], …)`) cost node-pg an escaping pass over
  * every character of every JSON value (~7 µs per event in the worker).
  */
-export async function pgUpsertProfiles(db: Db, profiles: readonly ProfileRow[]): Promise<void> {
+export async function pgUpsertProfiles(db: Db, profiles: readonly ProfileRow[], kept?: ProcessorChanges['kept']): Promise<void> {
   if (profiles.length === 0) return;
   // Only profiles not stored yet take a number (an update keeps its own): numbering every row of the
   // batch would burn one per update and run the 32-bit bitmap numbers out within days of traffic.
@@ -20,27 +20,39 @@ export async function pgUpsertProfiles(db: Db, profiles: readonly ProfileRow[]):
   const known = new Set(existing.rows.map((r) => r.id));
   const next = await db.selectFrom('profiles').select((eb) => eb.fn.max('num').as('n')).executeTakeFirst();
   let num = Number(next?.n ?? 0);
-  const nums = profiles.map((p) => (known.has(p.id) ? null : ++num));
-  const rows = profiles.map((p, i) => ({
+  const row = (p: ProfileRow, num: number | null, keep?: { traits: boolean; firstTouch: boolean }) => ({
     id: p.id,
     workspace_id: p.workspaceId,
-    traits: p.traits,
-    trait_times: p.traitTimes,
-    first_touch: p.firstTouch,
+    traits: keep?.traits ? null : p.traits,
+    trait_times: keep?.traits ? null : p.traitTimes,
+    first_touch: keep?.firstTouch ? null : p.firstTouch,
     computed: p.computed,
     merged_into: p.mergedInto,
     first_seen: p.computed.first_seen,
     last_seen: p.computed.last_seen,
     created_at: p.createdAt,
     updated_at: p.updatedAt,
-    num: nums[i],
-  }));
-  await sql`
-    insert into profiles (id, workspace_id, traits, trait_times, first_touch, computed, merged_into, first_seen, last_seen, created_at, updated_at, num)
-    select * from json_to_recordset(${encodeJson(rows)}::json) as x(id text, workspace_id text, traits jsonb, trait_times jsonb, first_touch jsonb, computed jsonb,
-      merged_into text, first_seen text, last_seen text, created_at text, updated_at text, num bigint)
-    on conflict (id) do update set traits = excluded.traits, trait_times = excluded.trait_times, first_touch = excluded.first_touch,
-      computed = excluded.computed, first_seen = excluded.first_seen, last_seen = excluded.last_seen, updated_at = excluded.updated_at`.execute(db);
+    num,
+  });
+  const updates = profiles.filter((p) => known.has(p.id)).map((p) => row(p, null, kept?.get(p.id)));
+  const inserts = profiles.filter((p) => !known.has(p.id)).map((p) => row(p, ++num));
+  const columns = sql`id text, workspace_id text, traits jsonb, trait_times jsonb, first_touch jsonb, computed jsonb, merged_into text, first_seen text, last_seen text, created_at text, updated_at text, num bigint`;
+  // Stored profiles: the columns folding messages changes, none of them indexed (so with room on the
+  // page the new row version is heap-only). Traits and first-touch traits the batch kept as stored go
+  // as null and stay (a track call changes only computed traits): PostgreSQL then parses a quarter of
+  // the JSON (100k-profile audiences bench: the update of a 2,000-message batch ~110 → ~65 ms).
+  if (updates.length) {
+    await sql`
+      update profiles p set traits = coalesce(x.traits, p.traits), trait_times = coalesce(x.trait_times, p.trait_times),
+        first_touch = coalesce(x.first_touch, p.first_touch), computed = x.computed, first_seen = x.first_seen, last_seen = x.last_seen, updated_at = x.updated_at
+      from json_to_recordset(${encodeJson(updates)}::json) as x(${columns})
+      where p.id = x.id`.execute(db);
+  }
+  if (inserts.length) {
+    await sql`
+      insert into profiles (id, workspace_id, traits, trait_times, first_touch, computed, merged_into, first_seen, last_seen, created_at, updated_at, num)
+      select * from json_to_recordset(${encodeJson(inserts)}::json) as x(${columns})`.execute(db);
+  }
 }
 
 export async function pgInsertIdentities(db: Db, rows: readonly IdentityRow[]): Promise<void> {
