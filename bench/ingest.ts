@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -42,8 +42,9 @@ export async function main(args: string[]): Promise<void> {
   const backends = values.backend === 'all' ? ['sqlite', 'postgres'] : [values.backend!];
   for (const backend of backends) {
     const prefix = `${backend}-${Date.now()}-`;
+    const dataDir = mkdtempSync(join(tmpdir(), 'siyu-bench-'));
     const loaded = loadConfig({
-      SIYU_DATA_DIR: mkdtempSync(join(tmpdir(), 'siyu-bench-')),
+      SIYU_DATA_DIR: dataDir,
       SIYU_LOG_LEVEL: 'silent',
       SIYU_PROCESSOR_BATCH: values.batch,
       ...(backend === 'postgres' ? { SIYU_DATABASE_URL: pgUrl } : {}),
@@ -55,7 +56,10 @@ export async function main(args: string[]): Promise<void> {
       process.stdout.write(`ingest.${backend}: skipped (${(e as Error).message})\n`);
       return null;
     });
-    if (!rt) continue;
+    if (!rt) {
+      rmSync(dataDir, { recursive: true, force: true });
+      continue;
+    }
     const services = rt.services;
     const { workspace, writeKey } = await services.workspaces.create({ name: `bench ${backend}` });
     const latencies: number[] = [];
@@ -111,5 +115,7 @@ export async function main(args: string[]): Promise<void> {
     await worker?.stop();
     server.close();
     await rt.close();
+    // Each run's data directory (hundreds of MB on SQLite) goes with it.
+    rmSync(dataDir, { recursive: true, force: true });
   }
 }
