@@ -161,6 +161,15 @@ export class AudienceStore {
     return this.sql.dialect === 'sqlite' ? sql<string | null>`+${sql.ref(column)}` : sql<string | null>`${sql.ref(column)}`;
   }
 
+  /**
+   * `column IN (values)`, as `= any($1)` on PostgreSQL: one bound array instead of thousands of
+   * parameters, so a 2,000-profile page is not parsed and planned as a 2,000-item list every time.
+   */
+  private anyOf(column: string, values: readonly (string | number)[], type: 'text' | 'bigint' = 'text') {
+    if (this.sql.dialect === 'postgres') return sql<boolean>`${sql.ref(column)} = any(${[...values]}::${sql.raw(type)}[])`;
+    return sql<boolean>`${sql.ref(column)} in (${sql.join([...values])})`;
+  }
+
   /** Runs `fn` in one transaction; on PostgreSQL `lockKey` takes a transaction-scoped advisory lock first. */
   transaction<T>(fn: (tx: AudienceStore) => Promise<T>, lockKey?: number): Promise<T> {
     return this.sql.transaction((tx) => fn(new AudienceStore(tx)), lockKey);
@@ -323,7 +332,7 @@ export class AudienceStore {
   async segmentMemberships(workspaceId: string, profileIds: readonly string[], segmentIds?: readonly string[]): Promise<{ segmentId: string; profileId: string }[]> {
     const out: { segmentId: string; profileId: string }[] = [];
     for (const part of chunk(profileIds, MAX_PARAMS - 1 - (segmentIds?.length ?? 0))) {
-      let q = this.db.selectFrom('segment_members').select(['segment_id', 'profile_id']).where('workspace_id', '=', workspaceId).where('profile_id', 'in', part);
+      let q = this.db.selectFrom('segment_members').select(['segment_id', 'profile_id']).where('workspace_id', '=', workspaceId).where(this.anyOf('profile_id', part));
       if (segmentIds) q = q.where('segment_id', 'in', segmentIds.length ? segmentIds : ['']);
       const rows = await q.execute();
       out.push(...rows.map((r) => ({ segmentId: r.segment_id, profileId: r.profile_id })));
@@ -335,7 +344,7 @@ export class AudienceStore {
   async tagMemberships(workspaceId: string, profileIds: readonly string[], tagIds?: readonly string[]): Promise<ProfileTagRecord[]> {
     const out: ProfileTagRecord[] = [];
     for (const part of chunk(profileIds, MAX_PARAMS - 1 - (tagIds?.length ?? 0))) {
-      let q = this.db.selectFrom('profile_tags').selectAll().where('workspace_id', '=', workspaceId).where('profile_id', 'in', part);
+      let q = this.db.selectFrom('profile_tags').selectAll().where('workspace_id', '=', workspaceId).where(this.anyOf('profile_id', part));
       if (tagIds) q = q.where('tag_id', 'in', tagIds.length ? tagIds : ['']);
       const rows = await q.execute();
       out.push(...rows.map(toProfileTag));
@@ -505,7 +514,7 @@ export class AudienceStore {
   async dueOf(workspaceId: string, profileIds: readonly string[]): Promise<Map<string, string>> {
     const out = new Map<string, string>();
     for (const part of chunk(profileIds, MAX_PARAMS - 1)) {
-      const rows = await this.db.selectFrom('reevaluations').select(['profile_id', 'due_at']).where('workspace_id', '=', workspaceId).where('profile_id', 'in', part).execute();
+      const rows = await this.db.selectFrom('reevaluations').select(['profile_id', 'due_at']).where('workspace_id', '=', workspaceId).where(this.anyOf('profile_id', part)).execute();
       for (const r of rows) out.set(r.profile_id, r.due_at);
     }
     return out;
@@ -565,7 +574,7 @@ export class AudienceStore {
   async profileNums(workspaceId: string, profileIds: readonly string[]): Promise<{ id: string; num: number | null; mergedInto: string | null }[]> {
     const out: { id: string; num: number | null; mergedInto: string | null }[] = [];
     for (const part of chunk(profileIds, MAX_PARAMS - 1)) {
-      const rows = await this.db.selectFrom('profiles').select(['id', 'num', 'merged_into']).where('workspace_id', '=', workspaceId).where('id', 'in', part).execute();
+      const rows = await this.db.selectFrom('profiles').select(['id', 'num', 'merged_into']).where('workspace_id', '=', workspaceId).where(this.anyOf('id', part)).execute();
       out.push(...rows.map((r) => ({ id: r.id, num: r.num == null ? null : Number(r.num), mergedInto: r.merged_into })));
     }
     return out;
@@ -575,7 +584,7 @@ export class AudienceStore {
   async idsOfNums(workspaceId: string, nums: readonly number[]): Promise<string[]> {
     const out: { id: string; num: number }[] = [];
     for (const part of chunk(nums, MAX_PARAMS - 1)) {
-      const rows = await this.db.selectFrom('profiles').select(['id', 'num']).where(this.noIndex('profiles.workspace_id'), '=', workspaceId).where('num', 'in', part).where(this.noIndex('profiles.merged_into'), 'is', null).execute();
+      const rows = await this.db.selectFrom('profiles').select(['id', 'num']).where(this.noIndex('profiles.workspace_id'), '=', workspaceId).where(this.anyOf('num', part, 'bigint')).where(this.noIndex('profiles.merged_into'), 'is', null).execute();
       out.push(...rows.map((r) => ({ id: r.id, num: Number(r.num) })));
     }
     return out.sort((a, b) => a.num - b.num).map((r) => r.id);
@@ -594,13 +603,13 @@ export class AudienceStore {
       q = q
         .where(this.noIndex('profiles.workspace_id'), '=', workspaceId)
         .where(this.noIndex('profiles.merged_into'), 'is', null)
-        .where('id', 'in', selector.ids.length ? selector.ids : [''])
+        .where(this.anyOf('id', selector.ids.length ? selector.ids : ['']))
         .where('num', 'is not', null)
         .orderBy('num');
     } else {
       q = q.where(this.noIndex('profiles.workspace_id'), '=', workspaceId).where(this.noIndex('profiles.merged_into'), 'is', null);
       if ('afterNum' in selector) q = q.where('num', '>', selector.afterNum).orderBy('num').limit(selector.limit);
-      else q = q.where('num', 'in', selector.nums.length ? selector.nums : [-1]).orderBy('num');
+      else q = q.where(this.anyOf('num', selector.nums.length ? selector.nums : [-1], 'bigint')).orderBy('num');
     }
     const profiles = await q.execute();
     if (profiles.length === 0) return [];
@@ -614,18 +623,18 @@ export class AudienceStore {
     const segmentIds = needs.segments === undefined ? undefined : [...new Set(needs.segments)];
     for (const part of chunk(ids, MAX_PARAMS - 1 - Math.max(tagIds?.length ?? 0, segmentIds?.length ?? 0))) {
       if (tagIds === undefined || tagIds.length > 0) {
-        let tq = this.db.selectFrom('profile_tags').select(['profile_id', 'tag_id', 'source', 'expires_at']).where('workspace_id', '=', workspaceId).where('profile_id', 'in', part);
+        let tq = this.db.selectFrom('profile_tags').select(['profile_id', 'tag_id', 'source', 'expires_at']).where('workspace_id', '=', workspaceId).where(this.anyOf('profile_id', part));
         if (tagIds) tq = tq.where('tag_id', 'in', tagIds);
         for (const t of await tq.execute()) rows.get(t.profile_id)?.tags.push({ tagId: t.tag_id, source: t.source, expiresAt: t.expires_at });
       }
       if (segmentIds === undefined || segmentIds.length > 0) {
-        let sq = this.db.selectFrom('segment_members').select(['profile_id', 'segment_id']).where('workspace_id', '=', workspaceId).where('profile_id', 'in', part);
+        let sq = this.db.selectFrom('segment_members').select(['profile_id', 'segment_id']).where('workspace_id', '=', workspaceId).where(this.anyOf('profile_id', part));
         if (segmentIds) sq = sq.where('segment_id', 'in', segmentIds);
         for (const s of await sq.execute()) rows.get(s.profile_id)?.segments.push(s.segment_id);
       }
       if (needs.layers !== false) {
         // By primary key: sampled statistics (`PRAGMA optimize`) make SQLite prefer (workspace_id, lifecycle) and read the whole workspace.
-        const layers = await this.db.selectFrom('profile_layers').selectAll().where(this.noIndex('profile_layers.workspace_id'), '=', workspaceId).where('profile_id', 'in', part).execute();
+        const layers = await this.db.selectFrom('profile_layers').selectAll().where(this.noIndex('profile_layers.workspace_id'), '=', workspaceId).where(this.anyOf('profile_id', part)).execute();
         for (const l of layers) {
           const row = rows.get(l.profile_id);
           if (row) row.layers = toLayerCell(l);
@@ -672,7 +681,7 @@ export class AudienceStore {
   async completeRows(workspaceId: string, rows: readonly EvaluationRow[], needs: PageNeeds): Promise<EvaluationRow[]> {
     const live = new Set<string>();
     for (const part of chunk(rows.map((r) => r.id), MAX_PARAMS - 1)) {
-      const found = await this.db.selectFrom('profiles').select('id').where(this.noIndex('profiles.workspace_id'), '=', workspaceId).where(this.noIndex('profiles.merged_into'), 'is', null).where('id', 'in', part).execute();
+      const found = await this.db.selectFrom('profiles').select('id').where(this.noIndex('profiles.workspace_id'), '=', workspaceId).where(this.noIndex('profiles.merged_into'), 'is', null).where(this.anyOf('id', part)).execute();
       for (const r of found) live.add(r.id);
     }
     const kept = rows.filter((r) => live.has(r.id));
@@ -706,7 +715,7 @@ export class AudienceStore {
     let q = this.db
       .selectFrom('events')
       .select(['profile_id', 'type', 'event', 'timestamp'])
-      .where('profile_id', 'in', profileIds)
+      .where(this.anyOf('profile_id', profileIds))
       .where((eb) => eb.or([eb.and([eb('type', '=', 'track'), eb('event', 'in', names)]), ...(types.length ? [eb('type', 'in', types)] : [])]));
     if (since !== null) q = q.where('timestamp', '>=', since);
     if (properties) {
@@ -722,7 +731,7 @@ export class AudienceStore {
   async layersOf(workspaceId: string, profileIds: readonly string[]): Promise<Map<string, LayerCell>> {
     const out = new Map<string, LayerCell>();
     for (const part of chunk(profileIds, MAX_PARAMS - 1)) {
-      const rows = await this.db.selectFrom('profile_layers').selectAll().where(this.noIndex('profile_layers.workspace_id'), '=', workspaceId).where('profile_id', 'in', part).execute();
+      const rows = await this.db.selectFrom('profile_layers').selectAll().where(this.noIndex('profile_layers.workspace_id'), '=', workspaceId).where(this.anyOf('profile_id', part)).execute();
       for (const r of rows) out.set(r.profile_id, toLayerCell(r));
     }
     return out;
