@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { EvaluationEvent, EventRow, Page } from '@siyu/core';
-import { chunk, decodeJson, encodeJson, MAX_PARAMS } from './dialect.ts';
+import { anyOf, chunk, decodeJson, encodeJson, MAX_PARAMS } from './dialect.ts';
 import type { LayerCell } from './audience-index.ts';
 import type { SqlStore } from './store.ts';
 
@@ -161,13 +161,8 @@ export class AudienceStore {
     return this.sql.dialect === 'sqlite' ? sql<string | null>`+${sql.ref(column)}` : sql<string | null>`${sql.ref(column)}`;
   }
 
-  /**
-   * `column IN (values)`, as `= any($1)` on PostgreSQL: one bound array instead of thousands of
-   * parameters, so a 2,000-profile page is not parsed and planned as a 2,000-item list every time.
-   */
   private anyOf(column: string, values: readonly (string | number)[], type: 'text' | 'bigint' = 'text') {
-    if (this.sql.dialect === 'postgres') return sql<boolean>`${sql.ref(column)} = any(${[...values]}::${sql.raw(type)}[])`;
-    return sql<boolean>`${sql.ref(column)} in (${sql.join([...values])})`;
+    return anyOf(this.sql.dialect, column, values, type);
   }
 
   /** Runs `fn` in one transaction; on PostgreSQL `lockKey` takes a transaction-scoped advisory lock first. */

@@ -1,5 +1,5 @@
 import { sql, type RawBuilder } from 'kysely';
-import { chunk, decodeJson, encodeJson, jsonText, MAX_PARAMS, type Dialect } from './dialect.ts';
+import { anyOf, chunk, decodeJson, encodeJson, jsonText, MAX_PARAMS, type Dialect } from './dialect.ts';
 import type { Database } from './schema.ts';
 import type { SqlStore } from './store.ts';
 
@@ -126,7 +126,7 @@ export class LayerStore {
     const out: OrderStats[] = [];
     for (const part of chunk(profileIds, MAX_PARAMS - 1)) {
       if (part.length === 0) continue;
-      const rows = await this.statsQuery(workspaceId).where('profiles.id', 'in', part).execute();
+      const rows = await this.statsQuery(workspaceId).where(anyOf(this.dialect, 'profiles.id', part)).execute();
       out.push(...rows.map(toStats));
     }
     return out;
@@ -147,7 +147,7 @@ export class LayerStore {
     const out: LayerRow[] = [];
     for (const part of chunk(profileIds, MAX_PARAMS - 1)) {
       if (part.length === 0) continue;
-      const rows = await this.db.selectFrom('profile_layers').selectAll().where(this.layersWs(), '=', workspaceId).where('profile_id', 'in', part).execute();
+      const rows = await this.db.selectFrom('profile_layers').selectAll().where(this.layersWs(), '=', workspaceId).where(anyOf(this.dialect, 'profile_id', part)).execute();
       out.push(...rows.map(toLayer));
     }
     return out;
@@ -163,7 +163,7 @@ export class LayerStore {
         .innerJoin('profiles', 'profiles.id', 'profile_layers.profile_id')
         .selectAll('profile_layers')
         .where(this.layersWs(), '=', workspaceId)
-        .where('profile_layers.profile_id', 'in', part)
+        .where(anyOf(this.dialect, 'profile_layers.profile_id', part))
         .where('profiles.merged_into', 'is', null)
         .execute();
       out.push(...rows.map(toLayer));
