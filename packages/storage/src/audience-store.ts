@@ -451,9 +451,18 @@ export class AudienceStore {
   async setDue(workspaceId: string, rows: readonly { profileId: string; dueAt: string | null }[]): Promise<void> {
     const clear = rows.filter((r) => r.dueAt === null).map((r) => r.profileId);
     for (const part of chunk(clear, MAX_PARAMS - 1)) {
-      await this.db.deleteFrom('reevaluations').where('workspace_id', '=', workspaceId).where('profile_id', 'in', part).execute();
+      await this.db.deleteFrom('reevaluations').where('workspace_id', '=', workspaceId).where(this.anyOf('profile_id', part)).execute();
     }
     const set = rows.filter((r): r is { profileId: string; dueAt: string } => r.dueAt !== null);
+    if (this.sql.dialect === 'postgres') {
+      // Two bound arrays, not three parameters a row (see anyOf).
+      if (set.length === 0) return;
+      await sql`
+        insert into reevaluations (workspace_id, profile_id, due_at)
+        select ${workspaceId}, u.profile_id, u.due_at from unnest(${set.map((r) => r.profileId)}::text[], ${set.map((r) => r.dueAt)}::text[]) as u(profile_id, due_at)
+        on conflict (workspace_id, profile_id) do update set due_at = excluded.due_at where reevaluations.due_at is distinct from excluded.due_at`.execute(this.db);
+      return;
+    }
     for (const part of chunk(set, Math.floor(MAX_PARAMS / 3))) {
       await this.db
         .insertInto('reevaluations')
@@ -472,8 +481,15 @@ export class AudienceStore {
 
   /** Brings each profile's next re-evaluation forward to `dueAt` if that is earlier (never later). */
   async advanceDue(workspaceId: string, rows: readonly { profileId: string; dueAt: string }[]): Promise<void> {
-    const earlier =
-      this.sql.dialect === 'postgres' ? sql<string>`least(reevaluations.due_at, excluded.due_at)` : sql<string>`min(reevaluations.due_at, excluded.due_at)`;
+    if (this.sql.dialect === 'postgres') {
+      if (rows.length === 0) return;
+      await sql`
+        insert into reevaluations (workspace_id, profile_id, due_at)
+        select ${workspaceId}, u.profile_id, u.due_at from unnest(${rows.map((r) => r.profileId)}::text[], ${rows.map((r) => r.dueAt)}::text[]) as u(profile_id, due_at)
+        on conflict (workspace_id, profile_id) do update set due_at = least(reevaluations.due_at, excluded.due_at) where excluded.due_at < reevaluations.due_at`.execute(this.db);
+      return;
+    }
+    const earlier = sql<string>`min(reevaluations.due_at, excluded.due_at)`;
     for (const part of chunk(rows, Math.floor(MAX_PARAMS / 3))) {
       await this.db
         .insertInto('reevaluations')
