@@ -56,12 +56,12 @@ export class WorkerThread {
     this.indexListeners.push(fn);
   }
 
-  /** Starts the thread; resolves when its loops run. */
   /** Resolves once the thread has preloaded the audience index (see AudienceEngine.warm). */
   warm(): Promise<void> {
     return this.warmed ? Promise.resolve() : new Promise((resolve) => this.warmWaiters.push(resolve));
   }
 
+  /** Starts the thread; resolves when its loops run. */
   start(): Promise<void> {
     const data: WorkerData = { config: this.config, writerLock: this.writerLock, reportBatches: this.batchListener !== undefined };
     const worker = new Worker(new URL('../bin/worker-thread.js', import.meta.url), { workerData: data });

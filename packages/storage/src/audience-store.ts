@@ -116,7 +116,6 @@ export interface PageNeeds {
   eventsFor?: (row: EvaluationRow) => boolean;
 }
 
-
 /** Everything the evaluator needs of one profile. */
 export interface EvaluationRow {
   id: string;
