@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -18,6 +18,15 @@ import { WriterLock } from '@siyu/storage';
  * `siyu start` does: HTTP on the main thread, the processor in a worker thread (`--worker inline`
  * puts both on one thread).
  */
+
+function peakRssMb(): number | undefined {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+    return m ? Math.round(Number(m[1]) / 1024) : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 export async function main(args: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -110,6 +119,8 @@ export async function main(args: string[]): Promise<void> {
       `${b}.merged_profiles: ${stats.mergedProfiles} profiles`,
       `${b}.server_rss: ${Math.round(process.memoryUsage().rss / 1048576)} MB`,
       `${b}.server_heap_used: ${Math.round(process.memoryUsage().heapUsed / 1048576)} MB`,
+      // Highest resident memory the process reached (Linux VmHWM; covers every run in this process so far).
+      ...(peakRssMb() !== undefined ? [`${b}.server_rss_peak: ${peakRssMb()} MB`] : []),
     ];
     process.stdout.write(`${out.join('\n')}\n`);
     await worker?.stop();
