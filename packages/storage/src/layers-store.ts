@@ -172,6 +172,19 @@ export class LayerStore {
   }
 
   async upsertLayers(rows: readonly LayerRow[]): Promise<void> {
+    if (rows.length === 0) return;
+    if (this.dialect === 'postgres') {
+      // One bound JSON document per call (as the processor's writes, postgres-bulk.ts): a 2,000-row
+      // multi-row VALUES is 18,000 parameters that PostgreSQL parses and plans on every batch.
+      await sql`
+        insert into profile_layers (profile_id, workspace_id, lifecycle, rfm_r, rfm_f, rfm_m, rfm_segment, lifecycle_changes_at, updated_at)
+        select * from json_to_recordset(${encodeJson(rows.map(layerValues))}::json)
+          as x(profile_id text, workspace_id text, lifecycle text, rfm_r integer, rfm_f integer, rfm_m integer, rfm_segment text, lifecycle_changes_at text, updated_at text)
+        on conflict (profile_id) do update set workspace_id = excluded.workspace_id, lifecycle = excluded.lifecycle, rfm_r = excluded.rfm_r,
+          rfm_f = excluded.rfm_f, rfm_m = excluded.rfm_m, rfm_segment = excluded.rfm_segment,
+          lifecycle_changes_at = excluded.lifecycle_changes_at, updated_at = excluded.updated_at`.execute(this.db);
+      return;
+    }
     for (const part of chunk(rows, Math.floor(MAX_PARAMS / 9))) {
       if (part.length === 0) continue;
       await this.db
