@@ -184,7 +184,7 @@ async function runBackend(backend: string, target: Target, shape: BenchShape, co
   const threaded = o.values.worker !== 'inline';
   const writerLock = threaded && backend === 'sqlite' ? WriterLock.create() : undefined;
   const open = async (): Promise<{ opened: OpenedStore; services: Services }> => {
-    const opened = await openStore({ databaseUrl: target.databaseUrl, sqliteFile: target.sqliteFile, writerLock, sqliteCheckpoint: 'own', ...(process.env.SIYU_BENCH_QUERY_LOG ? { queryLog: logQuery } : {}) });
+    const opened = await openStore({ databaseUrl: target.databaseUrl, sqliteFile: target.sqliteFile, writerLock, ...(process.env.SIYU_BENCH_QUERY_LOG ? { queryLog: logQuery } : {}) });
     const services = createServices({ store: opened.store, clock: () => new Date(), newId, log: silentLogger }, { audiences: { indexMaxAgeMs: Number(o.values['index-max-age-ms']) } });
     return { opened, services };
   };

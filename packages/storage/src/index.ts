@@ -2,7 +2,6 @@ import type { Kysely } from 'kysely';
 import { migrateToLatest } from './migrations.ts';
 import { connectPostgres } from './postgres/connect.ts';
 import type { Database } from './schema.ts';
-import { BackgroundCheckpointer } from './sqlite/checkpointer.ts';
 import { connectSqlite, moveLegacyInbox } from './sqlite/connect.ts';
 import type { WalSync } from './sqlite/wal-sync.ts';
 import { seedPlannerStats } from './sqlite/planner-stats.ts';
@@ -44,13 +43,6 @@ export interface OpenStoreOptions {
    * benchmarks compare the two.
    */
   sqliteSync?: 'commit' | 'group' | undefined;
-  /**
-   * SQLite: who copies the WAL into the database file. Unset: the commit that takes the WAL past
-   * 10,000 pages (SQLite's autocheckpoint), on the writing thread. `own`: a thread this store starts
-   * ({@link BackgroundCheckpointer}); `shared`: another store of this process runs that thread (the
-   * server thread's, for a worker thread). With either, commits checkpoint only past a backstop.
-   */
-  sqliteCheckpoint?: 'own' | 'shared' | undefined;
 }
 
 export interface OpenedStore {
@@ -70,15 +62,12 @@ export async function openStore(opts: OpenStoreOptions): Promise<OpenedStore> {
   let raw: import('better-sqlite3').Database | undefined;
   let inbox: import('better-sqlite3').Database | undefined;
   let walSync: WalSync | undefined;
-  let checkpointer: BackgroundCheckpointer | undefined;
   if (opts.databaseUrl && /^postgres(ql)?:\/\//.test(opts.databaseUrl)) {
     db = connectPostgres(opts.databaseUrl, 10, opts.queryLog).db;
     dialect = 'postgres';
     location = opts.databaseUrl.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
   } else {
-    const background = opts.sqliteCheckpoint !== undefined && opts.sqliteFile !== ':memory:';
-    const c = connectSqlite(opts.sqliteFile, opts.queryLog, opts.sqliteCacheMb, opts.sqliteSync, background ? 'background' : 'commit');
-    if (background && opts.sqliteCheckpoint === 'own') checkpointer = BackgroundCheckpointer.start(opts.sqliteFile);
+    const c = connectSqlite(opts.sqliteFile, opts.queryLog, opts.sqliteCacheMb, opts.sqliteSync);
     walSync = c.walSync;
     db = c.db;
     hot = c.hot;
@@ -98,7 +87,6 @@ export async function openStore(opts: OpenStoreOptions): Promise<OpenedStore> {
     async close() {
       // Refreshes planner statistics where the data has changed a lot (cheap; SQLite's advice for long-lived connections).
       if (raw?.open) raw.pragma('optimize');
-      await checkpointer?.stop();
       await db.destroy();
       walSync?.close();
       if (inbox?.open) inbox.close();

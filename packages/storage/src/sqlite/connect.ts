@@ -6,10 +6,8 @@ import type { Database } from '../schema.ts';
 import { SqliteHotPath } from './sqlite-hot-path.ts';
 import { FlushAutocommitWrites, WalSync } from './wal-sync.ts';
 
-/** WAL pages after which a commit checkpoints (and after which the background checkpointer starts). */
-export const WAL_AUTOCHECKPOINT_PAGES = 10_000;
-/** The same when a background checkpointer does the work: a backstop should it fall behind. */
-const WAL_BACKSTOP_PAGES = 4 * WAL_AUTOCHECKPOINT_PAGES;
+/** WAL pages after which a commit checkpoints. */
+const WAL_AUTOCHECKPOINT_PAGES = 10_000;
 
 /**
  * The embedded default: one SQLite file in WAL mode (and the inbox beside it, see {@link connectInbox}).
@@ -22,7 +20,6 @@ export function connectSqlite(
   queryLog?: import('kysely').LogConfig,
   cacheMb = 32,
   sync: 'commit' | 'group' = 'group',
-  checkpoint: 'commit' | 'background' = 'commit',
 ): { db: Kysely<Database>; raw: BetterSqlite3.Database; inbox: BetterSqlite3.Database; hot: () => SqliteHotPath; walSync: WalSync | undefined } {
   if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
   const raw = new BetterSqlite3(file);
@@ -35,8 +32,7 @@ export function connectSqlite(
   raw.pragma(walSync ? 'synchronous = NORMAL' : 'synchronous = FULL');
   raw.pragma('busy_timeout = 10000');
   // A larger WAL between checkpoints: fewer page copies and fsyncs of the main file under ingest load.
-  // `background`: a thread checkpoints (checkpointer.ts); commits do it only past the backstop.
-  raw.pragma(`wal_autocheckpoint = ${checkpoint === 'background' ? WAL_BACKSTOP_PAGES : WAL_AUTOCHECKPOINT_PAGES}`);
+  raw.pragma(`wal_autocheckpoint = ${WAL_AUTOCHECKPOINT_PAGES}`);
   // After a checkpoint has copied everything, the WAL file is cut back to this size when it restarts.
   raw.pragma('journal_size_limit = 67108864');
   raw.pragma(`cache_size = -${Math.round(cacheMb * 1024)}`);
