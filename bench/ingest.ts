@@ -105,6 +105,7 @@ export async function main(args: string[]): Promise<void> {
     latencies.sort((a, b) => a - b);
     const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? 0;
     const stats = await services.profiles.stats(workspace.id);
+    const peakRss = peakRssMb();
     const b = `ingest.${backend}${threaded ? '' : '.inline'}${Number(values.rate) > 0 ? `.at_${values.rate}` : ''}`;
     const out = [
       `${b}.accepted_rate: ${Math.round((events / result.ms) * 1000)} events/s`,
@@ -120,7 +121,7 @@ export async function main(args: string[]): Promise<void> {
       `${b}.server_rss: ${Math.round(process.memoryUsage().rss / 1048576)} MB`,
       `${b}.server_heap_used: ${Math.round(process.memoryUsage().heapUsed / 1048576)} MB`,
       // Highest resident memory the process reached (Linux VmHWM; covers every run in this process so far).
-      ...(peakRssMb() !== undefined ? [`${b}.server_rss_peak: ${peakRssMb()} MB`] : []),
+      ...(peakRss !== undefined ? [`${b}.server_rss_peak: ${peakRss} MB`] : []),
     ];
     process.stdout.write(`${out.join('\n')}\n`);
     await worker?.stop();
