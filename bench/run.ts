@@ -10,6 +10,9 @@ if (!name || !BENCHES[name]) {
   process.stderr.write(`usage: npm run bench -- <${Object.keys(BENCHES).join('|')}> [options]\n`);
   process.exit(64);
 }
+// Heap settings as `siyu start` runs with (resident memory is one of the figures).
+const { tuneHeap } = await import('@siyu/cli');
+tuneHeap();
 const mod = await BENCHES[name]!();
 await mod.main(args);
 process.exit(0);

@@ -6,6 +6,7 @@ import { loadConfig, redactConfig, type Config } from '@siyu/config';
 import { createApp } from '@siyu/server';
 import { pino } from 'pino';
 import { WriterLock } from '@siyu/storage';
+import { tuneHeap } from './heap.ts';
 import { ensureDefaultWorkspace, openRuntime, readCredentials, rotateKeys, type Runtime } from './runtime.ts';
 import { WorkerThread } from './worker-thread.ts';
 
@@ -27,6 +28,7 @@ SIYU_TIME_ZONE, SIYU_PROCESSOR_BATCH, SIYU_WORKER. See docs/config.md.
 
 export async function main(argv: string[]): Promise<number> {
   const [command = 'help', ...rest] = argv;
+  tuneHeap();
   const loaded = loadConfig(process.env);
   if (!loaded.ok) {
     process.stderr.write(`Siyu cannot start — fix these settings:\n${loaded.problems.map((p) => `  - ${p}`).join('\n')}\n`);

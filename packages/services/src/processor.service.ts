@@ -301,14 +301,24 @@ function setsTraits(traits: Record<string, unknown>): boolean {
 /** Top-level keys whose value differs between `a` and `b` (objects compared by content). */
 function changedKeys(a: Record<string, unknown>, b: Record<string, unknown>): Set<string> {
   const out = new Set<string>();
-  for (const k of new Set([...Object.keys(a), ...Object.keys(b)])) {
-    const x = a[k];
-    const y = b[k];
-    if (x === y) continue;
-    if (typeof x === 'object' && typeof y === 'object' && x !== null && y !== null && JSON.stringify(x) === JSON.stringify(y)) continue;
-    out.add(k);
-  }
+  for (const k in a) if (!sameJson(a[k], b[k])) out.add(k);
+  for (const k in b) if (!Object.hasOwn(a, k) && b[k] !== undefined) out.add(k);
   return out;
+}
+
+/** Whether two JSON values are equal by content (object key order aside). */
+function sameJson(x: unknown, y: unknown): boolean {
+  if (x === y) return true;
+  if (typeof x !== 'object' || typeof y !== 'object' || x === null || y === null || Array.isArray(x) !== Array.isArray(y)) return false;
+  const a = x as Record<string, unknown>;
+  const b = y as Record<string, unknown>;
+  let n = 0;
+  for (const k in a) {
+    if (!Object.hasOwn(b, k) || !sameJson(a[k], b[k])) return false;
+    n++;
+  }
+  for (const _ in b) n--;
+  return n === 0;
 }
 
 /** What lifecycle and RFM are computed from, as one comparable value. */

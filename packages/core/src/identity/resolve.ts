@@ -80,15 +80,21 @@ export function resolveIdentifiers(
     if (isNew) createdId = profileId;
     held = isNew ? new Map() : groupByType(graph.identitiesOf(profileId));
   };
+  // The first of `extra` that would take the primary past its type's limit (null: all fit). Counts
+  // what `held` has plus the new values of `extra`, without copying `held` (this runs per identifier).
   const fits = (extra: readonly Identifier[]): Identifier | null => {
-    const counts = new Map<string, Set<string>>();
-    for (const [type, values] of held) counts.set(type, new Set(values));
+    let gained: Map<string, Set<string>> | undefined;
     for (const id of extra) {
       const max = rules.get(id.type)?.maxPerProfile ?? null;
-      const set = counts.get(id.type) ?? new Set<string>();
-      set.add(id.value);
-      counts.set(id.type, set);
-      if (max !== null && set.size > max) return id;
+      if (max === null) continue;
+      const have = held.get(id.type);
+      if (!have?.has(id.value)) {
+        gained ??= new Map();
+        let values = gained.get(id.type);
+        if (!values) gained.set(id.type, (values = new Set()));
+        values.add(id.value);
+      }
+      if ((have?.size ?? 0) + (gained?.get(id.type)?.size ?? 0) > max) return id;
     }
     return null;
   };
