@@ -1,3 +1,5 @@
+import { seededUuids } from './uuid.ts';
+
 /** Realistic Segment batches for benchmarks: a brand's customers browsing, identifying, ordering. */
 export function buildBatches(opts: { batches: number; batchSize: number; people: number; seed?: number; idPrefix?: string }): string[] {
   let s = opts.seed ?? 42;
@@ -15,6 +17,8 @@ export function buildBatches(opts: { batches: number; batchSize: number; people:
     { sku: 'GIFT-01', name: '节日礼盒', price: 168 },
   ];
   const now = Date.now();
+  // Message ids as the SDKs make them (random UUIDs), from their own sequence so the workload is unchanged.
+  const uuid = seededUuids((opts.seed ?? 42) ^ 0x5bd1e995);
   const out: string[] = [];
   let n = 0;
   for (let b = 0; b < opts.batches; b++) {
@@ -26,7 +30,7 @@ export function buildBatches(opts: { batches: number; batchSize: number; people:
       const known = rand() < 0.7;
       const ts = new Date(now - Math.floor(rand() * 86_400_000 * 30)).toISOString();
       const r = rand();
-      const base = { messageId: `${opts.idPrefix ?? ''}m-${n}`, anonymousId, ...(known ? { userId } : {}), timestamp: ts, context: { library: { name: 'bench' }, ip: '10.0.0.1', userAgent: 'Mozilla/5.0 (iPhone) MicroMessenger/8.0' } };
+      const base = { messageId: `${opts.idPrefix ?? ''}${uuid()}`, anonymousId, ...(known ? { userId } : {}), timestamp: ts, context: { library: { name: 'bench' }, ip: '10.0.0.1', userAgent: 'Mozilla/5.0 (iPhone) MicroMessenger/8.0' } };
       if (r < 0.1) {
         batch.push({ ...base, type: 'identify', userId, traits: { name: `客户${person}`, city: cities[person % cities.length], phone: `1380000${String(person).padStart(4, '0').slice(-4)}`, email: `c${person}@example.com`, gender: person % 2 ? 'female' : 'male' } });
       } else if (r < 0.35) {

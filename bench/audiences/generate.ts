@@ -1,5 +1,6 @@
 import { computeRfm, DEFAULT_LIFECYCLE_THRESHOLDS, lifecycleNextChangeAt, lifecycleStage, type RfmCustomer } from '@siyu/core';
 import { deriveCutpoints } from '@siyu/services';
+import { seededUuids } from '../uuid.ts';
 
 /**
  * Deterministic synthetic data for the audiences benchmark: a tea/retail brand's customers with
@@ -184,6 +185,8 @@ export class ProfileGenerator {
   private readonly rng: Rng;
   private next = 0;
   private eventSeq = 0;
+  // Stored events' message ids as the SDKs send them (random UUIDs, see bench/uuid.ts).
+  private readonly uuid: () => string;
   private readonly ev: EventRowsOut = { id: [], messageId: [], type: [], event: [], properties: [], timestamp: [] };
   private readonly times: number[] = [];
 
@@ -192,6 +195,7 @@ export class ProfileGenerator {
     private readonly counts: Uint32Array,
   ) {
     this.rng = new Rng(shape.seed);
+    this.uuid = seededUuids(shape.seed);
     const P = shape.profiles;
     this.stats = { orderCount: new Uint32Array(P), totalSpent: new Float64Array(P), firstOrderMs: new Float64Array(P), lastOrderMs: new Float64Array(P), firstSeenMs: new Float64Array(P) };
   }
@@ -229,7 +233,7 @@ export class ProfileGenerator {
         const ts = iso(Math.floor(times[k]!));
         const seq = ++this.eventSeq;
         ev.id.push(`evt_0B${String(seq).padStart(22, '0')}`);
-        ev.messageId.push(`bench-${seq}`);
+        ev.messageId.push(this.uuid());
         ev.timestamp.push(ts);
         const r = rng.next();
         const category = CATEGORIES[rng.int(CATEGORIES.length)]!;

@@ -7,6 +7,7 @@ import type { WorkspaceRecord } from '@siyu/core';
 import { silentLogger, type Services } from '@siyu/services';
 import { ProcessorLoop, ReevaluationLoop } from '@siyu/worker';
 import { CITIES, profileId, Rng, userIdOf } from './generate.ts';
+import { seededUuids } from '../uuid.ts';
 
 export interface IncrementalOptions {
   workspace: WorkspaceRecord;
@@ -129,8 +130,10 @@ export async function runIncremental(services: Services, o: IncrementalOptions):
 
   let seq = 0;
   const stamp = Date.now().toString(36);
+  // Random UUIDs as the SDKs send (see bench/uuid.ts).
+  const uuid = seededUuids(o.seed ^ 0x5bd1e995);
   const message = (num: number, probe: boolean): object => {
-    const base = { messageId: `live-${stamp}-${++seq}`, userId: userIdOf(num), timestamp: new Date().toISOString(), context: { library: { name: 'bench-live' } } };
+    const base = { messageId: `live-${stamp}-${uuid()}`, userId: userIdOf(num), timestamp: new Date().toISOString(), context: { library: { name: 'bench-live' } } };
     const r = probe ? 0 : rng.next();
     if (probe || r < 0.08) {
       const total = (1800 + rng.int(30_000)) / 100;

@@ -129,7 +129,15 @@ export class ProcessorService {
     const now = this.deps.clock().toISOString();
     const rules = await this.workspaces.identityRules(workspaceId, tx);
     const processed = await tx.processedMessageIds(workspaceId, items.map((i) => i.message.messageId));
-    let work = items.filter((i) => !processed.has(i.message.messageId));
+    // A message id is stored once: skip ids already stored, and repeats within the batch (the SQLite
+    // inbox has no unique index on message ids; a retry from another process can wait there twice).
+    const taken = new Set<string>();
+    let work = items.filter((i) => {
+      const id = i.message.messageId;
+      if (processed.has(id) || taken.has(id)) return false;
+      taken.add(id);
+      return true;
+    });
 
     // Erased people stay erased: identifiers with a suppression record are dropped from messages
     // (and so are traits holding their values), alias previousIds included.

@@ -256,4 +256,35 @@ describe('crash safety on a SQLite file', () => {
       await second.close();
     }
   });
+  it('a message waiting twice in the SQLite inbox (appended by two processes) is stored and counted once', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'siyu-twice-')), 'siyu.db');
+    const clock = testClock('2026-03-01T00:00:00.000Z');
+    const a = await openStore({ sqliteFile: file });
+    const b = await openStore({ sqliteFile: file });
+    try {
+      const server = createServices({ store: a.store, clock, newId, log: silentLogger });
+      const importer = createServices({ store: b.store, clock, newId, log: silentLogger });
+      const { workspace } = await server.workspaces.create({ name: 'twice' });
+      // The importer has appended before, so it knows what was waiting then — not what the server appends next.
+      expect(await importer.ingest.ingest(workspace, 'track', { messageId: 'other', userId: 'u9', event: 'Signed Up' }, 100)).toEqual({ accepted: 1, duplicates: 0 });
+      const order = { type: 'track', messageId: 'o-1', userId: 'u1', event: 'Order Completed', properties: { total: 42 } };
+      expect(await server.ingest.ingest(workspace, 'batch', { batch: [order] }, 100)).toEqual({ accepted: 1, duplicates: 0 });
+      expect(await importer.ingest.ingest(workspace, 'batch', { batch: [order] }, 100)).toEqual({ accepted: 1, duplicates: 0 });
+      expect(await a.store.inboxDepth()).toBe(3);
+      // Each side still finds its own waiting copy.
+      expect(await server.ingest.ingest(workspace, 'batch', { batch: [order] }, 100)).toEqual({ accepted: 0, duplicates: 1 });
+
+      for (let r = await server.processor.processBatch(100); r.messages > 0; r = await server.processor.processBatch(100));
+      expect(await a.store.inboxDepth()).toBe(0);
+      const p = await server.profiles.lookup(workspace.id, 'user_id', 'u1');
+      expect(p.computed).toMatchObject({ order_count: 1, total_spent: 4200 });
+      const events = await server.profiles.events(workspace.id, p.id, { limit: 10 });
+      expect(events.data.filter((e) => e.messageId === 'o-1')).toHaveLength(1);
+      // Once stored, a retry is a duplicate on either side.
+      expect(await importer.ingest.ingest(workspace, 'batch', { batch: [order] }, 100)).toEqual({ accepted: 0, duplicates: 1 });
+    } finally {
+      await b.close();
+      await a.close();
+    }
+  });
 });

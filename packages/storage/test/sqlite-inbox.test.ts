@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { openStore } from '../src/index.ts';
-import { inboxFileOf } from '../src/sqlite/connect.ts';
+import { connectSqlite, inboxFileOf } from '../src/sqlite/connect.ts';
+import { SqliteHotPath } from '../src/sqlite/sqlite-hot-path.ts';
 
 /** The embedded inbox lives in a file of its own beside the database (connect.ts says why). */
 describe('SQLite inbox file', () => {
@@ -42,6 +43,62 @@ describe('SQLite inbox file', () => {
     } finally {
       main.close();
       inbox.close();
+    }
+  });
+
+  it('keeps no index on message ids (an inbox file from before loses its unique one); waiting duplicates are found in memory', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'siyu-inbox-')), 'siyu.db');
+    // An inbox file as an older version made it, with a message waiting.
+    const old = new BetterSqlite3(inboxFileOf(file));
+    old.exec(`create table inbox (seq integer primary key autoincrement, workspace_id text not null, message_id text not null, payload text not null, received_at text not null);
+      create unique index inbox_message_uq on inbox (workspace_id, message_id);`);
+    const payload = (id: string) => JSON.stringify({ message: { messageId: id }, identifiers: [] });
+    old.prepare('insert into inbox (workspace_id, message_id, payload, received_at) values (?, ?, ?, ?)').run('ws_1', 'w-1', payload('w-1'), '2026-01-01T00:00:00.000Z');
+    old.close();
+
+    const opened = await openStore({ sqliteFile: file });
+    try {
+      const item = (id: string) => ({ messageId: id, payload: payload(id), receivedAt: '2026-01-01T00:00:01.000Z' });
+      // Found among the messages already waiting when the store opened.
+      expect(await opened.store.appendInbox('ws_1', [item('w-1'), item('a')])).toEqual({ duplicates: ['w-1'] });
+      expect(await opened.store.appendInbox('ws_1', [item('a'), item('b')])).toEqual({ duplicates: ['a'] });
+      expect(await opened.store.appendInbox('ws_2', [item('a')])).toEqual({ duplicates: [] });
+      expect(await opened.store.inboxDepth()).toBe(4);
+    } finally {
+      await opened.close();
+    }
+    const inbox = new BetterSqlite3(inboxFileOf(file), { readonly: true });
+    try {
+      expect(inbox.prepare("select name from sqlite_master where type = 'index' and tbl_name = 'inbox' order by name").pluck().all()).toEqual(['inbox_ws_idx']);
+    } finally {
+      inbox.close();
+    }
+  });
+
+  it('forgets waiting ids once the processor has taken them, and keeps those still waiting', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'siyu-inbox-')), 'siyu.db');
+    await (await openStore({ sqliteFile: file })).close();
+    const c = connectSqlite(file);
+    const hot = new SqliteHotPath(c.raw, c.inbox, 3);
+    const item = (id: string) => ({ messageId: id, payload: JSON.stringify({ message: { messageId: id }, identifiers: [] }), receivedAt: '2026-01-01T00:00:00.000Z' });
+    try {
+      expect(hot.appendInbox([{ workspaceId: 'ws', items: [item('a'), item('b'), item('c')] }])).toEqual([[]]);
+      // The processor takes a and b (their events would now be stored; here they are simply gone).
+      const taken = hot.claimInbox(2).map((i) => i.seq);
+      hot.ackInbox(taken);
+      // Past three known ids the append prunes: a and b are forgotten, c is still found waiting.
+      expect(hot.appendInbox([{ workspaceId: 'ws', items: [item('d')] }])).toEqual([[]]);
+      expect(hot.appendInbox([{ workspaceId: 'ws', items: [item('c'), item('a')] }])).toEqual([['c']]);
+      const waitingNow = hot.claimInbox(10);
+      expect(waitingNow.map((i) => i.message.messageId)).toEqual(['c', 'd', 'a']);
+      // A message set aside as a dead letter is no longer waiting: the client's retry is taken again.
+      hot.deadLetter(waitingNow[0]!.seq, 'boom', '2026-01-01T00:00:01.000Z');
+      expect(hot.appendInbox([{ workspaceId: 'ws', items: [item('c'), item('d')] }])).toEqual([['d']]);
+      expect(hot.claimInbox(10).map((i) => i.message.messageId)).toEqual(['d', 'a', 'c']);
+    } finally {
+      c.raw.close();
+      c.inbox.close();
+      c.walSync?.close();
     }
   });
 });

@@ -69,9 +69,14 @@ function connectInbox(file: string): BetterSqlite3.Database {
   inbox.pragma('synchronous = FULL');
   inbox.pragma('busy_timeout = 10000');
   inbox.pragma('cache_size = -4096');
+  // No index on message ids: SDKs send random UUIDs, so a unique (workspace_id, message_id) index took
+  // one random leaf page per message — a 4 KB WAL frame for a ~1 KB payload, and most of the inbox's
+  // writes. Waiting duplicates are found in memory instead (SqliteHotPath.appendInbox) and dropped by
+  // the processor; (workspace_id) alone grows at the end of each workspace's range.
   inbox.exec(`
     create table if not exists inbox (seq integer primary key autoincrement, workspace_id text not null, message_id text not null, payload text not null, received_at text not null);
-    create unique index if not exists inbox_message_uq on inbox (workspace_id, message_id);
+    drop index if exists inbox_message_uq;
+    create index if not exists inbox_ws_idx on inbox (workspace_id);
     create table if not exists inbox_dead (seq integer primary key, workspace_id text not null, message_id text not null, payload text not null, error text not null, failed_at text not null);
   `);
   return inbox;
@@ -85,10 +90,16 @@ export function moveLegacyInbox(raw: BetterSqlite3.Database, inbox: BetterSqlite
   const rows = raw.prepare('select workspace_id, message_id, payload, received_at from inbox order by seq').all() as { workspace_id: string; message_id: string; payload: string; received_at: string }[];
   const dead = raw.prepare('select seq, workspace_id, message_id, payload, error, failed_at from inbox_dead order by seq').all() as { seq: number; workspace_id: string; message_id: string; payload: string; error: string; failed_at: string }[];
   if (rows.length === 0 && dead.length === 0) return 0;
-  const add = inbox.prepare('insert into inbox (workspace_id, message_id, payload, received_at) values (?, ?, ?, ?) on conflict (workspace_id, message_id) do nothing');
+  const add = inbox.prepare('insert into inbox (workspace_id, message_id, payload, received_at) values (?, ?, ?, ?)');
+  const there = new Set((inbox.prepare('select workspace_id, message_id from inbox').all() as { workspace_id: string; message_id: string }[]).map((r) => `${r.workspace_id}\u0000${r.message_id}`));
   const addDead = inbox.prepare('insert into inbox_dead (seq, workspace_id, message_id, payload, error, failed_at) values (?, ?, ?, ?, ?, ?) on conflict (seq) do nothing');
   inbox.transaction(() => {
-    for (const r of rows) add.run(r.workspace_id, r.message_id, r.payload, r.received_at);
+    for (const r of rows) {
+      const key = `${r.workspace_id}\u0000${r.message_id}`;
+      if (there.has(key)) continue;
+      there.add(key);
+      add.run(r.workspace_id, r.message_id, r.payload, r.received_at);
+    }
     for (const d of dead) addDead.run(d.seq, d.workspace_id, d.message_id, d.payload, d.error, d.failed_at);
   }).immediate();
   raw.transaction(() => {

@@ -12,6 +12,9 @@ import { receivedAtOf, type DeadLetterRow, type PipelineCounts } from '../pipeli
  * never interleave with another transaction; the inbox methods run their own synchronous
  * transactions on the inbox file.
  */
+/** Known waiting message ids kept before the first prune (then twice what remained). */
+const WAITING_PRUNE_FROM = 50_000;
+
 export class SqliteHotPath {
   private readonly s;
 
@@ -19,18 +22,24 @@ export class SqliteHotPath {
     private readonly raw: BetterSqlite3.Database,
     /** The inbox's own file (connect.ts explains why). */
     private readonly inbox: BetterSqlite3.Database,
+    /** Known waiting message ids kept before the first prune (tests make it small). */
+    private readonly waitingPruneFrom = WAITING_PRUNE_FROM,
   ) {
+    this.waitingPruneAt = waitingPruneFrom;
     const p = (sql: string) => raw.prepare(sql);
     const q = (sql: string) => inbox.prepare(sql);
     this.s = {
-      insertInbox: q('insert into inbox (workspace_id, message_id, payload, received_at) values (?, ?, ?, ?) on conflict (workspace_id, message_id) do nothing'),
+      insertInbox: q('insert into inbox (workspace_id, message_id, payload, received_at) values (?, ?, ?, ?)'),
+      waitingIds: q('select seq, workspace_id, message_id from inbox order by seq'),
+      isWaiting: q('select 1 from inbox where seq = ?').pluck(),
+      oldestSeq: q('select min(seq) from inbox').pluck(),
       claim: q('select seq, workspace_id, payload from inbox order by seq limit ?'),
       deleteInbox: q('delete from inbox where seq = ?'),
       inboxRow: q('select * from inbox where seq = ?'),
       insertDead: q('insert into inbox_dead (seq, workspace_id, message_id, payload, error, failed_at) values (?, ?, ?, ?, ?, ?) on conflict (seq) do nothing'),
       inboxDepth: q('select count(*) from inbox').pluck(),
-      // The count reads only the (workspace_id, message_id) index; the oldest waiting message is the
-      // workspace's first by seq (arrival order), found without reading every waiting row.
+      // The count reads only the (workspace_id) index; the oldest waiting message is the workspace's
+      // first by seq (arrival order, the order of that index's entries), found without reading every row.
       waitingCount: q('select count(*) from inbox where workspace_id = ?').pluck(),
       oldestWaiting: q('select received_at from inbox where workspace_id = ? order by seq limit 1').pluck(),
       deadCount: q('select count(*) from inbox_dead where workspace_id = ?').pluck(),
@@ -65,25 +74,78 @@ export class SqliteHotPath {
   }
 
   /**
+   * Messages waiting in the inbox by `workspace \0 messageId` → seq, as this connection knows them:
+   * loaded on first append, added to by its appends, pruned of processed ones (seq below the oldest
+   * waiting) when it grows. The inbox has no index on message ids (connect.ts says why), so this is how
+   * an append finds a message that is already waiting. Appends made by another process meanwhile (an
+   * import beside a running server) are not in it: such a duplicate is stored twice in the inbox and
+   * the processor keeps the first (ProcessorService drops repeated message ids) — it is only reported
+   * as accepted rather than as a duplicate.
+   */
+  private waiting: Map<string, number> | null = null;
+  private waitingPruneAt: number;
+
+  private waitingIds(): Map<string, number> {
+    if (this.waiting) return this.waiting;
+    const waiting = new Map<string, number>();
+    for (const r of this.s.waitingIds.iterate() as Iterable<{ seq: number; workspace_id: string; message_id: string }>) waiting.set(`${r.workspace_id}\u0000${r.message_id}`, r.seq);
+    return (this.waiting = waiting);
+  }
+
+  /**
+   * Whether the message known under `key` is still in the inbox (checked by its seq: it may have been
+   * processed, or moved to the dead letters, since — a retry of a dead letter must be taken again).
+   */
+  private stillWaiting(waiting: Map<string, number>, key: string): boolean {
+    const seq = waiting.get(key);
+    if (seq === undefined) return false;
+    if (this.s.isWaiting.get(seq) !== undefined) return true;
+    waiting.delete(key);
+    return false;
+  }
+
+  /** Forgets messages the processor has taken (seqs below the oldest still waiting); entries are in seq order. */
+  private pruneWaiting(waiting: Map<string, number>): void {
+    const oldest = this.s.oldestSeq.get() as number | null;
+    for (const [key, seq] of waiting) {
+      if (oldest !== null && seq >= oldest) break;
+      waiting.delete(key);
+    }
+    this.waitingPruneAt = Math.max(this.waitingPruneFrom, waiting.size * 2);
+  }
+
+  /**
    * Appends the groups' messages in one transaction of the inbox file (one fsync); returns each
    * group's duplicates: ids already waiting, or whose event is already stored.
    */
   appendInbox(groups: readonly { workspaceId: string; items: readonly { messageId: string; payload: string; receivedAt: string }[] }[]): string[][] {
-    return this.inbox
-      .transaction(() =>
-        groups.map(({ workspaceId, items }) => {
-          const duplicates: string[] = [];
-          for (const i of items) {
-            if (this.s.eventExists.get(workspaceId, i.messageId) !== undefined) {
-              duplicates.push(i.messageId);
-              continue;
+    const waiting = this.waitingIds();
+    if (waiting.size >= this.waitingPruneAt) this.pruneWaiting(waiting);
+    const added: [string, number][] = [];
+    try {
+      return this.inbox
+        .transaction(() =>
+          groups.map(({ workspaceId, items }) => {
+            const duplicates: string[] = [];
+            for (const i of items) {
+              const key = `${workspaceId}\u0000${i.messageId}`;
+              if (this.stillWaiting(waiting, key) || this.s.eventExists.get(workspaceId, i.messageId) !== undefined) {
+                duplicates.push(i.messageId);
+                continue;
+              }
+              const seq = Number(this.s.insertInbox.run(workspaceId, i.messageId, i.payload, i.receivedAt).lastInsertRowid);
+              waiting.set(key, seq);
+              added.push([key, seq]);
             }
-            if (this.s.insertInbox.run(workspaceId, i.messageId, i.payload, i.receivedAt).changes === 0) duplicates.push(i.messageId);
-          }
-          return duplicates;
-        }),
-      )
-      .immediate();
+            return duplicates;
+          }),
+        )
+        .immediate();
+    } catch (e) {
+      // Rolled back: none of these are waiting.
+      for (const [key, seq] of added) if (waiting.get(key) === seq) waiting.delete(key);
+      throw e;
+    }
   }
 
   /** Removes inbox rows whose batch has committed. */
@@ -127,12 +189,29 @@ export class SqliteHotPath {
 
   /** Moves dead letters of a workspace (these seqs, or all) back into the inbox, in one transaction; returns how many. */
   retryDeadLetters(workspaceId: string, seqs: readonly number[] | null): number {
+    const waiting = this.waitingIds();
+    const added: [string, number][] = [];
+    try {
+      return this.retryDeadLettersIn(workspaceId, seqs, waiting, added);
+    } catch (e) {
+      for (const [key, seq] of added) if (waiting.get(key) === seq) waiting.delete(key);
+      throw e;
+    }
+  }
+
+  private retryDeadLettersIn(workspaceId: string, seqs: readonly number[] | null, waiting: Map<string, number>, added: [string, number][]): number {
     return this.inbox
       .transaction(() => {
         type Dead = { seq: number; workspace_id: string; message_id: string; payload: string; failed_at: string };
         const rows = seqs === null ? (this.s.deadAll.all(workspaceId) as Dead[]) : seqs.map((seq) => this.s.deadRow.get(workspaceId, seq) as Dead | undefined).filter((r): r is Dead => r !== undefined);
         for (const r of rows) {
-          this.s.insertInbox.run(r.workspace_id, r.message_id, r.payload, receivedAtOf(r.payload, r.failed_at));
+          const key = `${r.workspace_id}\u0000${r.message_id}`;
+          // Already waiting again (retried twice): the dead letter just goes.
+          if (!this.stillWaiting(waiting, key)) {
+            const seq = Number(this.s.insertInbox.run(r.workspace_id, r.message_id, r.payload, receivedAtOf(r.payload, r.failed_at)).lastInsertRowid);
+            waiting.set(key, seq);
+            added.push([key, seq]);
+          }
           this.s.deleteDead.run(r.seq);
         }
         return rows.length;
