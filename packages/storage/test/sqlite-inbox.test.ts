@@ -5,7 +5,7 @@ import BetterSqlite3 from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { openStore } from '../src/index.ts';
 import { connectSqlite, inboxFileOf } from '../src/sqlite/connect.ts';
-import { SqliteHotPath } from '../src/sqlite/sqlite-hot-path.ts';
+import { SqliteHotPath, waitingKey } from '../src/sqlite/sqlite-hot-path.ts';
 
 /** The embedded inbox lives in a file of its own beside the database (connect.ts says why). */
 describe('SQLite inbox file', () => {
@@ -99,6 +99,30 @@ describe('SQLite inbox file', () => {
       c.raw.close();
       c.inbox.close();
       c.walSync?.close();
+    }
+  });
+
+  it('two messages whose waiting keys collide are both taken', async () => {
+    // Two ids with the same 32-bit key (a birthday search over ~2^16 ids).
+    const seen = new Map<number, string>();
+    let pair: [string, string] | null = null;
+    for (let n = 0; !pair; n++) {
+      const id = `c-${n}`;
+      const k = waitingKey('ws', id);
+      const other = seen.get(k);
+      if (other) pair = [other, id];
+      else seen.set(k, id);
+    }
+    const file = join(mkdtempSync(join(tmpdir(), 'siyu-inbox-')), 'siyu.db');
+    const opened = await openStore({ sqliteFile: file });
+    try {
+      const item = (id: string) => ({ messageId: id, payload: JSON.stringify({ message: { messageId: id }, identifiers: [] }), receivedAt: '2026-01-01T00:00:00.000Z' });
+      expect(await opened.store.appendInbox('ws', [item(pair[0])])).toEqual({ duplicates: [] });
+      expect(await opened.store.appendInbox('ws', [item(pair[1])])).toEqual({ duplicates: [] });
+      expect(await opened.store.appendInbox('ws', [item(pair[1])])).toEqual({ duplicates: [pair[1]] });
+      expect((await opened.store.claimInbox(10)).map((i) => i.message.messageId)).toEqual(pair);
+    } finally {
+      await opened.close();
     }
   });
 });

@@ -15,6 +15,19 @@ import { receivedAtOf, type DeadLetterRow, type PipelineCounts } from '../pipeli
 /** Known waiting message ids kept before the first prune (then twice what remained). */
 const WAITING_PRUNE_FROM = 50_000;
 
+/**
+ * FNV-1a of `workspace \0 messageId` as a 32-bit integer: map keys V8 stores inline (a map of the id
+ * strings held ~150 bytes per waiting message — 169 MB of heap with 500k waiting at 1M profiles).
+ * A hit is confirmed against the inbox row, so a collision only costs a lookup.
+ */
+export function waitingKey(workspaceId: string, messageId: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < workspaceId.length; i++) h = Math.imul(h ^ workspaceId.charCodeAt(i), 0x01000193);
+  h = Math.imul(h, 0x01000193);
+  for (let i = 0; i < messageId.length; i++) h = Math.imul(h ^ messageId.charCodeAt(i), 0x01000193);
+  return h | 0;
+}
+
 export class SqliteHotPath {
   private readonly s;
 
@@ -31,7 +44,7 @@ export class SqliteHotPath {
     this.s = {
       insertInbox: q('insert into inbox (workspace_id, message_id, payload, received_at) values (?, ?, ?, ?)'),
       waitingIds: q('select seq, workspace_id, message_id from inbox order by seq'),
-      isWaiting: q('select 1 from inbox where seq = ?').pluck(),
+      waitingRow: q('select workspace_id, message_id from inbox where seq = ?'),
       oldestSeq: q('select min(seq) from inbox').pluck(),
       claim: q('select seq, workspace_id, payload from inbox order by seq limit ?'),
       deleteInbox: q('delete from inbox where seq = ?'),
@@ -74,7 +87,7 @@ export class SqliteHotPath {
   }
 
   /**
-   * Messages waiting in the inbox by `workspace \0 messageId` → seq, as this connection knows them:
+   * Messages waiting in the inbox, by a 32-bit hash of workspace and messageId → seq, as this connection knows them:
    * loaded on first append, added to by its appends, pruned of processed ones (seq below the oldest
    * waiting) when it grows. The inbox has no index on message ids (connect.ts says why), so this is how
    * an append finds a message that is already waiting. Appends made by another process meanwhile (an
@@ -82,13 +95,13 @@ export class SqliteHotPath {
    * the processor keeps the first (ProcessorService drops repeated message ids) — it is only reported
    * as accepted rather than as a duplicate.
    */
-  private waiting: Map<string, number> | null = null;
+  private waiting: Map<number, number> | null = null;
   private waitingPruneAt: number;
 
-  private waitingIds(): Map<string, number> {
+  private waitingIds(): Map<number, number> {
     if (this.waiting) return this.waiting;
-    const waiting = new Map<string, number>();
-    for (const r of this.s.waitingIds.iterate() as Iterable<{ seq: number; workspace_id: string; message_id: string }>) waiting.set(`${r.workspace_id}\u0000${r.message_id}`, r.seq);
+    const waiting = new Map<number, number>();
+    for (const r of this.s.waitingIds.iterate() as Iterable<{ seq: number; workspace_id: string; message_id: string }>) waiting.set(waitingKey(r.workspace_id, r.message_id), r.seq);
     return (this.waiting = waiting);
   }
 
@@ -96,16 +109,18 @@ export class SqliteHotPath {
    * Whether the message known under `key` is still in the inbox (checked by its seq: it may have been
    * processed, or moved to the dead letters, since — a retry of a dead letter must be taken again).
    */
-  private stillWaiting(waiting: Map<string, number>, key: string): boolean {
+  private stillWaiting(waiting: Map<number, number>, key: number, workspaceId: string, messageId: string): boolean {
     const seq = waiting.get(key);
     if (seq === undefined) return false;
-    if (this.s.isWaiting.get(seq) !== undefined) return true;
-    waiting.delete(key);
+    const row = this.s.waitingRow.get(seq) as { workspace_id: string; message_id: string } | undefined;
+    if (row?.workspace_id === workspaceId && row.message_id === messageId) return true;
+    // Gone from the inbox, or another message with the same hash (its entry is then replaced).
+    if (!row) waiting.delete(key);
     return false;
   }
 
   /** Forgets messages the processor has taken (seqs below the oldest still waiting); entries are in seq order. */
-  private pruneWaiting(waiting: Map<string, number>): void {
+  private pruneWaiting(waiting: Map<number, number>): void {
     const oldest = this.s.oldestSeq.get() as number | null;
     for (const [key, seq] of waiting) {
       if (oldest !== null && seq >= oldest) break;
@@ -121,15 +136,15 @@ export class SqliteHotPath {
   appendInbox(groups: readonly { workspaceId: string; items: readonly { messageId: string; payload: string; receivedAt: string }[] }[]): string[][] {
     const waiting = this.waitingIds();
     if (waiting.size >= this.waitingPruneAt) this.pruneWaiting(waiting);
-    const added: [string, number][] = [];
+    const added: [number, number][] = [];
     try {
       return this.inbox
         .transaction(() =>
           groups.map(({ workspaceId, items }) => {
             const duplicates: string[] = [];
             for (const i of items) {
-              const key = `${workspaceId}\u0000${i.messageId}`;
-              if (this.stillWaiting(waiting, key) || this.s.eventExists.get(workspaceId, i.messageId) !== undefined) {
+              const key = waitingKey(workspaceId, i.messageId);
+              if (this.stillWaiting(waiting, key, workspaceId, i.messageId) || this.s.eventExists.get(workspaceId, i.messageId) !== undefined) {
                 duplicates.push(i.messageId);
                 continue;
               }
@@ -190,7 +205,7 @@ export class SqliteHotPath {
   /** Moves dead letters of a workspace (these seqs, or all) back into the inbox, in one transaction; returns how many. */
   retryDeadLetters(workspaceId: string, seqs: readonly number[] | null): number {
     const waiting = this.waitingIds();
-    const added: [string, number][] = [];
+    const added: [number, number][] = [];
     try {
       return this.retryDeadLettersIn(workspaceId, seqs, waiting, added);
     } catch (e) {
@@ -199,15 +214,15 @@ export class SqliteHotPath {
     }
   }
 
-  private retryDeadLettersIn(workspaceId: string, seqs: readonly number[] | null, waiting: Map<string, number>, added: [string, number][]): number {
+  private retryDeadLettersIn(workspaceId: string, seqs: readonly number[] | null, waiting: Map<number, number>, added: [number, number][]): number {
     return this.inbox
       .transaction(() => {
         type Dead = { seq: number; workspace_id: string; message_id: string; payload: string; failed_at: string };
         const rows = seqs === null ? (this.s.deadAll.all(workspaceId) as Dead[]) : seqs.map((seq) => this.s.deadRow.get(workspaceId, seq) as Dead | undefined).filter((r): r is Dead => r !== undefined);
         for (const r of rows) {
-          const key = `${r.workspace_id}\u0000${r.message_id}`;
+          const key = waitingKey(r.workspace_id, r.message_id);
           // Already waiting again (retried twice): the dead letter just goes.
-          if (!this.stillWaiting(waiting, key)) {
+          if (!this.stillWaiting(waiting, key, r.workspace_id, r.message_id)) {
             const seq = Number(this.s.insertInbox.run(r.workspace_id, r.message_id, r.payload, receivedAtOf(r.payload, r.failed_at)).lastInsertRowid);
             waiting.set(key, seq);
             added.push([key, seq]);
