@@ -5,7 +5,6 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import pg from 'pg';
 import { createServices, newId, silentLogger, type Services } from '@siyu/services';
 import { loadConfig, type Config } from '@siyu/config';
 import { openStore, WriterLock, type OpenedStore } from '@siyu/storage';
@@ -14,6 +13,7 @@ import { DAY_MS, eventCounts, Rng, tagFractions, tagName, type BenchShape } from
 import { runIncremental } from './audiences/incremental.ts';
 import { loadPostgres } from './audiences/load-postgres.ts';
 import { loadSqlite } from './audiences/load-sqlite.ts';
+import { createBenchDatabase } from './pg-database.ts';
 import type { LoadResult } from './audiences/load-types.ts';
 import { fmt, median, percentile } from './audiences/stats.ts';
 
@@ -126,31 +126,15 @@ async function prepareTarget(backend: string, progress: (m: string) => void): Pr
     return { databaseUrl: undefined, sqliteFile: join(dir, 'siyu.db'), location: dir, cleanup: async () => rmSync(dir, { recursive: true, force: true }) };
   }
   if (backend !== 'postgres') throw new Error(`unknown backend "${backend}" (sqlite, postgres or all)`);
-  const base = process.env.SIYU_BENCH_DATABASE_URL ?? process.env.SIYU_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-  const name = `siyu_bench_${Date.now()}`;
-  const admin = new pg.Client({ connectionString: base });
-  await admin.connect();
-  try {
-    await admin.query(`create database ${name}`);
-  } finally {
-    await admin.end();
-  }
-  const url = new URL(base);
-  url.pathname = `/${name}`;
-  progress(`postgres: created database ${name}`);
+  const db = await createBenchDatabase();
+  progress(`postgres: created database ${db.name}`);
   return {
-    databaseUrl: url.toString(),
+    databaseUrl: db.url,
     sqliteFile: '',
-    location: name,
+    location: db.name,
     async cleanup() {
-      const c = new pg.Client({ connectionString: base });
-      await c.connect();
-      try {
-        await c.query(`drop database if exists ${name} with (force)`);
-        progress(`postgres: dropped database ${name}`);
-      } finally {
-        await c.end();
-      }
+      await db.drop();
+      progress(`postgres: dropped database ${db.name}`);
     },
   };
 }

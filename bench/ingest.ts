@@ -10,6 +10,7 @@ import { loadConfig } from '@siyu/config';
 import { createApp } from '@siyu/server';
 import { silentLogger } from '@siyu/services';
 import { WriterLock } from '@siyu/storage';
+import { createBenchDatabase } from './pg-database.ts';
 
 /**
  * Batched ingestion end to end: HTTP /v1/batch (batches of 100, realistic messages) → durable inbox →
@@ -47,16 +48,24 @@ export async function main(args: string[]): Promise<void> {
   const events = Number(values.events);
   const batchSize = 100;
   const threaded = values.worker !== 'inline';
-  const pgUrl = process.env.SIYU_BENCH_DATABASE_URL ?? process.env.SIYU_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
   const backends = values.backend === 'all' ? ['sqlite', 'postgres'] : [values.backend!];
   for (const backend of backends) {
     const prefix = `${backend}-${Date.now()}-`;
     const dataDir = mkdtempSync(join(tmpdir(), 'siyu-bench-'));
+    // PostgreSQL: a database of this run's own (dropped after), as on SQLite a fresh file.
+    const pgDb = backend === 'postgres' ? await createBenchDatabase().catch((e: unknown) => {
+      process.stdout.write(`ingest.${backend}: skipped (${(e as Error).message})\n`);
+      return null;
+    }) : undefined;
+    if (pgDb === null) {
+      rmSync(dataDir, { recursive: true, force: true });
+      continue;
+    }
     const loaded = loadConfig({
       SIYU_DATA_DIR: dataDir,
       SIYU_LOG_LEVEL: 'silent',
       SIYU_PROCESSOR_BATCH: values.batch,
-      ...(backend === 'postgres' ? { SIYU_DATABASE_URL: pgUrl } : {}),
+      ...(pgDb ? { SIYU_DATABASE_URL: pgDb.url } : {}),
     });
     if (!loaded.ok) throw new Error(loaded.problems.join('; '));
     const config = loaded.config;
@@ -67,6 +76,7 @@ export async function main(args: string[]): Promise<void> {
     });
     if (!rt) {
       rmSync(dataDir, { recursive: true, force: true });
+      await pgDb?.drop();
       continue;
     }
     const services = rt.services;
@@ -129,5 +139,6 @@ export async function main(args: string[]): Promise<void> {
     await rt.close();
     // Each run's data directory (hundreds of MB on SQLite) goes with it.
     rmSync(dataDir, { recursive: true, force: true });
+    await pgDb?.drop();
   }
 }

@@ -112,6 +112,7 @@ async function start(config: Config, args: string[]): Promise<number> {
     rt.loop.start();
     rt.layersLoop.start();
     rt.reevaluation.start();
+    rt.statistics.start();
   }
   // Live counts (and, inline, membership updates) answer from the audience index: build it now, in the
   // background, not on the first request after a start.

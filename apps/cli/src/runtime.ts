@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import type { Config } from '@siyu/config';
 import { createServices, hashSecret, newId, newSecret, type Logger, type Services } from '@siyu/services';
 import { openStore, type OpenedStore } from '@siyu/storage';
-import { LayersLoop, ProcessorLoop, ReevaluationLoop } from '@siyu/worker';
+import { LayersLoop, ProcessorLoop, ReevaluationLoop, StatisticsLoop } from '@siyu/worker';
 
 export interface Runtime {
   config: Config;
@@ -13,6 +13,7 @@ export interface Runtime {
   loop: ProcessorLoop;
   layersLoop: LayersLoop;
   reevaluation: ReevaluationLoop;
+  statistics: StatisticsLoop;
   close(): Promise<void>;
 }
 
@@ -39,6 +40,7 @@ export async function openRuntime(config: Config, log: Logger, opts: { writerLoc
   services.ingest.onAppend(loop.notify);
   const layersLoop = new LayersLoop(services.layers, log);
   const reevaluation = new ReevaluationLoop(services.audienceEngine, log);
+  const statistics = new StatisticsLoop(services.pipeline, log);
   return {
     config,
     opened,
@@ -46,11 +48,13 @@ export async function openRuntime(config: Config, log: Logger, opts: { writerLoc
     loop,
     layersLoop,
     reevaluation,
+    statistics,
     async close() {
       await loop.stop();
       await layersLoop.stop();
       await services.layers.settled();
       await reevaluation.stop();
+      await statistics.stop();
       await services.audienceEngine.settled();
       await opened.close();
     },

@@ -66,6 +66,7 @@ port.on('message', (m: ToWorker) => {
 rt.loop.start();
 rt.layersLoop.start();
 rt.reevaluation.start();
+rt.statistics.start();
 post({ type: 'ready' });
 // The audience index in the background: processing runs meanwhile, memberships wait only if events come first.
 void rt.services.audienceEngine.warm().then(() => post({ type: 'warm' }));

@@ -39,6 +39,11 @@ export class PipelineService {
     private readonly ingest: IngestService,
   ) {}
 
+  /** Keeps the database planner's statistics current as tables grow (PostgreSQL; see SqlStore.refreshPlannerStatistics). */
+  refreshPlannerStatistics(): Promise<string[]> {
+    return this.deps.store.refreshPlannerStatistics();
+  }
+
   async status(workspaceId: string): Promise<PipelineStatus> {
     const c = await this.deps.store.pipelineStatus(workspaceId);
     const oldest = c.oldestWaitingAt === null ? Number.NaN : Date.parse(c.oldestWaitingAt);
