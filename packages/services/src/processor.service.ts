@@ -181,11 +181,16 @@ export class ProcessorService {
     const owners = new Map<string, string>();
     for (const row of await tx.identitiesByKeys(workspaceId, [...keys.values()])) owners.set(identifierKey(row.type, row.value), row.profileId);
     const reached = [...new Set(owners.values())];
+    // All identifiers a profile holds are needed only where a message may attach identifiers to it
+    // or merge it (limits, and re-pointing the loser's identifiers): profiles reached by a message
+    // whose identifiers are not all held by one profile already. A returning customer's events —
+    // most traffic — need none. Other messages of the batch reach merged or extended profiles only
+    // through these, so the graph stays exact for them.
+    const linking = profilesReachedByLinkingMessages(work, owners);
     const held = new Map<string, Identifier[]>();
-    for (const row of await tx.identitiesOfProfiles(reached)) {
-      const list = held.get(row.profileId) ?? [];
-      list.push({ type: row.type, value: row.value });
-      held.set(row.profileId, list);
+    for (const id of linking) held.set(id, []);
+    for (const row of await tx.identitiesOfProfiles([...linking])) {
+      held.get(row.profileId)!.push({ type: row.type, value: row.value });
       owners.set(identifierKey(row.type, row.value), row.profileId);
     }
     const profiles = new Map<string, ProfileRow>();
@@ -298,6 +303,36 @@ export class ProcessorService {
     if (kept.size) changes.kept = new Map([...(changes.kept ?? []), ...kept]);
     return { touched, merged, statsChanged, changes: profileChanges };
   }
+}
+
+/**
+ * The profiles (by the identity owners loaded for the batch) reached by messages that may link
+ * identifiers: an alias, or a message with an identifier no profile holds or identifiers of two
+ * profiles. A message whose identifiers are all held by one profile resolves to it unchanged.
+ */
+function profilesReachedByLinkingMessages(items: readonly InboxItem[], owners: ReadonlyMap<string, string>): Set<string> {
+  const out = new Set<string>();
+  for (const item of items) {
+    let one: string | undefined;
+    let links = item.message.type === 'alias';
+    for (const id of item.identifiers) {
+      const owner = owners.get(identifierKey(id.type, id.value));
+      if (owner === undefined || (one !== undefined && owner !== one)) links = true;
+      one ??= owner;
+    }
+    if (!links) continue;
+    for (const id of item.identifiers) {
+      const owner = owners.get(identifierKey(id.type, id.value));
+      if (owner !== undefined) out.add(owner);
+    }
+    if (item.message.type === 'alias' && item.message.previousId) {
+      for (const type of ['user_id', 'anonymous_id']) {
+        const owner = owners.get(identifierKey(type, item.message.previousId));
+        if (owner !== undefined) out.add(owner);
+      }
+    }
+  }
+  return out;
 }
 
 /** Whether a message's traits set any trait (`$set_once` only fills first-touch traits). */

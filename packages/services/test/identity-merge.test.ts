@@ -21,6 +21,18 @@ const PHONE = '+8613800138000';
 
 const SCENARIOS: ScenarioRow[] = [
   {
+    name: 'a visitor merged into the customer by a message of the same batch: the visitor’s next event lands on the customer',
+    steps: [
+      ['track', { anonymousId: 'a1', event: 'Product Viewed' }],
+      ['identify', { userId: 'u1', traits: { city: '上海' } }],
+      ['identify', { userId: 'u1', anonymousId: 'a1' }],
+      ['track', { anonymousId: 'a1', event: 'Cart Viewed' }],
+    ],
+    profiles: [{ ids: ['anonymous_id=a1', 'user_id=u1'], events: 4 }],
+    merges: 1,
+    conflicts: [],
+  },
+  {
     name: 'identify and track share a phone written two ways: one person',
     steps: [
       ['identify', { userId: 'u1', traits: { phone: '13800138000' } }],
@@ -207,6 +219,18 @@ describe.each(TEST_BACKENDS)('identity resolution through the services on $name'
     it('processed as one batch', async () => {
       const { workspace } = await t.workspace();
       for (const [kind, body] of row.steps) await send(workspace, kind, body);
+      await t.drain();
+      await check(workspace, row);
+    });
+
+    // The first messages' profiles exist before the batch: it links or reaches stored profiles.
+    it.each(row.steps.slice(1).map((_, i) => i + 1))('the first %i processed first, the rest as one batch', async (k) => {
+      const { workspace } = await t.workspace();
+      for (const [kind, body] of row.steps.slice(0, k)) {
+        await send(workspace, kind, body);
+        await t.drain();
+      }
+      for (const [kind, body] of row.steps.slice(k)) await send(workspace, kind, body);
       await t.drain();
       await check(workspace, row);
     });
