@@ -3,15 +3,6 @@ import type { ConflictRow, EventRow, IdentityRow, InboxItem, MergeRow, ProfileRo
 import { decodeJson, encodeJson } from '../dialect.ts';
 import { receivedAtOf, type DeadLetterRow, type PipelineCounts } from '../pipeline.ts';
 
-/**
- * The ingestion hot path on SQLite, as cached prepared statements run synchronously.
- *
- * Kysely compiles and prepares every statement on every call, which costs more than SQLite's own
- * work for these tiny row operations (measured: ~3× the time at 30k events). The main-file methods
- * are only called inside a `SqlStore.transaction()`, which holds Kysely's single connection, so they
- * never interleave with another transaction; the inbox methods run their own synchronous
- * transactions on the inbox file.
- */
 /** Known waiting message ids kept before the first prune (then twice what remained). */
 const WAITING_PRUNE_FROM = 50_000;
 
@@ -28,6 +19,15 @@ export function waitingKey(workspaceId: string, messageId: string): number {
   return h | 0;
 }
 
+/**
+ * The ingestion hot path on SQLite, as cached prepared statements run synchronously.
+ *
+ * Kysely compiles and prepares every statement on every call, which costs more than SQLite's own
+ * work for these tiny row operations (measured: ~3× the time at 30k events). The main-file methods
+ * are only called inside a `SqlStore.transaction()`, which holds Kysely's single connection, so they
+ * never interleave with another transaction; the inbox methods run their own synchronous
+ * transactions on the inbox file.
+ */
 export class SqliteHotPath {
   private readonly s;
 
@@ -106,10 +106,11 @@ export class SqliteHotPath {
   }
 
   /**
-   * Whether the message known under `key` is still in the inbox (checked by its seq: it may have been
+   * Whether the message is known to be waiting and still in the inbox (checked by its seq: it may have been
    * processed, or moved to the dead letters, since — a retry of a dead letter must be taken again).
    */
-  private stillWaiting(waiting: Map<number, number>, key: number, workspaceId: string, messageId: string): boolean {
+  private stillWaiting(waiting: Map<number, number>, workspaceId: string, messageId: string): boolean {
+    const key = waitingKey(workspaceId, messageId);
     const seq = waiting.get(key);
     if (seq === undefined) return false;
     const row = this.s.waitingRow.get(seq) as { workspace_id: string; message_id: string } | undefined;
@@ -136,28 +137,34 @@ export class SqliteHotPath {
   appendInbox(groups: readonly { workspaceId: string; items: readonly { messageId: string; payload: string; receivedAt: string }[] }[]): string[][] {
     const waiting = this.waitingIds();
     if (waiting.size >= this.waitingPruneAt) this.pruneWaiting(waiting);
+    return this.inboxWrite((insert) =>
+      groups.map(({ workspaceId, items }) => {
+        const duplicates: string[] = [];
+        for (const i of items) {
+          if (this.stillWaiting(waiting, workspaceId, i.messageId) || this.s.eventExists.get(workspaceId, i.messageId) !== undefined) duplicates.push(i.messageId);
+          else insert(workspaceId, i.messageId, i.payload, i.receivedAt);
+        }
+        return duplicates;
+      }),
+    );
+  }
+
+  /**
+   * Runs `fn` in one immediate transaction of the inbox file; `insert` appends a message and records
+   * it as waiting. If the transaction rolls back, the ids it recorded are forgotten again.
+   */
+  private inboxWrite<T>(fn: (insert: (workspaceId: string, messageId: string, payload: string, receivedAt: string) => void) => T): T {
+    const waiting = this.waitingIds();
     const added: [number, number][] = [];
+    const insert = (workspaceId: string, messageId: string, payload: string, receivedAt: string) => {
+      const key = waitingKey(workspaceId, messageId);
+      const seq = Number(this.s.insertInbox.run(workspaceId, messageId, payload, receivedAt).lastInsertRowid);
+      waiting.set(key, seq);
+      added.push([key, seq]);
+    };
     try {
-      return this.inbox
-        .transaction(() =>
-          groups.map(({ workspaceId, items }) => {
-            const duplicates: string[] = [];
-            for (const i of items) {
-              const key = waitingKey(workspaceId, i.messageId);
-              if (this.stillWaiting(waiting, key, workspaceId, i.messageId) || this.s.eventExists.get(workspaceId, i.messageId) !== undefined) {
-                duplicates.push(i.messageId);
-                continue;
-              }
-              const seq = Number(this.s.insertInbox.run(workspaceId, i.messageId, i.payload, i.receivedAt).lastInsertRowid);
-              waiting.set(key, seq);
-              added.push([key, seq]);
-            }
-            return duplicates;
-          }),
-        )
-        .immediate();
+      return this.inbox.transaction(() => fn(insert)).immediate();
     } catch (e) {
-      // Rolled back: none of these are waiting.
       for (const [key, seq] of added) if (waiting.get(key) === seq) waiting.delete(key);
       throw e;
     }
@@ -205,33 +212,16 @@ export class SqliteHotPath {
   /** Moves dead letters of a workspace (these seqs, or all) back into the inbox, in one transaction; returns how many. */
   retryDeadLetters(workspaceId: string, seqs: readonly number[] | null): number {
     const waiting = this.waitingIds();
-    const added: [number, number][] = [];
-    try {
-      return this.retryDeadLettersIn(workspaceId, seqs, waiting, added);
-    } catch (e) {
-      for (const [key, seq] of added) if (waiting.get(key) === seq) waiting.delete(key);
-      throw e;
-    }
-  }
-
-  private retryDeadLettersIn(workspaceId: string, seqs: readonly number[] | null, waiting: Map<number, number>, added: [number, number][]): number {
-    return this.inbox
-      .transaction(() => {
-        type Dead = { seq: number; workspace_id: string; message_id: string; payload: string; failed_at: string };
-        const rows = seqs === null ? (this.s.deadAll.all(workspaceId) as Dead[]) : seqs.map((seq) => this.s.deadRow.get(workspaceId, seq) as Dead | undefined).filter((r): r is Dead => r !== undefined);
-        for (const r of rows) {
-          const key = waitingKey(r.workspace_id, r.message_id);
-          // Already waiting again (retried twice): the dead letter just goes.
-          if (!this.stillWaiting(waiting, key, r.workspace_id, r.message_id)) {
-            const seq = Number(this.s.insertInbox.run(r.workspace_id, r.message_id, r.payload, receivedAtOf(r.payload, r.failed_at)).lastInsertRowid);
-            waiting.set(key, seq);
-            added.push([key, seq]);
-          }
-          this.s.deleteDead.run(r.seq);
-        }
-        return rows.length;
-      })
-      .immediate();
+    return this.inboxWrite((insert) => {
+      type Dead = { seq: number; workspace_id: string; message_id: string; payload: string; failed_at: string };
+      const rows = seqs === null ? (this.s.deadAll.all(workspaceId) as Dead[]) : seqs.map((seq) => this.s.deadRow.get(workspaceId, seq) as Dead | undefined).filter((r): r is Dead => r !== undefined);
+      for (const r of rows) {
+        // Already waiting again (retried twice): the dead letter just goes.
+        if (!this.stillWaiting(waiting, r.workspace_id, r.message_id)) insert(r.workspace_id, r.message_id, r.payload, receivedAtOf(r.payload, r.failed_at));
+        this.s.deleteDead.run(r.seq);
+      }
+      return rows.length;
+    });
   }
 
   inboxDepth(): number {
