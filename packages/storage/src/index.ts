@@ -4,6 +4,7 @@ import { connectPostgres } from './postgres/connect.ts';
 import type { Database } from './schema.ts';
 import { connectSqlite, moveLegacyInbox } from './sqlite/connect.ts';
 import type { WalSync } from './sqlite/wal-sync.ts';
+import type { Checkpointer } from './sqlite/checkpointer.ts';
 import { seedPlannerStats } from './sqlite/planner-stats.ts';
 import { SqlStore } from './store.ts';
 import type { Dialect } from './dialect.ts';
@@ -62,6 +63,7 @@ export async function openStore(opts: OpenStoreOptions): Promise<OpenedStore> {
   let raw: import('better-sqlite3').Database | undefined;
   let inbox: import('better-sqlite3').Database | undefined;
   let walSync: WalSync | undefined;
+  let checkpointer: Checkpointer | undefined;
   if (opts.databaseUrl && /^postgres(ql)?:\/\//.test(opts.databaseUrl)) {
     db = connectPostgres(opts.databaseUrl, 10, opts.queryLog).db;
     dialect = 'postgres';
@@ -69,6 +71,7 @@ export async function openStore(opts: OpenStoreOptions): Promise<OpenedStore> {
   } else {
     const c = connectSqlite(opts.sqliteFile, opts.queryLog, opts.sqliteCacheMb, opts.sqliteSync);
     walSync = c.walSync;
+    checkpointer = c.checkpointer;
     db = c.db;
     hot = c.hot;
     raw = c.raw;
@@ -81,12 +84,13 @@ export async function openStore(opts: OpenStoreOptions): Promise<OpenedStore> {
   if (raw && inbox) moveLegacyInbox(raw, inbox);
   // Statements are prepared after migrations, once the tables exist.
   return {
-    store: new SqlStore(db, dialect, false, hot?.(), raw && opts.writerLock ? { main: new WriterLock(opts.writerLock, threadId, 0), inbox: new WriterLock(opts.writerLock, threadId, 1) } : undefined, walSync),
+    store: new SqlStore(db, dialect, false, hot?.(), raw && opts.writerLock ? { main: new WriterLock(opts.writerLock, threadId, 0), inbox: new WriterLock(opts.writerLock, threadId, 1) } : undefined, walSync, checkpointer),
     dialect,
     location,
     async close() {
       // Refreshes planner statistics where the data has changed a lot (cheap; SQLite's advice for long-lived connections).
       if (raw?.open) raw.pragma('optimize');
+      await checkpointer?.close();
       await db.destroy();
       walSync?.close();
       if (inbox?.open) inbox.close();

@@ -18,6 +18,7 @@ import type { Database } from './schema.ts';
 import type { SqliteHotPath } from './sqlite/sqlite-hot-path.ts';
 import type { WriterLock } from './sqlite/writer-lock.ts';
 import type { WalSync } from './sqlite/wal-sync.ts';
+import type { Checkpointer } from './sqlite/checkpointer.ts';
 import { receivedAtOf, type DeadLetterRow, type PipelineCounts } from './pipeline.ts';
 import { pgDeleteInbox, pgInsertEvents, pgInsertIdentities, pgUpsertProfiles } from './postgres/postgres-bulk.ts';
 
@@ -64,6 +65,8 @@ export class SqlStore {
     private readonly locks?: { main: WriterLock; inbox: WriterLock },
     /** SQLite in `synchronous = NORMAL`: a committed transaction awaits this shared WAL flush (see wal-sync.ts). */
     private readonly walSync?: WalSync,
+    /** SQLite with group flushing: checkpoints after transactions (see checkpointer.ts). */
+    private readonly checkpointer?: Checkpointer,
   ) {}
 
   /** SQLite: inbox rows consumed by this transaction, removed from the inbox file once it commits. */
@@ -82,7 +85,12 @@ export class SqlStore {
       (this.db as Kysely<Database>).transaction().execute(async (trx) => {
         if (lockKey !== undefined && this.dialect === 'postgres') await sql`select pg_advisory_xact_lock(${lockKey})`.execute(trx);
         txStore = new SqlStore(trx, this.dialect, true, this.sqlite, this.locks);
-        return fn(txStore);
+        const result = await fn(txStore);
+        // A checkpoint's flush of the database file still running: commit after it, so that this
+        // commit can restart the WAL instead of growing it (usually long done).
+        const flushing = this.checkpointer?.beforeCommit();
+        if (flushing) await flushing;
+        return result;
       });
     const lock = this.locks?.main;
     let result: T;
@@ -101,7 +109,20 @@ export class SqlStore {
     // Committed: what the transaction consumed leaves the inbox file (a crash before this re-delivers
     // those messages, and the processor drops the ones whose event is stored).
     if (txStore?.consumed.length) await this.ackInbox(txStore.consumed);
+    this.checkpoint();
     return result;
+  }
+
+  /**
+   * Checkpoints the WAL when enough has gathered (checkpointer.ts). Best effort: the transaction has
+   * committed; if this fails, SQLite's own checkpoint inside a later commit still bounds the WAL.
+   */
+  private checkpoint(): void {
+    try {
+      this.checkpointer?.afterCommit();
+    } catch {
+      // see above
+    }
   }
 
   /** Runs synchronous work on the inbox file, taking turns with other threads when shared. */

@@ -3,11 +3,10 @@ import { basename, dirname, extname, join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, SqliteDialect } from 'kysely';
 import type { Database } from '../schema.ts';
+import { BACKSTOP_PAGES, Checkpointer, CHECKPOINT_PAGES } from './checkpointer.ts';
 import { SqliteHotPath } from './sqlite-hot-path.ts';
 import { FlushAutocommitWrites, WalSync } from './wal-sync.ts';
 
-/** WAL pages after which a commit checkpoints. */
-const WAL_AUTOCHECKPOINT_PAGES = 10_000;
 
 /**
  * The embedded default: one SQLite file in WAL mode (and the inbox beside it, see {@link connectInbox}).
@@ -20,7 +19,7 @@ export function connectSqlite(
   queryLog?: import('kysely').LogConfig,
   cacheMb = 32,
   sync: 'commit' | 'group' = 'group',
-): { db: Kysely<Database>; raw: BetterSqlite3.Database; inbox: BetterSqlite3.Database; hot: () => SqliteHotPath; walSync: WalSync | undefined } {
+): { db: Kysely<Database>; raw: BetterSqlite3.Database; inbox: BetterSqlite3.Database; hot: () => SqliteHotPath; walSync: WalSync | undefined; checkpointer: Checkpointer | undefined } {
   if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
   const raw = new BetterSqlite3(file);
   const inbox = connectInbox(inboxFileOf(file));
@@ -32,7 +31,10 @@ export function connectSqlite(
   raw.pragma(walSync ? 'synchronous = NORMAL' : 'synchronous = FULL');
   raw.pragma('busy_timeout = 10000');
   // A larger WAL between checkpoints: fewer page copies and fsyncs of the main file under ingest load.
-  raw.pragma(`wal_autocheckpoint = ${WAL_AUTOCHECKPOINT_PAGES}`);
+  // With group flushing the store checkpoints after its transactions, flushing the main file off the
+  // thread (checkpointer.ts); SQLite's own checkpoint inside a commit stays as a backstop.
+  const checkpointer = walSync ? new Checkpointer(file) : undefined;
+  raw.pragma(`wal_autocheckpoint = ${checkpointer ? BACKSTOP_PAGES : CHECKPOINT_PAGES}`);
   // After a checkpoint has copied everything, the WAL file is cut back to this size when it restarts.
   raw.pragma('journal_size_limit = 67108864');
   raw.pragma(`cache_size = -${Math.round(cacheMb * 1024)}`);
@@ -45,7 +47,7 @@ export function connectSqlite(
     ...(queryLog ? { log: queryLog } : {}),
     ...(walSync ? { plugins: [new FlushAutocommitWrites(walSync, () => raw.inTransaction)] } : {}),
   });
-  return { db, raw, inbox, hot: () => new SqliteHotPath(raw, inbox), walSync };
+  return { db, raw, inbox, hot: () => new SqliteHotPath(raw, inbox), walSync, checkpointer };
 }
 
 /** `data/siyu.db` → `data/siyu-inbox.db`. */
