@@ -86,6 +86,8 @@ describe('SQLite inbox file', () => {
       // The processor takes a and b (their events would now be stored; here they are simply gone).
       const taken = hot.claimInbox(2).map((i) => i.seq);
       hot.ackInbox(taken);
+      // Removals are not flushed on their own, but appends still are (2 = FULL).
+      expect(c.inbox.pragma('synchronous', { simple: true })).toBe(2);
       // Past three known ids the append prunes: a and b are forgotten, c is still found waiting.
       expect(hot.appendInbox([{ workspaceId: 'ws', items: [item('d')] }])).toEqual([[]]);
       expect(hot.appendInbox([{ workspaceId: 'ws', items: [item('c'), item('a')] }])).toEqual([['c']]);
@@ -96,6 +98,7 @@ describe('SQLite inbox file', () => {
       expect(hot.appendInbox([{ workspaceId: 'ws', items: [item('c'), item('d')] }])).toEqual([['d']]);
       expect(hot.claimInbox(10).map((i) => i.message.messageId)).toEqual(['d', 'a', 'c']);
     } finally {
+      await c.checkpointer?.close();
       c.raw.close();
       c.inbox.close();
       c.walSync?.close();

@@ -94,6 +94,9 @@ export class Checkpointer {
     try {
       this.pin.prepare('select count(*) from sqlite_schema').pluck().get();
       this.walFd ??= openSync(`${this.file}-wal`, 'r');
+      // On the thread (not the pool): a transaction that begins after the copy reads the database file
+      // alone, and that is what lets its commit restart the WAL; one that began while the copy waited
+      // on the device would hold a snapshot of the WAL and append.
       fdatasyncSync(this.walFd);
       const busy = (this.ckpt.pragma('wal_checkpoint(PASSIVE)') as { busy: number }[])[0]?.busy ?? 1;
       // Another checkpoint is running (another thread's, or a backstop): it flushes its own copies.

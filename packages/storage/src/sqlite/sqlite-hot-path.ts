@@ -48,6 +48,8 @@ export class SqliteHotPath {
       oldestSeq: q('select min(seq) from inbox').pluck(),
       claim: q('select seq, workspace_id, payload from inbox order by seq limit ?'),
       deleteInbox: q('delete from inbox where seq = ?'),
+      inboxSyncNormal: q('pragma synchronous = NORMAL'),
+      inboxSyncFull: q('pragma synchronous = FULL'),
       inboxRow: q('select * from inbox where seq = ?'),
       insertDead: q('insert into inbox_dead (seq, workspace_id, message_id, payload, error, failed_at) values (?, ?, ?, ?, ?, ?) on conflict (seq) do nothing'),
       inboxDepth: q('select count(*) from inbox').pluck(),
@@ -170,14 +172,23 @@ export class SqliteHotPath {
     }
   }
 
-  /** Removes inbox rows whose batch has committed. */
+  /**
+   * Removes inbox rows whose batch has committed, without flushing the inbox file (`synchronous =
+   * NORMAL` for this transaction; the next append's flush carries it): a removal lost in a crash
+   * re-delivers messages whose events are stored, and the processor drops those.
+   */
   ackInbox(seqs: readonly number[]): void {
     if (seqs.length === 0) return;
-    this.inbox
-      .transaction(() => {
-        for (const seq of seqs) this.s.deleteInbox.run(seq);
-      })
-      .immediate();
+    this.s.inboxSyncNormal.run();
+    try {
+      this.inbox
+        .transaction(() => {
+          for (const seq of seqs) this.s.deleteInbox.run(seq);
+        })
+        .immediate();
+    } finally {
+      this.s.inboxSyncFull.run();
+    }
   }
 
   /** Moves one inbox row to the dead letters (same file, one transaction). */
