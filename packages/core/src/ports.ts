@@ -45,6 +45,8 @@ export interface EventRow {
   context: Record<string, unknown>;
   timestamp: string;
   receivedAt: string;
+  /** The profile's bitmap number when the writer knows it (else looked up from the profile). */
+  profileNum?: number;
 }
 
 export interface IdentityRow extends Identifier {

@@ -255,7 +255,8 @@ describe.each(TEST_BACKENDS)('audience scenarios on $name', (backend) => {
     ]);
     // Membership events are stored, not re-processed: the person's computed traits ignore them.
     const p = await t.services.profiles.get(ws.id, pid);
-    expect(p.computed.event_count).toBe(1);    // They carry the person's number, so segments on them find their candidates like any event.
+    expect(p.computed.event_count).toBe(1);
+    // They carry the person's number, so segments on them find their candidates like any event.
     const store = new AudienceStore(t.services.deps.store);
     const num = (await store.profileNums(ws.id, [pid]))[0]!.num;
     for (const name of ['Segment Entered', 'Segment Exited']) {

@@ -77,6 +77,8 @@ export interface AudienceEventRecord {
   event: string;
   properties: Record<string, unknown>;
   timestamp: string;
+  /** The profile's bitmap number, when known. */
+  profileNum?: number;
 }
 
 /** Which events a page of evaluation needs: names as conditions spell them, and how far back. */
@@ -439,6 +441,7 @@ export class AudienceStore {
       context,
       timestamp: e.timestamp,
       receivedAt: e.timestamp,
+      ...(e.profileNum !== undefined ? { profileNum: e.profileNum } : {}),
     }));
     await this.sql.applyChanges({ consumedSeqs: [], profiles: [], identities: [], events, merges: [], conflicts: [] });
   }
@@ -689,12 +692,14 @@ export class AudienceStore {
    * all when unset) to the others, in place. Returns the rows kept.
    */
   async completeRows(workspaceId: string, rows: readonly EvaluationRow[], needs: PageNeeds): Promise<EvaluationRow[]> {
-    const live = new Set<string>();
-    for (const part of chunk(rows.map((r) => r.id), MAX_PARAMS - 1)) {
-      const found = await this.db.selectFrom('profiles').select('id').where(this.noIndex('profiles.workspace_id'), '=', workspaceId).where(this.noIndex('profiles.merged_into'), 'is', null).where(this.anyOf('id', part)).execute();
-      for (const r of found) live.add(r.id);
+    // Still canonical, by number: read from profiles_num_canonical_idx alone, in order (by id, each
+    // check read its profile's row for the workspace and merged_into columns).
+    const live = new Set<number>();
+    for (const part of chunk([...new Set(rows.map((r) => r.num))].sort((a, b) => a - b), MAX_PARAMS - 1)) {
+      const found = await sql<{ num: number | string }>`select num from profiles ${this.canonicalNums()} where workspace_id = ${workspaceId} and merged_into is null and ${this.anyOf('num', part, 'bigint')}`.execute(this.db);
+      for (const r of found.rows) live.add(Number(r.num));
     }
-    const kept = rows.filter((r) => live.has(r.id));
+    const kept = rows.filter((r) => live.has(r.num));
     if (!needs.events || needs.events.names.length === 0) return kept;
     const accept = needs.eventsFor;
     const byId = new Map<string, EvaluationRow>();

@@ -363,7 +363,7 @@ export class AudienceEngine {
       if (opts.events === false) continue;
       const properties =
         c.kind === 'segment' ? { segment_id: c.refId, segment_name: c.refName } : { tag_id: c.refId, tag_name: c.refName, source: c.source ?? null };
-      events.push({ id, workspaceId, profileId: c.profileId, messageId: `siyu-${c.kind}-${c.action}-${id}`, event: MEMBERSHIP_EVENTS[c.kind][c.action], properties, timestamp: c.at });
+      events.push({ id, workspaceId, profileId: c.profileId, messageId: `siyu-${c.kind}-${c.action}-${id}`, event: MEMBERSHIP_EVENTS[c.kind][c.action], properties, timestamp: c.at, ...(c.num >= 0 ? { profileNum: c.num } : {}) });
     }
     await tx.insertHistory(history);
     await tx.insertEvents(events);

@@ -79,12 +79,14 @@ export async function pgInsertEvents(db: Db, rows: readonly EventRow[]): Promise
     context: r.context ?? null,
     timestamp: r.timestamp,
     received_at: r.receivedAt,
+    profile_num: r.profileNum ?? null,
   }));
   await sql`
     insert into events (id, workspace_id, profile_id, origin_profile_id, message_id, type, event, traits, properties, context, timestamp, received_at, profile_num)
-    select u.*, (select p.num from profiles p where p.id = u.profile_id)
+    select u.id, u.workspace_id, u.profile_id, u.origin_profile_id, u.message_id, u.type, u.event, u.traits, u.properties, u.context, u.timestamp, u.received_at,
+      coalesce(u.profile_num, (select p.num from profiles p where p.id = u.profile_id))
     from json_to_recordset(${encodeJson(json)}::json) as u(id text, workspace_id text, profile_id text, origin_profile_id text, message_id text, type text, event text,
-      traits jsonb, properties jsonb, context jsonb, timestamp text, received_at text)
+      traits jsonb, properties jsonb, context jsonb, timestamp text, received_at text, profile_num bigint)
     on conflict (workspace_id, message_id) do nothing`.execute(db);
 }
 

@@ -70,7 +70,7 @@ export class SqliteHotPath {
         'insert into identities (workspace_id, type, value, profile_id, origin_profile_id, first_seen, source_message_id) values (?, ?, ?, ?, ?, ?, ?) on conflict (workspace_id, type, value) do update set profile_id = excluded.profile_id',
       ),
       insertEvent: p(
-        'insert into events (id, workspace_id, profile_id, origin_profile_id, message_id, type, event, traits, properties, context, timestamp, received_at, profile_num) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, (select num from profiles where id = ?)) on conflict (workspace_id, message_id) do nothing',
+        'insert into events (id, workspace_id, profile_id, origin_profile_id, message_id, type, event, traits, properties, context, timestamp, received_at, profile_num) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, coalesce(?, (select num from profiles where id = ?))) on conflict (workspace_id, message_id) do nothing',
       ),
       upsertProfile: p(
         `insert into profiles (id, workspace_id, traits, trait_times, first_touch, computed, merged_into, first_seen, last_seen, created_at, updated_at, num)
@@ -284,7 +284,7 @@ export class SqliteHotPath {
     }
     for (const i of c.identities) s.insertIdentity.run(i.workspaceId, i.type, i.value, i.profileId, i.originProfileId, i.firstSeen, i.sourceMessageId);
     for (const e of c.events) {
-      s.insertEvent.run(e.id, e.workspaceId, e.profileId, e.originProfileId, e.messageId, e.type, e.event, encodeJson(e.traits), encodeJson(e.properties), encodeJson(e.context), e.timestamp, e.receivedAt, e.profileId);
+      s.insertEvent.run(e.id, e.workspaceId, e.profileId, e.originProfileId, e.messageId, e.type, e.event, encodeJson(e.traits), encodeJson(e.properties), encodeJson(e.context), e.timestamp, e.receivedAt, e.profileNum ?? null, e.profileId);
     }
     for (const m of c.merges) {
       s.repointIdentities.run(m.winnerId, m.loserId);
