@@ -1,4 +1,4 @@
-import { createReadStream, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createReadStream, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -9,6 +9,17 @@ import { TEST_BACKENDS } from '@siyu/storage/testing';
 import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { importFile } from '../src/import.ts';
+
+/** Temp directories this file made, removed when it is done. */
+const tempDirs: string[] = [];
+const tempDir = (prefix: string): string => {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  tempDirs.push(dir);
+  return dir;
+};
+afterAll(() => {
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+});
 
 const ONLINE_RETAIL = join(import.meta.dirname, '../../../../shared/datasets/online-retail/online-retail.csv.gz');
 
@@ -26,7 +37,7 @@ C536379,D,Discount,-1,12/1/2010 9:41,27.50,17850.0,United Kingdom
 `;
 
 function tempFile(name: string, content: string | Buffer): string {
-  const file = join(mkdtempSync(join(tmpdir(), 'siyu-import-')), name);
+  const file = join(tempDir('siyu-import-'), name);
   writeFileSync(file, content);
   return file;
 }
@@ -41,7 +52,7 @@ describe.each(TEST_BACKENDS)('siyu import on $name', (backend) => {
   it('turns order lines into orders and refunds, reports bad rows by row number, and re-imports nothing twice', async () => {
     const { workspace } = await t.workspace('orders');
     const file = tempFile('orders.csv', ORDERS);
-    const reportFile = join(mkdtempSync(join(tmpdir(), 'siyu-report-')), 'report.csv');
+    const reportFile = join(tempDir('siyu-report-'), 'report.csv');
 
     const s = await importFile(t, { kind: 'orders', file, workspace, preset: 'online-retail', reportFile });
     expect(s).toMatchObject({ rowsRead: 9, messages: 4, accepted: 4, duplicates: 0, rowsRejected: 4, messagesRejected: 0 });

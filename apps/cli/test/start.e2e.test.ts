@@ -1,13 +1,24 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import BetterSqlite3 from 'better-sqlite3';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+
+/** Temp directories this file made, removed when it is done. */
+const tempDirs: string[] = [];
+const tempDir = (prefix: string): string => {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  tempDirs.push(dir);
+  return dir;
+};
+afterAll(() => {
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+});
 
 /**
  * `siyu start` as a user runs it: a real process on embedded SQLite, a real port, real signals.
@@ -175,7 +186,7 @@ async function waitForStable(read: () => Promise<number>, min: number): Promise<
  * never touches the data directory; the inbox is attached as schema `q`.
  */
 function openCopy(dataDir: string): BetterSqlite3.Database {
-  const copy = mkdtempSync(join(tmpdir(), 'siyu-e2e-copy-'));
+  const copy = tempDir('siyu-e2e-copy-');
   for (const file of ['siyu.db', 'siyu-inbox.db']) for (const suffix of ['', '-wal']) if (existsSync(join(dataDir, `${file}${suffix}`))) copyFileSync(join(dataDir, `${file}${suffix}`), join(copy, `${file}${suffix}`));
   const db = new BetterSqlite3(join(copy, 'siyu.db'), { fileMustExist: true });
   db.exec(`attach database '${join(copy, 'siyu-inbox.db')}' as q`);
@@ -215,7 +226,7 @@ async function postBatches(base: string, writeKey: string, perBatch: number, sto
 
 describe('siyu start (SQLite, real process)', () => {
   it('prints the keys on first start; they persist across a restart and `siyu credentials` prints them', { timeout: 120_000 }, async () => {
-    const dataDir = mkdtempSync(join(tmpdir(), 'siyu-e2e-'));
+    const dataDir = tempDir('siyu-e2e-');
     const port = await freePort();
     const first = await Siyu.start(dataDir, port);
     const keys = printedKeys(first.stdout);
@@ -246,7 +257,7 @@ describe('siyu start (SQLite, real process)', () => {
   });
 
   it('processes in a worker thread; live counts on the server thread follow what it commits', { timeout: 120_000 }, async () => {
-    const dataDir = mkdtempSync(join(tmpdir(), 'siyu-e2e-'));
+    const dataDir = tempDir('siyu-e2e-');
     const s = await Siyu.start(dataDir, await freePort());
     const { writeKey, adminToken } = printedKeys(s.stdout) as { writeKey: string; adminToken: string };
     const count = async (condition: unknown) => {
@@ -273,7 +284,7 @@ describe('siyu start (SQLite, real process)', () => {
   });
 
   it('writes one JSON log line per request to stdout, each with its request id', { timeout: 120_000 }, async () => {
-    const dataDir = mkdtempSync(join(tmpdir(), 'siyu-e2e-'));
+    const dataDir = tempDir('siyu-e2e-');
     const s = await Siyu.start(dataDir, await freePort());
     const { writeKey, adminToken } = printedKeys(s.stdout) as { writeKey: string; adminToken: string };
     const calls: [string, RequestInit, number][] = [
@@ -311,14 +322,14 @@ describe('siyu start (SQLite, real process)', () => {
   });
 
   it('exits with code 0 on SIGTERM when idle, after logging that it stopped cleanly', { timeout: 120_000 }, async () => {
-    const s = await Siyu.start(mkdtempSync(join(tmpdir(), 'siyu-e2e-')), await freePort());
+    const s = await Siyu.start(tempDir('siyu-e2e-'), await freePort());
     expect((await fetch(`${s.base}/readyz`)).status).toBe(200);
     expect(await s.stop(), s.output()).toEqual({ code: 0, signal: null });
     expect(s.logs().map((r) => r.msg)).toContain('stopped cleanly');
   });
 
   it('on SIGTERM answers the request in flight and keeps its data', { timeout: 120_000 }, async () => {
-    const dataDir = mkdtempSync(join(tmpdir(), 'siyu-e2e-'));
+    const dataDir = tempDir('siyu-e2e-');
     const port = await freePort();
     const s = await Siyu.start(dataDir, port);
     const { writeKey, adminToken } = savedKeys(dataDir);
@@ -353,7 +364,7 @@ describe('siyu start (SQLite, real process)', () => {
   // event loop alive, so Node exits with code 13 ("unsettled top-level await") before `rt.close()` finishes:
   // no "stopped cleanly", the database is not closed, and supervisors see a failed exit.
   it('exits with code 0 when SIGTERM arrives while the processor works on what it just accepted', { timeout: 120_000 }, async () => {
-    const dataDir = mkdtempSync(join(tmpdir(), 'siyu-e2e-'));
+    const dataDir = tempDir('siyu-e2e-');
     const port = await freePort();
     // Five rounds: the window is a few milliseconds wide, so one round alone could miss it.
     for (let round = 0; round < 5; round++) {
@@ -368,7 +379,7 @@ describe('siyu start (SQLite, real process)', () => {
   });
 
   it('after SIGKILL mid-stream, every message answered 200 is on disk: processed once or waiting in the inbox', { timeout: 180_000 }, async () => {
-    const dataDir = mkdtempSync(join(tmpdir(), 'siyu-e2e-'));
+    const dataDir = tempDir('siyu-e2e-');
     const s = await Siyu.start(dataDir, await freePort());
     const { workspaceId, writeKey } = savedKeys(dataDir);
     const PER_BATCH = 50;
@@ -411,7 +422,7 @@ describe('siyu start (SQLite, real process)', () => {
   // transaction, and Kysely's single SQLite connection is held by the transaction itself: the processor
   // deadlocks and every later database request (admin API, /readyz, ingestion) hangs.
   it('after SIGKILL, a restart drains the inbox: every batch answered 200 is stored exactly once', { timeout: 180_000 }, async () => {
-    const dataDir = mkdtempSync(join(tmpdir(), 'siyu-e2e-'));
+    const dataDir = tempDir('siyu-e2e-');
     const port = await freePort();
     // The first process only accepts (worker off), so a backlog is certainly waiting when it is killed.
     const s = await Siyu.start(dataDir, port, { SIYU_WORKER: 'off' });

@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,6 +7,17 @@ import { createServices, newId, silentLogger } from '@siyu/services';
 import { createTestSiyu, rejection, testClock, type TestSiyu } from '@siyu/services/testing';
 import { openStore } from '@siyu/storage';
 import { TEST_BACKENDS } from '@siyu/storage/testing';
+
+/** Temp directories this file made, removed when it is done. */
+const tempDirs: string[] = [];
+const tempDir = (prefix: string): string => {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  tempDirs.push(dir);
+  return dir;
+};
+afterAll(() => {
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+});
 
 
 describe.each(TEST_BACKENDS)('ingest on $name', (backend) => {
@@ -223,7 +234,7 @@ describe.each(TEST_BACKENDS)('ingest on $name', (backend) => {
 
 describe('crash safety on a SQLite file', () => {
   it('messages accepted but not processed before the process died are processed after a restart', async () => {
-    const file = join(mkdtempSync(join(tmpdir(), 'siyu-crash-')), 'siyu.db');
+    const file = join(tempDir('siyu-crash-'), 'siyu.db');
     const clock = testClock('2026-03-01T00:00:00.000Z');
 
     const first = await openStore({ sqliteFile: file });
@@ -257,7 +268,7 @@ describe('crash safety on a SQLite file', () => {
     }
   });
   it('a message waiting twice in the SQLite inbox (appended by two processes) is stored and counted once', async () => {
-    const file = join(mkdtempSync(join(tmpdir(), 'siyu-twice-')), 'siyu.db');
+    const file = join(tempDir('siyu-twice-'), 'siyu.db');
     const clock = testClock('2026-03-01T00:00:00.000Z');
     const a = await openStore({ sqliteFile: file });
     const b = await openStore({ sqliteFile: file });

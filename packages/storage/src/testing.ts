@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openStore, type OpenedStore } from './index.ts';
@@ -22,7 +22,14 @@ export const TEST_BACKENDS: TestBackend[] = [
 export async function openTestStore(backend: TestBackend): Promise<OpenedStore> {
   if (backend.name === 'postgres') return openStore({ databaseUrl: backend.url, sqliteFile: '' });
   const dir = mkdtempSync(join(tmpdir(), 'siyu-test-'));
-  return openStore({ sqliteFile: join(dir, 'siyu.db') });
+  const opened = await openStore({ sqliteFile: join(dir, 'siyu.db') });
+  return {
+    ...opened,
+    async close() {
+      await opened.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 /**

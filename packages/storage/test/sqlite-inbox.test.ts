@@ -1,11 +1,22 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { openStore } from '../src/index.ts';
 import { connectSqlite, inboxFileOf } from '../src/sqlite/connect.ts';
 import { SqliteHotPath, waitingKey } from '../src/sqlite/sqlite-hot-path.ts';
+
+/** Temp directories this file made, removed when it is done. */
+const tempDirs: string[] = [];
+const tempDir = (prefix: string): string => {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  tempDirs.push(dir);
+  return dir;
+};
+afterAll(() => {
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+});
 
 /** The embedded inbox lives in a file of its own beside the database (connect.ts says why). */
 describe('SQLite inbox file', () => {
@@ -16,7 +27,7 @@ describe('SQLite inbox file', () => {
   });
 
   it('takes over messages a database from before kept in its main file, once, and keeps their order', async () => {
-    const file = join(mkdtempSync(join(tmpdir(), 'siyu-inbox-')), 'siyu.db');
+    const file = join(tempDir('siyu-inbox-'), 'siyu.db');
     await (await openStore({ sqliteFile: file })).close();
     // As an older version left it: two messages waiting and one dead letter in the main file.
     const old = new BetterSqlite3(file);
@@ -47,7 +58,7 @@ describe('SQLite inbox file', () => {
   });
 
   it('keeps no index on message ids (an inbox file from before loses its unique one); waiting duplicates are found in memory', async () => {
-    const file = join(mkdtempSync(join(tmpdir(), 'siyu-inbox-')), 'siyu.db');
+    const file = join(tempDir('siyu-inbox-'), 'siyu.db');
     // An inbox file as an older version made it, with a message waiting.
     const old = new BetterSqlite3(inboxFileOf(file));
     old.exec(`create table inbox (seq integer primary key autoincrement, workspace_id text not null, message_id text not null, payload text not null, received_at text not null);
@@ -76,7 +87,7 @@ describe('SQLite inbox file', () => {
   });
 
   it('forgets waiting ids once the processor has taken them, and keeps those still waiting', async () => {
-    const file = join(mkdtempSync(join(tmpdir(), 'siyu-inbox-')), 'siyu.db');
+    const file = join(tempDir('siyu-inbox-'), 'siyu.db');
     await (await openStore({ sqliteFile: file })).close();
     const c = connectSqlite(file);
     const hot = new SqliteHotPath(c.raw, c.inbox, 3);
@@ -116,7 +127,7 @@ describe('SQLite inbox file', () => {
       if (other) pair = [other, id];
       else seen.set(k, id);
     }
-    const file = join(mkdtempSync(join(tmpdir(), 'siyu-inbox-')), 'siyu.db');
+    const file = join(tempDir('siyu-inbox-'), 'siyu.db');
     const opened = await openStore({ sqliteFile: file });
     try {
       const item = (id: string) => ({ messageId: id, payload: JSON.stringify({ message: { messageId: id }, identifiers: [] }), receivedAt: '2026-01-01T00:00:00.000Z' });
