@@ -28,7 +28,9 @@ import { fmt, median, percentile } from './audiences/stats.ts';
  * - `segment_full_recompute`: `SegmentService.create` of a trait + tag + 30-day behaviour segment
  *   (first, right after the load; `_warm`: the median of three more, each deleted after);
  * - `incremental_p95`: events at a paced 5,000/s through ingestion → processor → audience engine,
- *   latency from receipt of an order to its `Segment Entered` being committed;
+ *   latency from receipt of an order to its `Segment Entered` being committed; `_cpu_per_event`: CPU
+ *   time of the phase per event, the whole process and the worker thread alone (on a VM whose page
+ *   cache is reclaimed under the benchmark, latencies swing 2× between runs; CPU time much less);
  * - `live_count_3tags_10M`: the engine's bitmap AND + count over 10M profiles in memory, median.
  *
  * `npm run bench -- audiences --profiles 100000 --events 2000000` takes ~2 min on SQLite and ~3 min
@@ -308,6 +310,10 @@ async function runBackend(backend: string, target: Target, shape: BenchShape, co
     out('incremental_processor_p95', fmt(percentile(inc.processorMs, 95), 0), 'ms');
     out('incremental_drain_after_send', fmt(inc.drainSeconds, 1), 's');
     out('incremental_membership_changes', String(inc.membershipChanges), 'changes');
+    if (inc.accepted > 0) {
+      out('incremental_process_cpu_per_event', fmt((inc.processCpuMs * 1000) / inc.accepted, 0), 'µs');
+      if (inc.workerCpuMs !== null) out('incremental_worker_cpu_per_event', fmt((inc.workerCpuMs * 1000) / inc.accepted, 0), 'µs');
+    }
     const io1 = processIo();
     // PostgreSQL writes from its own processes: only SQLite's writes are this process's.
     if (backend === 'sqlite' && io0 && io1 && inc.accepted > 0) {

@@ -1,7 +1,7 @@
 // Inside the worker thread (see worker-thread.ts): the background half of `siyu start` — processor,
 // layer and re-evaluation loops — on its own database connection, so ingestion (server thread) and
 // processing run on two cores.
-import { writeFileSync } from 'node:fs';
+import { readlinkSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { join } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
@@ -67,6 +67,16 @@ rt.loop.start();
 rt.layersLoop.start();
 rt.reevaluation.start();
 rt.statistics.start();
-post({ type: 'ready' });
+post({ type: 'ready', tid: osThreadId() });
 // The audience index in the background: processing runs meanwhile, memberships wait only if events come first.
 void rt.services.audienceEngine.warm().then(() => post({ type: 'warm' }));
+
+/** This thread's id in the operating system, where `/proc` tells it (Linux). */
+function osThreadId(): number | undefined {
+  try {
+    const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
+    return Number.isInteger(tid) ? tid : undefined;
+  } catch {
+    return undefined;
+  }
+}

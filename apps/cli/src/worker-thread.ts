@@ -14,7 +14,8 @@ export interface WorkerData {
 
 export type ToWorker = { type: 'appended' } | { type: 'stop' };
 export type FromWorker =
-  | { type: 'ready' }
+  /** `tid`: the thread's id in the operating system (Linux), for per-thread CPU time in benchmarks. */
+  | { type: 'ready'; tid?: number }
   | { type: 'warm' }
   | { type: 'index'; workspaceId: string; ops: IndexOp[] }
   | { type: 'batch'; messages: number; latenciesMs: number[] }
@@ -46,6 +47,8 @@ export class WorkerThread {
   private batchListener: ((messages: number, latenciesMs: number[]) => void) | undefined;
   private readonly indexListeners: ((workspaceId: string, ops: readonly IndexOp[]) => void)[] = [];
   private warmed = false;
+  /** The running thread's id in the operating system (Linux only): `/proc/self/task/<tid>/stat` has its CPU time. */
+  osThreadId: number | undefined;
   private readonly warmWaiters: (() => void)[] = [];
 
   constructor(
@@ -83,6 +86,7 @@ export class WorkerThread {
         switch (m.type) {
           case 'ready':
             ready = true;
+            this.osThreadId = m.tid;
             this.restarts = 0;
             resolve();
             return;
