@@ -1,25 +1,16 @@
-import { createReadStream, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { createReadStream, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { createGunzip, gzipSync } from 'node:zlib';
 import { AppError } from '@siyu/core';
 import { createTestSiyu, type TestSiyu } from '@siyu/services/testing';
-import { TEST_BACKENDS } from '@siyu/storage/testing';
+import { tempDirs, TEST_BACKENDS } from '@siyu/storage/testing';
 import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { importFile } from '../src/import.ts';
 
-/** Temp directories this file made, removed when it is done. */
-const tempDirs: string[] = [];
-const tempDir = (prefix: string): string => {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  tempDirs.push(dir);
-  return dir;
-};
-afterAll(() => {
-  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
-});
+/** Temp directories of this file, removed when it is done. */
+const tempDir = tempDirs();
 
 const ONLINE_RETAIL = join(import.meta.dirname, '../../../../shared/datasets/online-retail/online-retail.csv.gz');
 

@@ -1,23 +1,13 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WorkspaceRecord } from '@siyu/core';
 import { createServices, newId, silentLogger } from '@siyu/services';
 import { createTestSiyu, rejection, testClock, type TestSiyu } from '@siyu/services/testing';
 import { openStore } from '@siyu/storage';
-import { TEST_BACKENDS } from '@siyu/storage/testing';
+import { tempDirs, TEST_BACKENDS } from '@siyu/storage/testing';
 
-/** Temp directories this file made, removed when it is done. */
-const tempDirs: string[] = [];
-const tempDir = (prefix: string): string => {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  tempDirs.push(dir);
-  return dir;
-};
-afterAll(() => {
-  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
-});
+/** Temp directories of this file, removed when it is done. */
+const tempDir = tempDirs();
 
 
 describe.each(TEST_BACKENDS)('ingest on $name', (backend) => {

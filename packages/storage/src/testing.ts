@@ -2,6 +2,7 @@ import pg from 'pg';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterAll } from 'vitest';
 import { openStore, type OpenedStore } from './index.ts';
 
 export interface TestBackend {
@@ -17,6 +18,22 @@ export const TEST_BACKENDS: TestBackend[] = [
   { name: 'sqlite' },
   ...(process.env.SIYU_TEST_DATABASE_URL ? [{ name: 'postgres' as const, url: process.env.SIYU_TEST_DATABASE_URL }] : []),
 ];
+
+/**
+ * Temporary directories for one test file, removed once its tests are done: call at the top level of
+ * the file, then `tempDir('siyu-…-')` wherever a directory is needed.
+ */
+export function tempDirs(): (prefix: string) => string {
+  const dirs: string[] = [];
+  afterAll(() => {
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  });
+  return (prefix) => {
+    const dir = mkdtempSync(join(tmpdir(), prefix));
+    dirs.push(dir);
+    return dir;
+  };
+}
 
 /** A real database for one test file: a fresh SQLite file, or the shared test PostgreSQL (tests isolate by workspace). */
 export async function openTestStore(backend: TestBackend): Promise<OpenedStore> {

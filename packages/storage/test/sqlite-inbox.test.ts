@@ -1,22 +1,13 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { openStore } from '../src/index.ts';
 import { connectSqlite, inboxFileOf } from '../src/sqlite/connect.ts';
 import { SqliteHotPath, waitingKey } from '../src/sqlite/sqlite-hot-path.ts';
+import { tempDirs } from '../src/testing.ts';
 
-/** Temp directories this file made, removed when it is done. */
-const tempDirs: string[] = [];
-const tempDir = (prefix: string): string => {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  tempDirs.push(dir);
-  return dir;
-};
-afterAll(() => {
-  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
-});
+/** Temp directories of this file, removed when it is done. */
+const tempDir = tempDirs();
 
 /** The embedded inbox lives in a file of its own beside the database (connect.ts says why). */
 describe('SQLite inbox file', () => {
