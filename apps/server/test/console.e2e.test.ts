@@ -254,6 +254,29 @@ describe.skipIf(skipReason !== null)(skipReason ? `web console in Chromium — s
  * page (member, history), the 409 when deleting a tag a segment uses, the profile's tag tab, and the
  * RFM heatmap and lifecycle chart of 分层.
  */
+/**
+ * Adds a rule of `kind` through the builder's "添加条件" menu and returns it. The menu opens above or
+ * below its button depending on room, and a live-count update landing meanwhile can shift the page and
+ * re-place the open menu under a click already aimed (seen once on a loaded CI machine: the click hit
+ * another item's old spot and the menu stayed open); so the menu is closed and opened again, up to
+ * three times, until the rule is there.
+ */
+async function addRule(page: Page, builder: ReturnType<Page['getByTestId']>, kind: string) {
+  const rules = builder.locator(`[data-testid=rule][data-kind=${kind}]`);
+  const before = await rules.count();
+  for (let attempt = 1; ; attempt++) {
+    await builder.getByTestId('add-rule').first().click();
+    await page.getByTestId(`add-rule-${kind}`).click();
+    try {
+      await expect.poll(() => rules.count(), { timeout: 5_000 }).toBeGreaterThan(before);
+      return rules.last();
+    } catch (err) {
+      if (attempt >= 3) throw err;
+      await page.keyboard.press('Escape');
+    }
+  }
+}
+
 describe.skipIf(skipReason !== null)(skipReason ? `audiences in the console — skipped: ${skipReason}` : 'audiences in the console (tags, segments, layers)', () => {
   let t: TestSiyu;
   let server: RunningServer;
@@ -362,10 +385,7 @@ describe.skipIf(skipReason !== null)(skipReason ? `audiences in the console — 
     await waitForText(page, '[data-testid=live-count]', '完成条件后');
 
     // 计算指标: 累计消费 ≥ … (the default); an empty amount is a problem shown on the rule itself
-    await builder.getByTestId('add-rule').first().click();
-    await page.getByTestId('add-rule-computed').click();
-    const spent = builder.locator('[data-testid=rule][data-kind=computed]');
-    await spent.waitFor();
+    const spent = await addRule(page, builder, 'computed');
     await waitForText(page, '[data-testid=rule][data-kind=computed] [data-testid=rule-computed]', '累计消费');
     await spent.getByTestId('rule-problems').waitFor();
     expect(await spent.getByTestId('rule-problems').textContent()).toContain('definition.condition.all[0]');
@@ -381,10 +401,7 @@ describe.skipIf(skipReason !== null)(skipReason ? `audiences in the console — 
     await waitForText(page, '[data-testid=live-count-sample]', '138****8000');
 
     // 且 拥有标签「高意向」
-    await builder.getByTestId('add-rule').first().click();
-    await page.getByTestId('add-rule-tag').click();
-    const tagRule = builder.locator('[data-testid=rule][data-kind=tag]');
-    await tagRule.waitFor();
+    const tagRule = await addRule(page, builder, 'tag');
     await choose('rule-tag-select', TAG, tagRule);
     await waitForText(page, '[data-testid=rule][data-kind=tag] [data-testid=rule-tag-select]', TAG);
     await page.waitForFunction(() => document.querySelector('[data-testid=live-count]')?.getAttribute('data-loading') === 'false');
