@@ -15,6 +15,8 @@ export const BACKSTOP_PAGES = 4 * CHECKPOINT_PAGES;
 /** Flushes the database file to the device without blocking the thread; injectable for tests. */
 export type FlushFile = (fd: number) => Promise<void>;
 
+const LITTLE_ENDIAN = endianness() === 'LE';
+
 const flushFile: FlushFile = (fd) => new Promise((resolve, reject) => fdatasync(fd, (err) => (err ? reject(err) : resolve())));
 
 /**
@@ -50,6 +52,8 @@ export class Checkpointer {
   private walFd: number | null = null;
   private dbFd: number | null = null;
   private flushing: Promise<void> | null = null;
+  /** The wal-index header as last read (read after every transaction: no allocation each time). */
+  private readonly header = Buffer.alloc(100);
   /** Checkpoints run (tests and benchmarks read it). */
   checkpoints = 0;
 
@@ -77,11 +81,10 @@ export class Checkpointer {
     }
     // Layout (sqlite.org/walformat.html): two copies of the 48-byte header (mxFrame at offset 16),
     // then the checkpoint info (nBackfill at 96), in the machine's byte order.
-    const buf = Buffer.alloc(100);
+    const buf = this.header;
     if (readSync(this.shmFd, buf, 0, 100, 0) < 100) return null;
-    const le = endianness() === 'LE';
-    const frames = le ? buf.readUInt32LE(16) : buf.readUInt32BE(16);
-    const copied = le ? buf.readUInt32LE(96) : buf.readUInt32BE(96);
+    const frames = LITTLE_ENDIAN ? buf.readUInt32LE(16) : buf.readUInt32BE(16);
+    const copied = LITTLE_ENDIAN ? buf.readUInt32LE(96) : buf.readUInt32BE(96);
     return { frames, copied };
   }
 

@@ -7,7 +7,6 @@ import { BACKSTOP_PAGES, Checkpointer, CHECKPOINT_PAGES } from './checkpointer.t
 import { SqliteHotPath } from './sqlite-hot-path.ts';
 import { FlushAutocommitWrites, WalSync } from './wal-sync.ts';
 
-
 /**
  * The embedded default: one SQLite file in WAL mode (and the inbox beside it, see {@link connectInbox}).
  * Every write is on the device before the call that made it returns (and so before we answer 2xx):
