@@ -116,6 +116,8 @@ export interface PageNeeds {
    * skips the events of profiles whose result the other conditions already decide).
    */
   eventsFor?: (row: EvaluationRow) => boolean;
+  /** Give each row its {@link EvaluationRow.version}. */
+  versions?: boolean;
 }
 
 /** Everything the evaluator needs of one profile. */
@@ -128,6 +130,12 @@ export interface EvaluationRow {
   segments: string[];
   layers: LayerCell | null;
   events: EvaluationEvent[];
+  /**
+   * With `needs.versions`: when the profile row (traits, computed traits, events: the processor sets
+   * `updated_at` with each) and, if read, its layers were last written. {@link AudienceStore.profileVersions}
+   * answers the same for what is stored now.
+   */
+  version?: string;
 }
 
 /** Which profiles a page reads: the next `limit` after `afterNum`, or exactly these nums/ids. */
@@ -206,6 +214,7 @@ export class AudienceStore {
   /** Deletes a tag and every application of it. */
   async deleteTag(workspaceId: string, id: string): Promise<void> {
     await this.db.deleteFrom('profile_tags').where('workspace_id', '=', workspaceId).where('tag_id', '=', id).execute();
+    this.sql.noteMembershipWrite();
     await this.db.deleteFrom('tags').where('workspace_id', '=', workspaceId).where('id', '=', id).execute();
   }
 
@@ -264,6 +273,7 @@ export class AudienceStore {
         .onConflict((oc) => oc.columns(['tag_id', 'profile_id']).doNothing())
         .execute();
     }
+    if (rows.length) this.sql.noteMembershipWrite();
   }
 
   /** Changes the expiry of existing applications (re-applying a tag with a new expiry). */
@@ -271,6 +281,7 @@ export class AudienceStore {
     for (const part of chunk(profileIds, MAX_PARAMS - 3)) {
       await this.db.updateTable('profile_tags').set({ expires_at: expiresAt }).where('workspace_id', '=', workspaceId).where('tag_id', '=', tagId).where('profile_id', 'in', part).execute();
     }
+    if (profileIds.length) this.sql.noteMembershipWrite();
   }
 
   /** Removes applications; `expiredBy` removes only those expired by then. Returns the profiles whose application was removed. */
@@ -282,6 +293,7 @@ export class AudienceStore {
       const rows = await q.returning('profile_id').execute();
       out.push(...rows.map((r) => r.profile_id));
     }
+    if (out.length) this.sql.noteMembershipWrite();
     return out;
   }
 
@@ -311,6 +323,7 @@ export class AudienceStore {
   /** Deletes a segment and its current members (history stays). */
   async deleteSegment(workspaceId: string, id: string): Promise<void> {
     await this.db.deleteFrom('segment_members').where('workspace_id', '=', workspaceId).where('segment_id', '=', id).execute();
+    this.sql.noteMembershipWrite();
     await this.db.deleteFrom('segments').where('workspace_id', '=', workspaceId).where('id', '=', id).execute();
   }
 
@@ -358,12 +371,14 @@ export class AudienceStore {
         .onConflict((oc) => oc.columns(['segment_id', 'profile_id']).doNothing())
         .execute();
     }
+    if (profileIds.length) this.sql.noteMembershipWrite();
   }
 
   async deleteSegmentMembers(workspaceId: string, segmentId: string, profileIds: readonly string[]): Promise<void> {
     for (const part of chunk(profileIds, MAX_PARAMS - 2)) {
       await this.db.deleteFrom('segment_members').where('workspace_id', '=', workspaceId).where('segment_id', '=', segmentId).where('profile_id', 'in', part).execute();
     }
+    if (profileIds.length) this.sql.noteMembershipWrite();
   }
 
   /** A page of a segment's current members (canonical profiles), by profile id. */
@@ -611,7 +626,7 @@ export class AudienceStore {
   async evaluationPage(workspaceId: string, selector: PageSelector, needs: PageNeeds): Promise<EvaluationRow[]> {
     const traits = this.jsonPart('traits', needs.traitKeys);
     const computed = this.jsonPart('computed', needs.computedKeys);
-    let q = this.db.selectFrom('profiles').select(['id', 'num', ...traits.select, ...computed.select]);
+    let q = this.db.selectFrom('profiles').select(['id', 'num', 'updated_at', ...traits.select, ...computed.select]);
     if ('ids' in selector) {
       q = q
         .where(this.noIndex('profiles.workspace_id'), '=', workspaceId)
@@ -629,7 +644,7 @@ export class AudienceStore {
     const rows = new Map<string, EvaluationRow>();
     for (const p of profiles) {
       const r = p as unknown as Record<string, unknown>;
-      rows.set(p.id, { id: p.id, num: Number(p.num), traits: traits.read(r), computed: computed.read(r), tags: [], segments: [], layers: null, events: [] });
+      rows.set(p.id, { id: p.id, num: Number(p.num), traits: traits.read(r), computed: computed.read(r), tags: [], segments: [], layers: null, events: [], ...(needs.versions ? { version: `${p.updated_at}|` } : {}) });
     }
     const ids = [...rows.keys()];
     const tagIds = needs.tags === undefined ? undefined : [...new Set(needs.tags)];
@@ -650,7 +665,9 @@ export class AudienceStore {
         const layers = await this.db.selectFrom('profile_layers').selectAll().where(this.noIndex('profile_layers.workspace_id'), '=', workspaceId).where(this.anyOf('profile_id', part)).execute();
         for (const l of layers) {
           const row = rows.get(l.profile_id);
-          if (row) row.layers = toLayerCell(l);
+          if (!row) continue;
+          row.layers = toLayerCell(l);
+          if (needs.versions) row.version += l.updated_at;
         }
       }
       if (needs.events && needs.events.names.length > 0) {
@@ -660,6 +677,27 @@ export class AudienceStore {
       }
     }
     return [...rows.values()];
+  }
+
+  /**
+   * The {@link EvaluationRow.version} of each of these canonical profiles as stored now (`layers`: as
+   * read with layers). A profile merged away or erased is absent.
+   */
+  async profileVersions(workspaceId: string, ids: readonly string[], layers: boolean): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    for (const part of chunk(ids, MAX_PARAMS - 1)) {
+      const rows = await this.db
+        .selectFrom('profiles')
+        .leftJoin('profile_layers', 'profile_layers.profile_id', 'profiles.id')
+        .select(['profiles.id', 'profiles.updated_at', 'profile_layers.updated_at as layers_at'])
+        .where(this.noIndex('profiles.workspace_id'), '=', workspaceId)
+        .where(this.noIndex('profiles.merged_into'), 'is', null)
+        .where(this.anyOf('profiles.id', part))
+        .where('profiles.num', 'is not', null)
+        .execute();
+      for (const r of rows) out.set(r.id, `${r.updated_at}|${layers ? (r.layers_at ?? '') : ''}`);
+    }
+    return out;
   }
 
   /**
@@ -908,6 +946,7 @@ export class AudienceStore {
     await this.db.deleteFrom('profile_tags').where('workspace_id', '=', workspaceId).where('profile_id', '=', loserId).execute();
     const segments = await this.segmentMemberships(workspaceId, [loserId]);
     await this.db.deleteFrom('segment_members').where('workspace_id', '=', workspaceId).where('profile_id', '=', loserId).execute();
+    this.sql.noteMembershipWrite();
     await this.db.deleteFrom('reevaluations').where('workspace_id', '=', workspaceId).where('profile_id', '=', loserId).execute();
     return { movedTags: moved.map((t) => ({ ...t, profileId: winnerId })), droppedTags: loserTags.map((t) => t.tagId), droppedSegments: segments.map((s) => s.segmentId) };
   }

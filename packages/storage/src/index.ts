@@ -9,11 +9,11 @@ import { seedPlannerStats } from './sqlite/planner-stats.ts';
 import { SqlStore } from './store.ts';
 import type { Dialect } from './dialect.ts';
 import type { SqliteHotPath } from './sqlite/sqlite-hot-path.ts';
-import { WriterLock } from './sqlite/writer-lock.ts';
+import { MembershipEpoch, WriterLock } from './sqlite/writer-lock.ts';
 import { threadId } from 'node:worker_threads';
 
 export { SqlStore } from './store.ts';
-export { WriterLock } from './sqlite/writer-lock.ts';
+export { MembershipEpoch, WriterLock } from './sqlite/writer-lock.ts';
 export { LayerStore, type LayerRow, type OrderStats, type LayerGroupTotal } from './layers-store.ts';
 export * from './audience-store.ts';
 export type { NewWorkspace, ProfileListQuery, WorkspaceStats } from './store.ts';
@@ -84,7 +84,7 @@ export async function openStore(opts: OpenStoreOptions): Promise<OpenedStore> {
   if (raw && inbox) moveLegacyInbox(raw, inbox);
   // Statements are prepared after migrations, once the tables exist.
   return {
-    store: new SqlStore(db, dialect, false, hot?.(), raw && opts.writerLock ? { main: new WriterLock(opts.writerLock, threadId, 0), inbox: new WriterLock(opts.writerLock, threadId, 1) } : undefined, walSync, checkpointer),
+    store: new SqlStore(db, dialect, false, hot?.(), raw && opts.writerLock ? { main: new WriterLock(opts.writerLock, threadId, 0), inbox: new WriterLock(opts.writerLock, threadId, 1) } : undefined, walSync, checkpointer, new MembershipEpoch(opts.writerLock)),
     dialect,
     location,
     async close() {

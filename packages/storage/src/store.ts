@@ -16,7 +16,7 @@ import type {
 import { chunk, decodeJson, encodeJson, jsonText, MAX_PARAMS, numOf, type Dialect } from './dialect.ts';
 import type { Database } from './schema.ts';
 import type { SqliteHotPath } from './sqlite/sqlite-hot-path.ts';
-import type { WriterLock } from './sqlite/writer-lock.ts';
+import { MembershipEpoch, type WriterLock } from './sqlite/writer-lock.ts';
 import type { WalSync } from './sqlite/wal-sync.ts';
 import type { Checkpointer } from './sqlite/checkpointer.ts';
 import { receivedAtOf, type DeadLetterRow, type PipelineCounts } from './pipeline.ts';
@@ -67,7 +67,21 @@ export class SqlStore {
     private readonly walSync?: WalSync,
     /** SQLite with group flushing: checkpoints after transactions (see checkpointer.ts). */
     private readonly checkpointer?: Checkpointer,
+    /** Committed membership writes of this process (see writer-lock.ts); shared by the stores of a thread's connection. */
+    readonly membershipEpoch: MembershipEpoch = new MembershipEpoch(),
   ) {}
+
+  /** Set in a transaction that wrote tag or segment memberships: the epoch is bumped once it commits. */
+  private membershipsWritten = false;
+
+  /**
+   * Records a write to tag or segment memberships (`profile_tags`, `segment_members`): bumps the epoch
+   * once it is committed — at the end of this transaction, or now for a write outside one.
+   */
+  noteMembershipWrite(): void {
+    if (this.inTransaction) this.membershipsWritten = true;
+    else this.membershipEpoch.bump();
+  }
 
   /** SQLite: inbox rows consumed by this transaction, removed from the inbox file once it commits. */
   private consumed: number[] = [];
@@ -84,7 +98,7 @@ export class SqlStore {
     const run = () =>
       (this.db as Kysely<Database>).transaction().execute(async (trx) => {
         if (lockKey !== undefined && this.dialect === 'postgres') await sql`select pg_advisory_xact_lock(${lockKey})`.execute(trx);
-        txStore = new SqlStore(trx, this.dialect, true, this.sqlite, this.locks);
+        txStore = new SqlStore(trx, this.dialect, true, this.sqlite, this.locks, undefined, undefined, this.membershipEpoch);
         const result = await fn(txStore);
         // A checkpoint's flush of the database file still running: commit after it, so that this
         // commit can restart the WAL instead of growing it (usually long done).
@@ -94,11 +108,15 @@ export class SqlStore {
       });
     const lock = this.locks?.main;
     let result: T;
-    if (!lock) result = await run();
-    else {
+    if (!lock) {
+      result = await run();
+      if (txStore?.membershipsWritten) this.membershipEpoch.bump();
+    } else {
       await lock.acquire();
       try {
         result = await run();
+        // Committed, and still holding the lock: see MembershipEpoch.
+        if (txStore?.membershipsWritten) this.membershipEpoch.bump();
       } finally {
         lock.release();
       }
@@ -697,6 +715,7 @@ export class SqlStore {
       // Derived data about the person goes too: tags, memberships and their history, layers, schedules.
       await this.db.deleteFrom('profile_tags').where('workspace_id', '=', workspaceId).where('profile_id', 'in', part).execute();
       await this.db.deleteFrom('segment_members').where('workspace_id', '=', workspaceId).where('profile_id', 'in', part).execute();
+      this.noteMembershipWrite();
       await this.db.deleteFrom('membership_history').where('workspace_id', '=', workspaceId).where('profile_id', 'in', part).execute();
       await this.db.deleteFrom('profile_layers').where('workspace_id', '=', workspaceId).where('profile_id', 'in', part).execute();
       await this.db.deleteFrom('reevaluations').where('workspace_id', '=', workspaceId).where('profile_id', 'in', part).execute();

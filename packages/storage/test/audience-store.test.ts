@@ -32,6 +32,53 @@ describe.each(TEST_BACKENDS)('AudienceStore on $name', (backend) => {
     return ids;
   }
 
+  it('versions: evaluation rows and profileVersions agree until the profile or its layers are written', async () => {
+    const w = ws();
+    const [a, b] = await seed(w, 2);
+    await opened.store.db.insertInto('profile_layers').values({ profile_id: b!, workspace_id: w, lifecycle: 'active', rfm_r: 5, rfm_f: 4, rfm_m: 3, rfm_segment: 'Champions', lifecycle_changes_at: null, updated_at: T0 }).execute();
+    for (const layers of [true, false]) {
+      const rows = await store.evaluationPage(w, { ids: [a!, b!] }, { events: null, layers, versions: true });
+      const now = await store.profileVersions(w, [a!, b!, 'prof_missing'], layers);
+      expect(new Map(rows.map((r) => [r.id, r.version]))).toEqual(now);
+    }
+    const before = await store.profileVersions(w, [a!, b!], true);
+    await opened.store.db.updateTable('profile_layers').set({ lifecycle: 'silent', updated_at: '2026-02-02T00:00:00.000Z' }).where('profile_id', '=', b!).execute();
+    await opened.store.upsertProfiles([{ ...profile(w, a!, { i: 9 }), updatedAt: '2026-02-02T00:00:00.000Z' }]);
+    const after = await store.profileVersions(w, [a!, b!], true);
+    expect(after.get(a!)).not.toBe(before.get(a!));
+    expect(after.get(b!)).not.toBe(before.get(b!));
+    // Without layers, only the profile row counts.
+    expect((await store.profileVersions(w, [b!], false)).get(b!)).toBe(`${T0}|`);
+    await opened.store.setMergedInto(w, b!, a!, '2026-02-03T00:00:00.000Z');
+    expect([...(await store.profileVersions(w, [a!, b!], true)).keys()]).toEqual([a]);
+  });
+
+  it('membership writes bump the epoch once committed; rolled back, not at all', async () => {
+    const w = ws();
+    const [a] = await seed(w, 1);
+    const epoch = opened.store.membershipEpoch;
+    const tagId = `tag_${randomUUID()}`;
+    const e0 = epoch.read();
+    await opened.store.transaction(async (tx) => {
+      await new AudienceStore(tx).insertProfileTags(w, [{ tagId, profileId: a!, source: 'manual', actor: 'x', appliedAt: T0, expiresAt: null }]);
+      await new AudienceStore(tx).insertSegmentMembers(w, `seg_${randomUUID()}`, [a!], T0);
+      expect(epoch.read()).toBe(e0);
+    });
+    expect(epoch.read()).toBe(e0 + 1);
+    await expect(
+      opened.store.transaction(async (tx) => {
+        await new AudienceStore(tx).deleteProfileTags(w, tagId, [a!]);
+        throw new Error('roll back');
+      }),
+    ).rejects.toThrow('roll back');
+    expect(epoch.read()).toBe(e0 + 1);
+    // Outside a transaction: at once; a write that changed nothing does not count.
+    await store.deleteProfileTags(w, tagId, [a!]);
+    expect(epoch.read()).toBe(e0 + 2);
+    await store.deleteProfileTags(w, tagId, [a!]);
+    expect(epoch.read()).toBe(e0 + 2);
+  });
+
   it('reads evaluation pages with tags, segments, layers and only the needed events', async () => {
     const w = ws();
     const [a, b, c] = await seed(w, 3);

@@ -24,8 +24,9 @@ export class WriterLock {
 
   static readonly SLOTS = 2;
 
+  /** The locks and, after them, the {@link MembershipEpoch} cell. */
   static create(): SharedArrayBuffer {
-    return new SharedArrayBuffer(WriterLock.SLOTS * 3 * Int32Array.BYTES_PER_ELEMENT);
+    return new SharedArrayBuffer((WriterLock.SLOTS * 3 + 1) * Int32Array.BYTES_PER_ELEMENT);
   }
 
   /** Runs `fn` (synchronous database work) while holding the lock. */
@@ -68,3 +69,29 @@ export class WriterLock {
 
 /** `Atomics.waitAsync` (Node ≥ 16; typed from ES2024, newer than this project's lib setting). */
 const waitAsync = (Atomics as unknown as { waitAsync(a: Int32Array, index: number, value: number): { async: false; value: string } | { async: true; value: Promise<string> } }).waitAsync;
+
+/**
+ * A counter of committed writes to tag and segment memberships, shared by the threads of a process
+ * (the cell after the locks in {@link WriterLock.create}'s buffer; a buffer of its own when the store is
+ * not shared). The audience engine reads a page outside the write lock and, holding it, compares this
+ * counter with its value before the read: a membership written meanwhile by another thread (a manual
+ * tag, a recompute) sends it back to read the page again under the lock. It is bumped after COMMIT and
+ * before the lock is released, so a reader holding the lock sees every bump of a committed write, and
+ * a reader that saw the bump reads that write's result.
+ */
+export class MembershipEpoch {
+  private readonly cell: Int32Array;
+
+  constructor(buffer: SharedArrayBuffer = new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT)) {
+    const offset = buffer.byteLength >= (WriterLock.SLOTS * 3 + 1) * Int32Array.BYTES_PER_ELEMENT ? WriterLock.SLOTS * 3 : 0;
+    this.cell = new Int32Array(buffer, offset * Int32Array.BYTES_PER_ELEMENT, 1);
+  }
+
+  read(): number {
+    return Atomics.load(this.cell, 0);
+  }
+
+  bump(): void {
+    Atomics.add(this.cell, 0, 1);
+  }
+}
