@@ -29,8 +29,9 @@ import { fmt, median, percentile } from './audiences/stats.ts';
  *   (first, right after the load; `_warm`: the median of three more, each deleted after);
  * - `incremental_p95`: events at a paced 5,000/s through ingestion → processor → audience engine,
  *   latency from receipt of an order to its `Segment Entered` being committed; `_cpu_per_event`: CPU
- *   time of the phase per event, the whole process and the worker thread alone (on a VM whose page
- *   cache is reclaimed under the benchmark, latencies swing 2× between runs; CPU time much less);
+ *   time of the phase per event, the whole process, the processor thread (`worker`) and the audience
+ *   thread alone (on a VM whose page cache is reclaimed under the benchmark, latencies swing 2×
+ *   between runs; CPU time much less);
  * - `live_count_3tags_10M`: the engine's bitmap AND + count over 10M profiles in memory, median.
  *
  * `npm run bench -- audiences --profiles 100000 --events 2000000` takes ~2 min on SQLite and ~3 min
@@ -313,6 +314,7 @@ async function runBackend(backend: string, target: Target, shape: BenchShape, co
     if (inc.accepted > 0) {
       out('incremental_process_cpu_per_event', fmt((inc.processCpuMs * 1000) / inc.accepted, 0), 'µs');
       if (inc.workerCpuMs !== null) out('incremental_worker_cpu_per_event', fmt((inc.workerCpuMs * 1000) / inc.accepted, 0), 'µs');
+      if (inc.audienceCpuMs !== null) out('incremental_audience_cpu_per_event', fmt((inc.audienceCpuMs * 1000) / inc.accepted, 0), 'µs');
     }
     const io1 = processIo();
     // PostgreSQL writes from its own processes: only SQLite's writes are this process's.
@@ -392,6 +394,8 @@ function workerConfig(target: Target, processorBatch: number): Config {
     SIYU_DATA_DIR: target.sqliteFile ? dirname(target.sqliteFile) : tmpdir(),
     SIYU_LOG_LEVEL: 'silent',
     SIYU_PROCESSOR_BATCH: String(processorBatch),
+    // As `siyu start` reads it: 2 (default) or 1 background threads.
+    SIYU_WORKER_THREADS: process.env.SIYU_WORKER_THREADS,
     ...(target.databaseUrl ? { SIYU_DATABASE_URL: target.databaseUrl } : {}),
   });
   if (!r.ok) throw new Error(r.problems.join('; '));

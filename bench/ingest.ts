@@ -65,6 +65,8 @@ export async function main(args: string[]): Promise<void> {
       SIYU_DATA_DIR: dataDir,
       SIYU_LOG_LEVEL: 'silent',
       SIYU_PROCESSOR_BATCH: values.batch,
+      // As `siyu start` reads it: 2 (default) or 1 background threads.
+      SIYU_WORKER_THREADS: process.env.SIYU_WORKER_THREADS,
       ...(pgDb ? { SIYU_DATABASE_URL: pgDb.url } : {}),
     });
     if (!loaded.ok) throw new Error(loaded.problems.join('; '));

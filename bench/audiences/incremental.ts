@@ -48,7 +48,10 @@ export interface IncrementalResult {
    * noisy than latencies on a VM whose page cache is reclaimed under it: waits for the device are not in it.
    */
   processCpuMs: number;
+  /** CPU time of the processor thread (threaded runs, Linux). */
   workerCpuMs: number | null;
+  /** CPU time of the audience thread (threaded runs, Linux). */
+  audienceCpuMs: number | null;
   membershipChanges: number;
 }
 
@@ -162,6 +165,7 @@ export async function runIncremental(services: Services, o: IncrementalOptions):
 
   const cpu0 = process.cpuUsage();
   const workerCpu0 = threadCpuMs(worker?.osThreadId);
+  const audienceCpu0 = threadCpuMs(worker?.audienceOsThreadId);
   const total = Math.round(o.rate * o.seconds);
   const probeEvery = o.probeShare > 0 ? Math.max(1, Math.round(1 / o.probeShare)) : Number.POSITIVE_INFINITY;
   let offered = 0;
@@ -212,6 +216,7 @@ export async function runIncremental(services: Services, o: IncrementalOptions):
   const drainSeconds = (performance.now() - drainStart) / 1000;
   const cpu = process.cpuUsage(cpu0);
   const workerCpu1 = threadCpuMs(worker?.osThreadId);
+  const audienceCpu1 = threadCpuMs(worker?.audienceOsThreadId);
   if (session && profileDir) {
     const { profile } = await session.post('Profiler.stop');
     const file = join(profileDir, `audiences-incremental-${Date.now()}.cpuprofile`);
@@ -234,6 +239,7 @@ export async function runIncremental(services: Services, o: IncrementalOptions):
     membershipChanges,
     processCpuMs: (cpu.user + cpu.system) / 1000,
     workerCpuMs: workerCpu0 !== null && workerCpu1 !== null ? workerCpu1 - workerCpu0 : null,
+    audienceCpuMs: audienceCpu0 !== null && audienceCpu1 !== null ? audienceCpu1 - audienceCpu0 : null,
   };
 }
 

@@ -108,6 +108,7 @@ async function start(config: Config, args: string[]): Promise<number> {
   if (worker) {
     await worker.start();
     rt.services.ingest.onAppend(worker.notify);
+    rt.services.audienceEngine.onDefinitionsChanged(worker.definitionsChanged);
   } else if (config.worker === 'inline') {
     rt.loop.start();
     rt.layersLoop.start();

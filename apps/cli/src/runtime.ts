@@ -20,11 +20,11 @@ export interface Runtime {
 /**
  * Opens storage (migrating it), wires the services and the background loops (started by the caller).
  * `writerLock`: the SQLite file is shared between the server thread and a worker thread (see
- * worker-thread.ts); `role` says which of the two this is.
+ * worker-thread.ts); `role` says which thread this is.
  */
-export async function openRuntime(config: Config, log: Logger, opts: { writerLock?: SharedArrayBuffer; role?: 'server' | 'worker' } = {}): Promise<Runtime> {
+export async function openRuntime(config: Config, log: Logger, opts: { writerLock?: SharedArrayBuffer; role?: 'server' | 'processor' | 'audience' | 'both' } = {}): Promise<Runtime> {
   const dataDir = resolve(config.dataDir);
-  const worker = opts.role === 'worker';
+  const worker = opts.role !== undefined && opts.role !== 'server';
   const opened = await openStore({
     databaseUrl: config.databaseUrl,
     sqliteFile: join(dataDir, 'siyu.db'),
@@ -35,7 +35,12 @@ export async function openRuntime(config: Config, log: Logger, opts: { writerLoc
     sqliteCacheMb: opts.writerLock && !worker ? 8 : 32,
   });
   // Definitions are edited on the server thread: a worker reloads them every second rather than every 30 s.
-  const services = createServices({ store: opened.store, clock: () => new Date(), newId, log }, { defaultTimeZone: config.timeZone, ...(worker ? { audiences: { modelMaxAgeMs: 1000 } } : {}) });
+  const services = createServices({ store: opened.store, clock: () => new Date(), newId, log }, {
+    defaultTimeZone: config.timeZone,
+    // The processor thread's batches are evaluated by the audience thread (worker-thread.ts relays them).
+    // The audience thread reads outside the write lock the processor thread contends for.
+    ...(worker ? { audiences: { modelMaxAgeMs: 1000, follow: opts.role !== 'processor', readOutsideLock: opts.role === 'audience' } } : {}),
+  });
   const loop = new ProcessorLoop(services.processor, log, { batchSize: config.processorBatch });
   services.ingest.onAppend(loop.notify);
   const layersLoop = new LayersLoop(services.layers, log);

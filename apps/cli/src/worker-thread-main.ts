@@ -1,6 +1,6 @@
-// Inside the worker thread (see worker-thread.ts): the background half of `siyu start` — processor,
-// layer and re-evaluation loops — on its own database connection, so ingestion (server thread) and
-// processing run on two cores.
+// Inside a worker thread (see worker-thread.ts): half of the background work of `siyu start` on its
+// own database connection — the processor thread (processor, layer and statistics loops) or the
+// audience thread (memberships, re-evaluation) — so ingestion, processing and evaluation overlap.
 import { readlinkSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { join } from 'node:path';
@@ -8,18 +8,29 @@ import { parentPort, workerData } from 'node:worker_threads';
 import pino from 'pino';
 import type { Config } from '@siyu/config';
 import { openRuntime } from './runtime.ts';
-import type { FromWorker, ToWorker, WorkerData } from './worker-thread.ts';
+import { fromAnnouncementMessage, toAnnouncementMessage, type FromWorker, type ToWorker, type WorkerData } from './worker-thread.ts';
 
 const port = parentPort!;
 const data = workerData as WorkerData;
 const config: Config = data.config;
 const post = (m: FromWorker) => port.postMessage(m);
-const log = pino({ level: config.logLevel }).child({ thread: 'worker' });
+const role = data.role;
+/** How logs and profiles name this thread. */
+const name = role === 'both' ? 'worker' : role;
+const log = pino({ level: config.logLevel }).child({ thread: name });
 
-const rt = await openRuntime(config, log, { writerLock: data.writerLock, role: 'worker' });
-// Membership and profile changes made here keep the server thread's roaring index current.
-rt.services.audienceEngine.index.forwardTo((workspaceId, ops) => post({ type: 'index', workspaceId, ops: [...ops] }));
-if (data.reportBatches) rt.loop.observe((r) => r.messages > 0 && post({ type: 'batch', messages: r.messages, latenciesMs: r.latenciesMs }));
+const rt = await openRuntime(config, log, { writerLock: data.writerLock, role });
+const processes = role !== 'audience';
+const evaluates = role !== 'processor';
+if (!evaluates) {
+  // What each batch (and each layer update) changed goes to the audience thread, through the server thread.
+  rt.services.processor.onProfilesChanged((workspaceId, touched, merged, _stats, changes) => post({ type: 'announce', ...toAnnouncementMessage(workspaceId, { touched, merged, ...(changes ? { changes } : {}) }) }));
+  rt.services.layers.onLayersChanged((workspaceId, ids) => post({ type: 'announce', ...toAnnouncementMessage(workspaceId, { layers: ids }) }));
+} else {
+  // Membership and profile changes made here keep the server thread's roaring index current.
+  rt.services.audienceEngine.index.forwardTo((workspaceId, ops) => post({ type: 'index', workspaceId, ops: [...ops] }));
+}
+if (data.reportBatches && processes) rt.loop.observe((r) => r.messages > 0 && post({ type: 'batch', messages: r.messages, latenciesMs: r.latenciesMs }));
 
 // SIYU_WORKER_CPU_PROFILE=<dir>: a CPU profile of this thread from start to stop (open it in Chrome DevTools).
 const profileDir = process.env.SIYU_WORKER_CPU_PROFILE;
@@ -41,11 +52,11 @@ if (allocSession) {
 async function writeProfile(): Promise<void> {
   if (allocSession && allocDir) {
     const { profile } = await allocSession.post('HeapProfiler.stopSampling');
-    writeFileSync(join(allocDir, `worker-${Date.now()}.heapprofile`), JSON.stringify(profile));
+    writeFileSync(join(allocDir, `${name}-${Date.now()}.heapprofile`), JSON.stringify(profile));
   }
   if (!profiler || !profileDir) return;
   const { profile } = await profiler.post('Profiler.stop');
-  const file = join(profileDir, `worker-${Date.now()}.cpuprofile`);
+  const file = join(profileDir, `${name}-${Date.now()}.cpuprofile`);
   writeFileSync(file, JSON.stringify(profile));
   profiler.disconnect();
   log.info({ file }, 'worker cpu profile written');
@@ -55,6 +66,8 @@ let stopping: Promise<void> | null = null;
 
 port.on('message', (m: ToWorker) => {
   if (m.type === 'appended') rt.loop.notify();
+  else if (m.type === 'definitions') rt.services.audienceEngine.invalidate(m.workspaceId);
+  else if (m.type === 'announce') rt.services.audienceEngine.announce(m.workspaceId, fromAnnouncementMessage(m));
   else if (m.type === 'stop') {
     stopping ??= writeProfile().then(() => rt.close()).then(
       () => post({ type: 'stopped' }),
@@ -63,13 +76,15 @@ port.on('message', (m: ToWorker) => {
   }
 });
 
-rt.loop.start();
-rt.layersLoop.start();
-rt.reevaluation.start();
-rt.statistics.start();
+if (processes) {
+  rt.loop.start();
+  rt.layersLoop.start();
+  rt.statistics.start();
+}
+if (evaluates) rt.reevaluation.start();
 post({ type: 'ready', tid: osThreadId() });
-// The audience index in the background: processing runs meanwhile, memberships wait only if events come first.
-void rt.services.audienceEngine.warm().then(() => post({ type: 'warm' }));
+// The audience index in the background: memberships wait for it only if events come first.
+if (evaluates) void rt.services.audienceEngine.warm().then(() => post({ type: 'warm' }));
 
 /** This thread's id in the operating system, where `/proc` tells it (Linux). */
 function osThreadId(): number | undefined {

@@ -275,6 +275,37 @@ describe('siyu start (SQLite, real process)', () => {
     expect((await s.stop()).code, s.output()).toBe(0);
   });
 
+  it('with SIYU_WORKER_THREADS=2 the audience engine has a thread of its own; memberships reach live counts', { timeout: 120_000 }, async () => {
+    const dataDir = tempDir('siyu-e2e-');
+    const s = await Siyu.start(dataDir, await freePort(), { SIYU_WORKER_THREADS: '2' });
+    const { writeKey, adminToken } = printedKeys(s.stdout) as { writeKey: string; adminToken: string };
+    const admin = { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' };
+    const created = await fetch(`${s.base}/api/v1/segments`, { method: 'POST', headers: admin, body: JSON.stringify({ name: '上海买家', definition: { version: 1, condition: { all: [{ trait: 'city', op: 'eq', value: '上海' }, { event: 'Order Completed', op: 'gte', value: 1, window: 'ever' }] } } }) });
+    expect(created.status, await created.clone().text()).toBe(201);
+    const segmentId = ((await created.json()) as { id: string }).id;
+    const count = async (condition: unknown) => {
+      const res = await fetch(`${s.base}/api/v1/audiences/count`, { method: 'POST', headers: admin, body: JSON.stringify({ definition: { version: 1, condition } }), signal: AbortSignal.timeout(HANG_MS) });
+      expect(res.status).toBe(200);
+      return ((await res.json()) as { count: number }).count;
+    };
+    const people = Array.from({ length: 30 }, (_, i) => ({ type: 'identify', userId: `t-${i}`, traits: { city: i % 3 === 0 ? '北京' : '上海' } }));
+    const orders = Array.from({ length: 15 }, (_, i) => ({ type: 'track', userId: `t-${i}`, event: 'Order Completed', properties: { order_id: `o-${i}`, total: 10 } }));
+    expect((await fetch(`${s.base}/v1/batch`, { method: 'POST', headers: { authorization: basic(writeKey) }, body: JSON.stringify({ batch: [...people, ...orders] }) })).status).toBe(200);
+    // t-0 … t-14 ordered; of them the 10 not in 北京 (i % 3 ≠ 0) are members; their layers moved too.
+    const deadline = Date.now() + 20_000;
+    let counts = { members: 0, buyers: 0 };
+    while (Date.now() < deadline) {
+      counts = { members: await count({ segment: segmentId, in: true }), buyers: await count({ lifecycle: ['new', 'active'] }) };
+      if (counts.members === 10 && counts.buyers === 15) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(counts).toEqual({ members: 10, buyers: 15 });
+    // The layer loop logged from the processor thread (the engine there follows nothing: the members
+    // above were written by the audience thread).
+    expect(s.logs().some((l) => l.thread === 'processor'), s.output()).toBe(true);
+    expect((await s.stop()).code, s.output()).toBe(0);
+  });
+
   it('writes one JSON log line per request to stdout, each with its request id', { timeout: 120_000 }, async () => {
     const dataDir = tempDir('siyu-e2e-');
     const s = await Siyu.start(dataDir, await freePort());

@@ -10,6 +10,7 @@ export const CONFIG_KEYS = {
   timeZone: { env: 'SIYU_TIME_ZONE', description: 'Time zone of new workspaces (IANA name)', sensitive: false },
   processorBatch: { env: 'SIYU_PROCESSOR_BATCH', description: 'Messages the processor takes per transaction', sensitive: false },
   worker: { env: 'SIYU_WORKER', description: '"on" runs the background processor in this process on its own thread, "inline" on the server\'s thread, "off" serves HTTP only', sensitive: false },
+  workerThreads: { env: 'SIYU_WORKER_THREADS', description: 'With SIYU_WORKER=on: 2 runs the processor and the audience engine on threads of their own, 1 both on one (less memory and CPU); default 2 with 4 or more cores, else 1', sensitive: false },
 } as const;
 
 const Schema = z.object({
@@ -34,6 +35,7 @@ const Schema = z.object({
     }, 'is not an IANA time zone such as Asia/Shanghai'),
   processorBatch: z.coerce.number().int().min(1).max(50_000).default(2000),
   worker: z.enum(['on', 'inline', 'off']).default('on'),
+  workerThreads: z.coerce.number().int().min(1).max(2).optional(),
 });
 export type Config = z.infer<typeof Schema>;
 

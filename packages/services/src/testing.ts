@@ -2,6 +2,7 @@ import { AppError, type WorkspaceRecord } from '@siyu/core';
 import { openTestStore, type TestBackend } from '@siyu/storage/testing';
 import { silentLogger } from './deps.ts';
 import { newId } from './ids.ts';
+import type { AudienceEngineOptions } from './audiences/audience-engine.service.ts';
 import { createServices, type Services } from './siyu.ts';
 
 export interface TestClock {
@@ -34,10 +35,10 @@ export interface TestSiyu {
 }
 
 /** Real storage on the given backend, real services, a virtual clock. */
-export async function createTestSiyu(backend: TestBackend, opts: { clock?: TestClock } = {}): Promise<TestSiyu> {
+export async function createTestSiyu(backend: TestBackend, opts: { clock?: TestClock; audiences?: AudienceEngineOptions } = {}): Promise<TestSiyu> {
   const opened = await openTestStore(backend);
   const clock = opts.clock ?? testClock();
-  const services = createServices({ store: opened.store, clock, newId, log: silentLogger });
+  const services = createServices({ store: opened.store, clock, newId, log: silentLogger }, opts.audiences ? { audiences: opts.audiences } : {});
   return {
     services,
     clock,

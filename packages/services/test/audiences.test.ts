@@ -149,13 +149,22 @@ const SCENARIOS: Scenario[] = [
   },
 ];
 
-describe.each(TEST_BACKENDS)('audience scenarios on $name', (backend) => {
+/**
+ * Every backend, and SQLite once more with incremental reads outside the write lock, as the audience
+ * thread of `siyu start` runs them when it has a thread of its own (SIYU_WORKER_THREADS=2).
+ */
+const VARIANTS = [
+  ...TEST_BACKENDS.map((backend) => ({ backend, name: backend.name, readOutsideLock: false })),
+  { backend: { name: 'sqlite' as const }, name: 'sqlite, reading outside the write lock', readOutsideLock: true },
+];
+
+describe.each(VARIANTS)('audience scenarios on $name', ({ backend, readOutsideLock }) => {
   let t: TestSiyu;
   let drop: () => Promise<void>;
   beforeAll(async () => {
     const isolated = await isolatedBackend(backend);
     drop = isolated.drop;
-    t = await createTestSiyu(isolated.backend);
+    t = await createTestSiyu(isolated.backend, readOutsideLock ? { audiences: { readOutsideLock } } : {});
   });
   afterAll(async () => {
     await t.close();
@@ -232,6 +241,48 @@ describe.each(TEST_BACKENDS)('audience scenarios on $name', (backend) => {
     expect(await memberUsers(ws.id, bulk.id)).toEqual(incremental);
     const counted = await t.services.audiences.count(ws.id, definition);
     expect(counted.count).toBe(incremental.size);
+  });
+
+  it.runIf(readOutsideLock)('a page read outside the lock is read again when its profile was written before the lock was taken', async () => {
+    const { workspace: ws } = await t.workspace('stale profile');
+    const segment = await t.services.segments.create(ws.id, { name: 'in 上海', definition: { version: 1, condition: { trait: 'city', op: 'eq', value: '上海' } } });
+    await t.services.ingest.ingest(ws, 'identify', { userId: 'r1', traits: { city: '北京' } }, 10);
+    await settle();
+    const pid = await profileOf(ws, 'r1');
+    // Between the read and the write transaction, the processor of another thread commits a change it
+    // has not announced yet (here: written directly, so no announcement ever comes).
+    const engineStore = t.services.audienceEngine.store;
+    const read = engineStore.evaluationPage.bind(engineStore);
+    engineStore.evaluationPage = async (...args) => {
+      const rows = await read(...args);
+      engineStore.evaluationPage = read;
+      await t.services.deps.store.db.updateTable('profiles').set({ traits: JSON.stringify({ city: '上海' }), updated_at: new Date(t.clock().getTime() + 1).toISOString() }).where('id', '=', pid).execute();
+      return rows;
+    };
+    await t.services.audienceEngine.profilesChanged(ws.id, [pid], 'event');
+    expect(engineStore.evaluationPage).toBe(read);
+    expect([...(await memberUsers(ws.id, segment.id))]).toEqual(['r1']);
+  });
+
+  it.runIf(readOutsideLock)('a page read outside the lock is read again when memberships were written before the lock was taken', async () => {
+    const { workspace: ws } = await t.workspace('stale tags');
+    const vip = await t.services.tags.create(ws.id, { name: 'VIP' });
+    const segment = await t.services.segments.create(ws.id, { name: 'VIPs', definition: { version: 1, condition: { tag: 'VIP', has: true } } });
+    await t.services.ingest.ingest(ws, 'identify', { userId: 'r2', traits: { city: '北京' } }, 10);
+    await settle();
+    const pid = await profileOf(ws, 'r2');
+    // Another thread applies the tag meanwhile (written directly: its own evaluation is not run here).
+    const engineStore = t.services.audienceEngine.store;
+    const read = engineStore.evaluationPage.bind(engineStore);
+    engineStore.evaluationPage = async (...args) => {
+      const rows = await read(...args);
+      engineStore.evaluationPage = read;
+      await new AudienceStore(t.services.deps.store).insertProfileTags(ws.id, [{ tagId: vip.id, profileId: pid, source: 'manual', actor: 'test', appliedAt: t.clock().toISOString(), expiresAt: null }]);
+      return rows;
+    };
+    await t.services.audienceEngine.profilesChanged(ws.id, [pid], 'event');
+    expect(engineStore.evaluationPage).toBe(read);
+    expect([...(await memberUsers(ws.id, segment.id))]).toEqual(['r2']);
   });
 
   it('entering and leaving write history rows and Segment Entered / Exited events', async () => {

@@ -20,6 +20,14 @@ export function audienceLockOf(workspaceId: string): number {
   return AUDIENCE_LOCK_BASE + (h >>> 0);
 }
 
+/** Profiles a processor batch or the layer service changed, as the engine queues them. */
+export interface ProfilesAnnouncement {
+  touched?: ReadonlySet<string>;
+  merged?: ReadonlySet<string>;
+  layers?: ReadonlySet<string>;
+  changes?: ReadonlyMap<string, ProfileChange>;
+}
+
 /** Why a membership changed, as recorded in history. */
 export type MembershipReason = 'event' | 'schedule' | 'computed' | 'redefined' | 'tags' | 'layers' | 'expired' | 'merged' | 'manual' | 'api' | 'import' | 'rule';
 
@@ -47,6 +55,16 @@ export interface AudienceEngineOptions {
   indexMaxAgeMs?: number;
   /** Profiles per page in bulk computations. Default 1000. */
   pageSize?: number;
+  /**
+   * Follow this process's processor and layer service (default). False when another thread runs the
+   * evaluation: changes then reach it through {@link AudienceEngine.announce}.
+   */
+  follow?: boolean;
+  /**
+   * SQLite, with the processor on another thread: read each incremental chunk before taking the write
+   * lock, and only check it under the lock ({@link AudienceEngine.readOutside}). Default false.
+   */
+  readOutsideLock?: boolean;
 }
 
 
@@ -82,12 +100,15 @@ export class AudienceEngine {
   private readonly models = new Map<string, WorkspaceModel>();
   private readonly generations = new Map<string, number>();
   private readonly listeners: MembershipListener[] = [];
+  private readonly definitionListeners: ((workspaceId: string) => void)[] = [];
   /** Per workspace: profiles to re-evaluate; `changes` holds what changed for those a processor batch described. */
   private readonly pending = new Map<string, { touched: Set<string>; merged: Set<string>; layers: Set<string>; changes: Map<string, ProfileChange>; undescribed: Set<string> }>();
   private flushQueued = false;
   private tail: Promise<void> = Promise.resolve();
   private readonly modelMaxAgeMs: number;
   private readonly pageSize: number;
+  /** See {@link AudienceEngineOptions.readOutsideLock} (PostgreSQL reads in the transaction: writers do not exclude readers there). */
+  private readonly readOutsideLock: boolean;
 
   constructor(
     private readonly deps: ServiceDeps,
@@ -99,6 +120,8 @@ export class AudienceEngine {
     this.index = new AudienceIndex(this.store, () => Date.now(), { processorLock: PROCESSOR_LOCK, singleWriter: deps.store.dialect === 'sqlite', ...(opts.indexMaxAgeMs !== undefined ? { maxAgeMs: opts.indexMaxAgeMs } : {}) });
     this.modelMaxAgeMs = opts.modelMaxAgeMs ?? 30_000;
     this.pageSize = opts.pageSize ?? 1000;
+    this.readOutsideLock = opts.readOutsideLock === true && deps.store.dialect === 'sqlite';
+    if (opts.follow === false) return;
     processor.onProfilesChanged((ws, touched, merged, _stats, changes) => this.enqueue(ws, { touched, merged, ...(changes ? { changes } : {}) }));
     layers?.onLayersChanged((ws, ids) => this.enqueue(ws, { layers: ids }));
   }
@@ -154,6 +177,16 @@ export class AudienceEngine {
   invalidate(workspaceId: string): void {
     this.generations.set(workspaceId, (this.generations.get(workspaceId) ?? 0) + 1);
     this.models.delete(workspaceId);
+    for (const l of this.definitionListeners) l(workspaceId);
+  }
+
+  /**
+   * Called when this engine's definitions of a workspace change (`siyu start` tells its worker threads,
+   * whose engines otherwise see a new segment only when their cached definitions expire, a second later:
+   * events evaluated meanwhile would miss it).
+   */
+  onDefinitionsChanged(listener: (workspaceId: string) => void): void {
+    this.definitionListeners.push(listener);
   }
 
   // ---------------------------------------------------------------- incremental
@@ -174,6 +207,11 @@ export class AudienceEngine {
   layersChanged(workspaceId: string, profileIds: Iterable<string>): Promise<void> {
     this.enqueue(workspaceId, { layers: new Set(profileIds) });
     return this.settled();
+  }
+
+  /** Profiles another thread's processor or layer service changed (see `follow`). */
+  announce(workspaceId: string, change: ProfilesAnnouncement): void {
+    this.enqueue(workspaceId, change);
   }
 
   private enqueue(workspaceId: string, change: { touched?: ReadonlySet<string>; merged?: ReadonlySet<string>; layers?: ReadonlySet<string>; changes?: ReadonlyMap<string, ProfileChange> }): void {
@@ -266,8 +304,8 @@ export class AudienceEngine {
     }
     const plans = groups.map((g) => ({ group: g, needs: incrementalNeeds(model, now, g.defs), only: g.defs ? new Set(g.defs) : undefined }));
     // Slices of the groups, at most INCREMENTAL_CHUNK profiles per chunk in all.
-    const chunks: { plan: (typeof plans)[number]; ids: string[] }[][] = [];
-    let current: { plan: (typeof plans)[number]; ids: string[] }[] = [];
+    const chunks: ChunkPart[][] = [];
+    let current: ChunkPart[] = [];
     let size = 0;
     for (const plan of plans) {
       for (let i = 0; i < plan.group.ids.length; ) {
@@ -284,13 +322,15 @@ export class AudienceEngine {
     }
     if (current.length) chunks.push(current);
     for (const chunk of chunks) {
+      const read = this.readOutsideLock ? await this.readOutside(workspaceId, chunk) : null;
       const { changes, rows } = await this.store.transaction(async (tx) => {
         const changes: DerivedChange[] = [];
         const due: { profileId: string; dueAt: string | null }[] = [];
         const advance: { profileId: string; dueAt: string }[] = [];
         const allRows: EvaluationRow[] = [];
-        for (const { plan, ids } of chunk) {
-          const rows = await tx.evaluationPage(workspaceId, { ids }, plan.needs);
+        const pages = read ? await this.stillCurrent(tx, workspaceId, chunk, read) : null;
+        for (const [i, { plan, ids }] of chunk.entries()) {
+          const rows = pages ? pages[i]! : await tx.evaluationPage(workspaceId, { ids }, plan.needs);
           for (const row of rows) {
             const r = evaluateRow(model, row, now, plan.only);
             changes.push(...r.changes);
@@ -309,6 +349,44 @@ export class AudienceEngine {
       }, audienceLockOf(workspaceId));
       this.afterCommit(workspaceId, changes, rows.map((r) => ({ op: 'profile', num: r.num, present: true })));
     }
+  }
+
+  /**
+   * SQLite: a chunk's pages read before its write transaction, outside the write lock, so that the
+   * processor (another thread) writes meanwhile. {@link stillCurrent} checks them under the lock.
+   */
+  private async readOutside(workspaceId: string, chunk: readonly ChunkPart[]): Promise<{ epoch: number; pages: EvaluationRow[][] }> {
+    const epoch = this.store.sql.membershipEpoch.read();
+    const pages: EvaluationRow[][] = [];
+    for (const { plan, ids } of chunk) pages.push(await this.store.evaluationPage(workspaceId, { ids }, { ...plan.needs, versions: true }));
+    return { epoch, pages };
+  }
+
+  /**
+   * In the write transaction: the pages {@link readOutside} read, each row read again if its profile or
+   * layers were written since (the processor sets `updated_at` with every event it adds), or every page
+   * if tag or segment memberships were (another thread's manual tag or recompute; see MembershipEpoch).
+   */
+  private async stillCurrent(tx: AudienceStore, workspaceId: string, chunk: readonly ChunkPart[], read: { epoch: number; pages: EvaluationRow[][] }): Promise<EvaluationRow[][]> {
+    if (tx.sql.membershipEpoch.read() !== read.epoch) {
+      const pages: EvaluationRow[][] = [];
+      for (const { plan, ids } of chunk) pages.push(await tx.evaluationPage(workspaceId, { ids }, plan.needs));
+      return pages;
+    }
+    const pages: EvaluationRow[][] = [];
+    for (const [i, { plan, ids }] of chunk.entries()) {
+      const rows = read.pages[i]!;
+      const byId = new Map(rows.map((r) => [r.id, r]));
+      const now = await tx.profileVersions(workspaceId, ids, plan.needs.layers !== false);
+      const stale = ids.filter((id) => (now.get(id) ?? null) !== (byId.get(id)?.version ?? null));
+      if (stale.length === 0) {
+        pages.push(rows);
+        continue;
+      }
+      const again = new Set(stale);
+      pages.push([...rows.filter((r) => !again.has(r.id)), ...(await tx.evaluationPage(workspaceId, { ids: stale }, plan.needs))]);
+    }
+    return pages;
   }
 
   /** Writes derived membership rows, history and events for `changes`; returns them as committed changes. */
@@ -645,6 +723,12 @@ function incrementalNeeds(model: WorkspaceModel, now: Date, defs: readonly Compi
   const segments = new Set(needs.segments);
   for (const d of list) (d.kind === 'tag' ? tags : segments).add(d.id);
   return { ...needs, tags: [...tags], segments: [...segments], layers: list.some((d) => d.deps.usesLifecycle || d.deps.usesRfm) };
+}
+
+/** Part of an incremental chunk: profiles, the definitions they are evaluated against and what that reads. */
+interface ChunkPart {
+  plan: { group: EvaluationGroup; needs: PageNeeds; only: Set<CompiledDefinition> | undefined };
+  ids: string[];
 }
 
 /** Profiles to evaluate against the same definitions (null: all of them). */
