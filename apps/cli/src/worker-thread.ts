@@ -147,10 +147,10 @@ export class WorkerThread {
 }
 
 /**
- * Two background threads only with the cores to run them: on two cores (measured: 100k-profile audiences
- * bench at 5,000 events/s) the split cost ~30 µs of CPU per event more in all — the audience thread reads
- * through a page cache of its own, and every batch's changes cross two thread boundaries — for the same
- * membership latency, since the server, processor and audience threads then share two cores.
+ * Two background threads by default only with four cores or more. Measured on two cores (audiences bench,
+ * 5,000 events/s): at 100k profiles the split cost ~30 µs of CPU per event more in all for no better
+ * membership latency; at 1M it halved the latency at the same CPU, but a third heap and page cache took
+ * the 1M-profile process from ~500 to ~610 MB (ARCHITECTURE.md has the table).
  */
 function defaultWorkerThreads(): 1 | 2 {
   return availableParallelism() >= 4 ? 2 : 1;
