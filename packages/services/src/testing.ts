@@ -27,6 +27,8 @@ export function testClock(start = '2026-01-01T00:00:00.000Z'): TestClock {
 export interface TestSiyu {
   services: Services;
   clock: TestClock;
+  /** The SQLite file (tests open a second connection to it, as another thread would). */
+  location: string;
   close(): Promise<void>;
   /** A fresh workspace with its keys (each test makes its own, so tests run in parallel). */
   workspace(name?: string, opts?: { instanceAdmin?: boolean }): Promise<{ workspace: WorkspaceRecord; writeKey: string; adminToken: string }>;
@@ -42,6 +44,7 @@ export async function createTestSiyu(backend: TestBackend, opts: { clock?: TestC
   return {
     services,
     clock,
+    location: opened.location,
     close: () => opened.close(),
     workspace: (name = 'test', o = {}) => services.workspaces.create({ name }, o),
     async drain() {

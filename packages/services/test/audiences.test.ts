@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ConditionNode, WorkspaceRecord } from '@siyu/core';
-import { AudienceStore } from '@siyu/storage';
+import { AudienceStore, openStore, SqlStore } from '@siyu/storage';
 import { TEST_BACKENDS } from '@siyu/storage/testing';
 import { createServices, silentLogger } from '@siyu/services';
 import { createTestSiyu, type TestSiyu } from '@siyu/services/testing';
@@ -251,15 +251,17 @@ describe.each(VARIANTS)('audience scenarios on $name', ({ backend, readOutsideLo
     const pid = await profileOf(ws, 'r1');
     // Between the read and the write transaction, the processor of another thread commits a change it
     // has not announced yet (here: written directly, so no announcement ever comes).
+    const other = await openStore({ sqliteFile: t.location, migrate: false });
     const engineStore = t.services.audienceEngine.store;
     const read = engineStore.evaluationPage.bind(engineStore);
     engineStore.evaluationPage = async (...args) => {
       const rows = await read(...args);
       engineStore.evaluationPage = read;
-      await t.services.deps.store.db.updateTable('profiles').set({ traits: JSON.stringify({ city: '上海' }), updated_at: new Date(t.clock().getTime() + 1).toISOString() }).where('id', '=', pid).execute();
+      await other.store.db.updateTable('profiles').set({ traits: JSON.stringify({ city: '上海' }), updated_at: new Date(t.clock().getTime() + 1).toISOString() }).where('id', '=', pid).execute();
       return rows;
     };
     await t.services.audienceEngine.profilesChanged(ws.id, [pid], 'event');
+    await other.close();
     expect(engineStore.evaluationPage).toBe(read);
     expect([...(await memberUsers(ws.id, segment.id))]).toEqual(['r1']);
   });
@@ -271,16 +273,20 @@ describe.each(VARIANTS)('audience scenarios on $name', ({ backend, readOutsideLo
     await t.services.ingest.ingest(ws, 'identify', { userId: 'r2', traits: { city: '北京' } }, 10);
     await settle();
     const pid = await profileOf(ws, 'r2');
-    // Another thread applies the tag meanwhile (written directly: its own evaluation is not run here).
+    // Another thread applies the tag meanwhile (written directly: its own evaluation is not run here). It
+    // shares the epoch, as the threads of a process share it through the writer lock's buffer.
+    const other = await openStore({ sqliteFile: t.location, migrate: false });
+    const shared = new SqlStore(other.store.db, 'sqlite', false, undefined, undefined, undefined, undefined, t.services.deps.store.membershipEpoch);
     const engineStore = t.services.audienceEngine.store;
     const read = engineStore.evaluationPage.bind(engineStore);
     engineStore.evaluationPage = async (...args) => {
       const rows = await read(...args);
       engineStore.evaluationPage = read;
-      await new AudienceStore(t.services.deps.store).insertProfileTags(ws.id, [{ tagId: vip.id, profileId: pid, source: 'manual', actor: 'test', appliedAt: t.clock().toISOString(), expiresAt: null }]);
+      await new AudienceStore(shared).insertProfileTags(ws.id, [{ tagId: vip.id, profileId: pid, source: 'manual', actor: 'test', appliedAt: t.clock().toISOString(), expiresAt: null }]);
       return rows;
     };
     await t.services.audienceEngine.profilesChanged(ws.id, [pid], 'event');
+    await other.close();
     expect(engineStore.evaluationPage).toBe(read);
     expect([...(await memberUsers(ws.id, segment.id))]).toEqual(['r2']);
   });

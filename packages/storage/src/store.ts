@@ -86,6 +86,15 @@ export class SqlStore {
   /** SQLite: inbox rows consumed by this transaction, removed from the inbox file once it commits. */
   private consumed: number[] = [];
 
+  /**
+   * SQLite: a number that changes whenever another connection — another thread's or process's — commits
+   * to the database file (`PRAGMA data_version`; this connection's own commits leave it). Undefined on
+   * PostgreSQL.
+   */
+  dataVersion(): number | undefined {
+    return this.sqlite?.dataVersion();
+  }
+
   /** The SQLite prepared-statement path, usable only while this store holds the connection (in a transaction). */
   private get hot(): SqliteHotPath | undefined {
     return this.inTransaction ? this.sqlite : undefined;

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { emptyProfileState, type EventRow, type ProfileRow } from '@siyu/core';
-import { AudienceBitmaps, AudienceStore, type OpenedStore } from '../src/index.ts';
+import { AudienceBitmaps, AudienceStore, openStore, type OpenedStore } from '../src/index.ts';
 import { openTestStore, TEST_BACKENDS } from '../src/testing.ts';
 
 const T0 = '2026-02-01T00:00:00.000Z';
@@ -51,6 +51,21 @@ describe.each(TEST_BACKENDS)('AudienceStore on $name', (backend) => {
     expect((await store.profileVersions(w, [b!], false)).get(b!)).toBe(`${T0}|`);
     await opened.store.setMergedInto(w, b!, a!, '2026-02-03T00:00:00.000Z');
     expect([...(await store.profileVersions(w, [a!, b!], true)).keys()]).toEqual([a]);
+  });
+
+  it.runIf(backend.name === 'sqlite')('dataVersion moves when another connection commits, not for this one\'s own commits', async () => {
+    const w = ws();
+    const other = await openStore({ sqliteFile: opened.location, migrate: false });
+    try {
+      const v0 = opened.store.dataVersion();
+      expect(v0).toBeTypeOf('number');
+      await seed(w, 1);
+      expect(opened.store.dataVersion()).toBe(v0);
+      await other.store.upsertProfiles([profile(w, `prof_${w.slice(3)}_other`)]);
+      expect(opened.store.dataVersion()).not.toBe(v0);
+    } finally {
+      await other.close();
+    }
   });
 
   it('membership writes bump the epoch once committed; rolled back, not at all', async () => {

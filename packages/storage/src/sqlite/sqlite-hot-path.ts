@@ -63,6 +63,7 @@ export class SqliteHotPath {
       deadAll: q('select * from inbox_dead where workspace_id = ? order by seq'),
       deleteDead: q('delete from inbox_dead where seq = ?'),
       eventExists: p('select 1 from events where workspace_id = ? and message_id = ?').pluck(),
+      dataVersion: p('pragma data_version').pluck(),
       identity: p('select * from identities where workspace_id = ? and type = ? and value = ?'),
       identitiesOf: p('select * from identities where profile_id = ?'),
       profile: p('select * from profiles where id = ?'),
@@ -177,6 +178,11 @@ export class SqliteHotPath {
    * NORMAL` for this transaction; the next append's flush carries it): a removal lost in a crash
    * re-delivers messages whose events are stored, and the processor drops those.
    */
+  /** SQLite's `data_version`: changes when another connection (thread or process) commits to the main file. */
+  dataVersion(): number {
+    return this.s.dataVersion.get() as number;
+  }
+
   ackInbox(seqs: readonly number[]): void {
     if (seqs.length === 0) return;
     this.s.inboxSyncNormal.run();
