@@ -2,6 +2,7 @@ import type BetterSqlite3 from 'better-sqlite3';
 import type { ConflictRow, EventRow, IdentityRow, InboxItem, MergeRow, ProfileRow } from '@siyu/core';
 import { decodeJson, encodeJson } from '../dialect.ts';
 import { receivedAtOf, type DeadLetterRow, type PipelineCounts } from '../pipeline.ts';
+import { WaitingTable } from './waiting-table.ts';
 
 /** Known waiting message ids kept before the first prune (then twice what remained). */
 const WAITING_PRUNE_FROM = 50_000;
@@ -90,7 +91,7 @@ export class SqliteHotPath {
   }
 
   /**
-   * Messages waiting in the inbox, by a 32-bit hash of workspace and messageId → seq, as this connection knows them:
+   * Messages waiting in the inbox, by a 32-bit hash of workspace and messageId → seq ({@link WaitingTable}), as this connection knows them:
    * loaded on first append, added to by its appends, pruned of processed ones (seq below the oldest
    * waiting) when it grows. The inbox has no index on message ids (connect.ts says why), so this is how
    * an append finds a message that is already waiting. Appends made by another process meanwhile (an
@@ -98,12 +99,12 @@ export class SqliteHotPath {
    * the processor keeps the first (ProcessorService drops repeated message ids) — it is only reported
    * as accepted rather than as a duplicate.
    */
-  private waiting: Map<number, number> | null = null;
+  private waiting: WaitingTable | null = null;
   private waitingPruneAt: number;
 
-  private waitingIds(): Map<number, number> {
+  private waitingIds(): WaitingTable {
     if (this.waiting) return this.waiting;
-    const waiting = new Map<number, number>();
+    const waiting = new WaitingTable();
     for (const r of this.s.waitingIds.iterate() as Iterable<{ seq: number; workspace_id: string; message_id: string }>) waiting.set(waitingKey(r.workspace_id, r.message_id), r.seq);
     return (this.waiting = waiting);
   }
@@ -112,7 +113,7 @@ export class SqliteHotPath {
    * Whether the message is known to be waiting and still in the inbox (checked by its seq: it may have been
    * processed, or moved to the dead letters, since — a retry of a dead letter must be taken again).
    */
-  private stillWaiting(waiting: Map<number, number>, workspaceId: string, messageId: string): boolean {
+  private stillWaiting(waiting: WaitingTable, workspaceId: string, messageId: string): boolean {
     const key = waitingKey(workspaceId, messageId);
     const seq = waiting.get(key);
     if (seq === undefined) return false;
@@ -123,13 +124,9 @@ export class SqliteHotPath {
     return false;
   }
 
-  /** Forgets messages the processor has taken (seqs below the oldest still waiting); entries are in seq order. */
-  private pruneWaiting(waiting: Map<number, number>): void {
-    const oldest = this.s.oldestSeq.get() as number | null;
-    for (const [key, seq] of waiting) {
-      if (oldest !== null && seq >= oldest) break;
-      waiting.delete(key);
-    }
+  /** Forgets messages the processor has taken (seqs below the oldest still waiting). */
+  private pruneWaiting(waiting: WaitingTable): void {
+    waiting.retainFrom(this.s.oldestSeq.get() as number | null);
     this.waitingPruneAt = Math.max(this.waitingPruneFrom, waiting.size * 2);
   }
 
