@@ -69,6 +69,8 @@ export class SqlStore {
     private readonly checkpointer?: Checkpointer,
     /** Committed membership writes of this process (see writer-lock.ts); shared by the stores of a thread's connection. */
     readonly membershipEpoch: MembershipEpoch = new MembershipEpoch(),
+    /** Transactions this connection has committed (shared by its stores; see {@link readToken}). */
+    private readonly connection: { commits: number } = { commits: 0 },
   ) {}
 
   /** Set in a transaction that wrote tag or segment memberships: the epoch is bumped once it commits. */
@@ -95,6 +97,16 @@ export class SqlStore {
     return this.sqlite?.dataVersion();
   }
 
+  /**
+   * SQLite: changes whenever a transaction is committed to the database file — by another connection
+   * (`data_version`, autocommit writes included) or by this one through {@link transaction} (its
+   * autocommit writes are not counted). Undefined on PostgreSQL.
+   */
+  readToken(): string | undefined {
+    const v = this.dataVersion();
+    return v === undefined ? undefined : `${v}.${this.connection.commits}`;
+  }
+
   /** The SQLite prepared-statement path, usable only while this store holds the connection (in a transaction). */
   private get hot(): SqliteHotPath | undefined {
     return this.inTransaction ? this.sqlite : undefined;
@@ -107,7 +119,7 @@ export class SqlStore {
     const run = () =>
       (this.db as Kysely<Database>).transaction().execute(async (trx) => {
         if (lockKey !== undefined && this.dialect === 'postgres') await sql`select pg_advisory_xact_lock(${lockKey})`.execute(trx);
-        txStore = new SqlStore(trx, this.dialect, true, this.sqlite, this.locks, undefined, undefined, this.membershipEpoch);
+        txStore = new SqlStore(trx, this.dialect, true, this.sqlite, this.locks, undefined, undefined, this.membershipEpoch, this.connection);
         const result = await fn(txStore);
         // A checkpoint's flush of the database file still running: commit after it, so that this
         // commit can restart the WAL instead of growing it (usually long done).
@@ -130,6 +142,7 @@ export class SqlStore {
         lock.release();
       }
     }
+    this.connection.commits++;
     // Durable: with group flushing, after the flush that covers this commit (the write lock is free
     // meanwhile, and the thread runs other work).
     if (this.walSync) await this.walSync.sync();

@@ -53,16 +53,21 @@ describe.each(TEST_BACKENDS)('AudienceStore on $name', (backend) => {
     expect([...(await store.profileVersions(w, [a!, b!], true)).keys()]).toEqual([a]);
   });
 
-  it.runIf(backend.name === 'sqlite')('dataVersion moves when another connection commits, not for this one\'s own commits', async () => {
+  it.runIf(backend.name === 'sqlite')('dataVersion moves when another connection commits, the read token for any commit', async () => {
     const w = ws();
     const other = await openStore({ sqliteFile: opened.location, migrate: false });
     try {
       const v0 = opened.store.dataVersion();
+      const t0 = opened.store.readToken();
       expect(v0).toBeTypeOf('number');
-      await seed(w, 1);
+      await opened.store.transaction((tx) => tx.upsertProfiles([profile(w, `prof_${w.slice(3)}_own`)]));
       expect(opened.store.dataVersion()).toBe(v0);
+      // The read token moves with this connection's own transactions as well.
+      const t1 = opened.store.readToken();
+      expect(t1).not.toBe(t0);
       await other.store.upsertProfiles([profile(w, `prof_${w.slice(3)}_other`)]);
       expect(opened.store.dataVersion()).not.toBe(v0);
+      expect(opened.store.readToken()).not.toBe(t1);
     } finally {
       await other.close();
     }

@@ -15,7 +15,7 @@ describe('WaitingTable', () => {
     const op: fc.Arbitrary<Op> = fc.oneof(
       { weight: 6, arbitrary: fc.record({ op: fc.constant('set' as const), key, seq: fc.integer({ min: 1, max: 1000 }) }) },
       { weight: 3, arbitrary: fc.record({ op: fc.constant('delete' as const), key }) },
-      { weight: 1, arbitrary: fc.record({ op: fc.constant('retain' as const), from: fc.option(fc.integer({ min: 1, max: 1000 })) }) },
+      { weight: 1, arbitrary: fc.record({ op: fc.constant('retain' as const), from: fc.option(fc.integer({ min: -5, max: 1000 })) }) },
     );
     fc.assert(
       fc.property(fc.array(op, { maxLength: 400 }), (ops) => {

@@ -356,22 +356,23 @@ export class AudienceEngine {
    * processor (another thread) writes meanwhile. {@link stillCurrent} checks them under the lock.
    */
   private async readOutside(workspaceId: string, chunk: readonly ChunkPart[]): Promise<OutsideRead> {
-    const dataVersion = this.store.sql.dataVersion();
+    const token = this.store.sql.readToken();
     const epoch = this.store.sql.membershipEpoch.read();
     const pages: EvaluationRow[][] = [];
     for (const { plan, ids } of chunk) pages.push(await this.store.evaluationPage(workspaceId, { ids }, { ...plan.needs, versions: true }));
-    return { dataVersion, epoch, pages };
+    return { token, epoch, pages };
   }
 
   /**
    * In the write transaction: the pages {@link readOutside} read, each row read again if its profile or
    * layers were written since (the processor sets `updated_at` with every event it adds), or every page
    * if tag or segment memberships were (another thread's manual tag or recompute; see MembershipEpoch).
-   * When no other connection has committed since the read began (`data_version` unchanged), every page is
-   * current as read: at 1M profiles the per-row check cost ~10 ms of the write lock per chunk.
+   * When nothing was committed since the read began (`readToken` unchanged: no other connection's commit,
+   * nor one of this connection's outside this task, such as an index load numbering profiles), every page
+   * is current as read: at 1M profiles the per-row check cost ~10 ms of the write lock per chunk.
    */
   private async stillCurrent(tx: AudienceStore, workspaceId: string, chunk: readonly ChunkPart[], read: OutsideRead): Promise<EvaluationRow[][]> {
-    if (read.dataVersion !== undefined && tx.sql.dataVersion() === read.dataVersion) return read.pages;
+    if (read.token !== undefined && tx.sql.readToken() === read.token) return read.pages;
     if (tx.sql.membershipEpoch.read() !== read.epoch) {
       const pages: EvaluationRow[][] = [];
       for (const { plan, ids } of chunk) pages.push(await tx.evaluationPage(workspaceId, { ids }, plan.needs));
@@ -731,7 +732,8 @@ function incrementalNeeds(model: WorkspaceModel, now: Date, defs: readonly Compi
 
 /** A chunk's pages read outside the write lock, with what tells whether they are still current. */
 interface OutsideRead {
-  dataVersion: number | undefined;
+  /** {@link SqlStore.readToken} before the read: any commit since, by this connection too (an index load numbering profiles), changes it. */
+  token: string | undefined;
   epoch: number;
   pages: EvaluationRow[][];
 }

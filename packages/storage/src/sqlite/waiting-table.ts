@@ -71,9 +71,10 @@ export class WaitingTable {
     const keys = this.keys;
     const seqs = this.seqs;
     let kept = 0;
-    if (minSeq !== null) for (let i = 0; i < seqs.length; i++) if (seqs[i]! >= minSeq) kept++;
+    const keep = (i: number) => minSeq !== null && seqs[i] !== 0 && seqs[i]! >= minSeq;
+    for (let i = 0; i < seqs.length; i++) if (keep(i)) kept++;
     const next = new WaitingTable(kept * 2);
-    if (minSeq !== null) for (let i = 0; i < seqs.length; i++) if (seqs[i]! >= minSeq) next.set(keys[i]!, seqs[i]!);
+    for (let i = 0; i < seqs.length; i++) if (keep(i)) next.set(keys[i]!, seqs[i]!);
     this.keys = next.keys;
     this.seqs = next.seqs;
     this.mask = next.mask;
