@@ -8,7 +8,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import pino from 'pino';
 import type { Config } from '@siyu/config';
 import { openRuntime } from './runtime.ts';
-import { fromAnnouncementMessage, toAnnouncementMessage, type FromWorker, type ToWorker, type WorkerData } from './worker-thread.ts';
+import type { FromWorker, ToWorker, WorkerData } from './worker-thread.ts';
 
 const port = parentPort!;
 const data = workerData as WorkerData;
@@ -24,8 +24,8 @@ const processes = role !== 'audience';
 const evaluates = role !== 'processor';
 if (!evaluates) {
   // What each batch (and each layer update) changed goes to the audience thread, through the server thread.
-  rt.services.processor.onProfilesChanged((workspaceId, touched, merged, _stats, changes) => post({ type: 'announce', ...toAnnouncementMessage(workspaceId, { touched, merged, ...(changes ? { changes } : {}) }) }));
-  rt.services.layers.onLayersChanged((workspaceId, ids) => post({ type: 'announce', ...toAnnouncementMessage(workspaceId, { layers: ids }) }));
+  rt.services.processor.onProfilesChanged((workspaceId, touched, merged, _stats, changes) => post({ type: 'announce', workspaceId, touched, merged, ...(changes ? { changes } : {}) }));
+  rt.services.layers.onLayersChanged((workspaceId, layers) => post({ type: 'announce', workspaceId, layers }));
 } else {
   // Membership and profile changes made here keep the server thread's roaring index current.
   rt.services.audienceEngine.index.forwardTo((workspaceId, ops) => post({ type: 'index', workspaceId, ops: [...ops] }));
@@ -67,7 +67,7 @@ let stopping: Promise<void> | null = null;
 port.on('message', (m: ToWorker) => {
   if (m.type === 'appended') rt.loop.notify();
   else if (m.type === 'definitions') rt.services.audienceEngine.invalidate(m.workspaceId);
-  else if (m.type === 'announce') rt.services.audienceEngine.announce(m.workspaceId, fromAnnouncementMessage(m));
+  else if (m.type === 'announce') rt.services.audienceEngine.announce(m.workspaceId, m);
   else if (m.type === 'stop') {
     stopping ??= writeProfile().then(() => rt.close()).then(
       () => post({ type: 'stopped' }),

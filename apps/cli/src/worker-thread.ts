@@ -21,14 +21,8 @@ export interface WorkerData {
   reportBatches: boolean;
 }
 
-/** Profiles the processor thread changed, as sent between threads (sets as arrays). */
-export interface AnnouncementMessage {
-  workspaceId: string;
-  touched?: string[];
-  merged?: string[];
-  layers?: string[];
-  changes?: [string, { whole: boolean; events: string[]; traits: string[]; computed: string[] }][];
-}
+/** Profiles the processor thread changed, as sent between threads (postMessage clones the sets and maps). */
+export type AnnouncementMessage = { workspaceId: string } & ProfilesAnnouncement;
 
 export type ToWorker = { type: 'appended' } | { type: 'stop' } | { type: 'definitions'; workspaceId: string } | ({ type: 'announce' } & AnnouncementMessage);
 export type FromWorker =
@@ -41,27 +35,6 @@ export type FromWorker =
   | { type: 'stopped'; error?: string };
 
 const RESTART_DELAYS_MS = [100, 1000, 5000, 30_000];
-
-/** Sets → arrays, for postMessage. */
-export function toAnnouncementMessage(workspaceId: string, a: ProfilesAnnouncement): AnnouncementMessage {
-  return {
-    workspaceId,
-    ...(a.touched ? { touched: [...a.touched] } : {}),
-    ...(a.merged ? { merged: [...a.merged] } : {}),
-    ...(a.layers ? { layers: [...a.layers] } : {}),
-    ...(a.changes ? { changes: [...a.changes].map(([id, c]) => [id, { whole: c.whole, events: [...c.events], traits: [...c.traits], computed: [...c.computed] }] as [string, { whole: boolean; events: string[]; traits: string[]; computed: string[] }]) } : {}),
-  };
-}
-
-/** Arrays → sets. */
-export function fromAnnouncementMessage(m: AnnouncementMessage): ProfilesAnnouncement {
-  return {
-    ...(m.touched ? { touched: new Set(m.touched) } : {}),
-    ...(m.merged ? { merged: new Set(m.merged) } : {}),
-    ...(m.layers ? { layers: new Set(m.layers) } : {}),
-    ...(m.changes ? { changes: new Map(m.changes.map(([id, c]) => [id, { whole: c.whole, events: new Set(c.events), traits: new Set(c.traits), computed: new Set(c.computed) }])) } : {}),
-  };
-}
 
 /**
  * The worker's young generation (V8 splits it in three: two 32 MB semi-spaces and new large

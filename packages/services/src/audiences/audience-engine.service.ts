@@ -365,19 +365,16 @@ export class AudienceEngine {
 
   /**
    * In the write transaction: the pages {@link readOutside} read, each row read again if its profile or
-   * layers were written since (the processor sets `updated_at` with every event it adds), or every page
-   * if tag or segment memberships were (another thread's manual tag or recompute; see MembershipEpoch).
+   * layers were written since (the processor sets `updated_at` with every event it adds), or null — read
+   * every page again — if tag or segment memberships were (another thread's manual tag or recompute; see
+   * MembershipEpoch).
    * When nothing was committed since the read began (`readToken` unchanged: no other connection's commit,
    * nor one of this connection's outside this task, such as an index load numbering profiles), every page
    * is current as read: at 1M profiles the per-row check cost ~10 ms of the write lock per chunk.
    */
-  private async stillCurrent(tx: AudienceStore, workspaceId: string, chunk: readonly ChunkPart[], read: OutsideRead): Promise<EvaluationRow[][]> {
+  private async stillCurrent(tx: AudienceStore, workspaceId: string, chunk: readonly ChunkPart[], read: OutsideRead): Promise<EvaluationRow[][] | null> {
     if (read.token !== undefined && tx.sql.readToken() === read.token) return read.pages;
-    if (tx.sql.membershipEpoch.read() !== read.epoch) {
-      const pages: EvaluationRow[][] = [];
-      for (const { plan, ids } of chunk) pages.push(await tx.evaluationPage(workspaceId, { ids }, plan.needs));
-      return pages;
-    }
+    if (tx.sql.membershipEpoch.read() !== read.epoch) return null;
     const pages: EvaluationRow[][] = [];
     for (const [i, { plan, ids }] of chunk.entries()) {
       const rows = read.pages[i]!;
