@@ -1,10 +1,11 @@
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import v8 from 'node:v8';
 import vm from 'node:vm';
+import type { WorkspaceRecord } from '@siyu/core';
 import { createServices, newId, silentLogger, type Services } from '@siyu/services';
 import { loadConfig, type Config } from '@siyu/config';
 import { openStore, WriterLock, type OpenedStore } from '@siyu/storage';
@@ -37,7 +38,8 @@ import { fmt, median, percentile } from './audiences/stats.ts';
  * `npm run bench -- audiences --profiles 100000 --events 2000000` takes ~2 min on SQLite and ~3 min
  * on PostgreSQL on a 2-core machine (the defaults: ~18 and ~23 min). PostgreSQL runs in its own
  * database (`siyu_bench_<time>`), created and dropped here; SQLite in a temp directory, removed after
- * (`--keep` keeps either). SIYU_BENCH_QUERY_LOG=1 prints each step's statements by total time to
+ * (`--keep` keeps either; `--reuse <dir>` runs only the incremental phase again on a kept SQLite
+ * directory). SIYU_BENCH_QUERY_LOG=1 prints each step's statements by total time to
  * stderr; SIYU_BENCH_PROFILE=<dir> writes a CPU profile of the incremental phase.
  *
  * `--index-max-age-ms` (default 1 h) is passed to the engine so that its periodic index rebuild
@@ -65,6 +67,8 @@ export async function main(args: string[]): Promise<void> {
       // thread: the incremental phase runs the background loops in a worker thread, as `siyu start` does.
       worker: { type: 'string', default: 'thread' },
       keep: { type: 'boolean', default: false },
+      // A directory kept by `--keep` (SQLite): skip the load and the recomputes, run the incremental phase again.
+      reuse: { type: 'string' },
     },
   });
   const shape: BenchShape = { profiles: Number(values.profiles), events: Number(values.events), tags: Number(values.tags), seed: Number(values.seed), now: Date.now() };
@@ -96,6 +100,11 @@ export async function main(args: string[]): Promise<void> {
   const fractions = tagFractions(shape);
   for (const backend of backends) {
     const b0 = performance.now();
+    if (values.reuse) {
+      if (backend !== 'sqlite') throw new Error('--reuse: SQLite only (--backend sqlite)');
+      await reuseSqlite(values.reuse, { values, out: (n, v, u) => out(`${backend}.${n}`, v, u), progress });
+      continue;
+    }
     const target = await prepareTarget(backend, progress).catch((e: unknown) => {
       out(backend, `skipped (${(e as Error).message})`, '');
       return null;
@@ -282,56 +291,120 @@ async function runBackend(backend: string, target: Target, shape: BenchShape, co
       const j = rng.int(i + 1);
       [candidates[i], candidates[j]] = [candidates[j]!, candidates[i]!];
     }
-    progress(`${backend}: incremental at ${o.values.rate} events/s for ${o.values.seconds} s`);
-    queryTimes.clear();
-    const loopDelay = monitorEventLoopDelay({ resolution: 10 });
-    loopDelay.enable();
-    const incStalls = new StallWatch();
-    const io0 = processIo();
-    const inc = await runIncremental(services, {
-      workspace,
-      rate: Number(o.values.rate),
-      seconds: Number(o.values.seconds),
-      sendIntervalMs: Number(o.values['send-interval-ms']),
-      probeShare: Number(o.values['probe-share']),
-      probeSegmentId,
-      probeNums: candidates,
-      profiles: shape.profiles,
-      processorBatch: Number(o.values['processor-batch']),
-      ...(threaded ? { threaded: { config: workerConfig(target, Number(o.values['processor-batch'])), writerLock } } : {}),
-      seed: shape.seed,
-    });
-    out('incremental_p50', fmt(percentile(inc.latenciesMs, 50), 0), 'ms');
-    out('incremental_p95', fmt(percentile(inc.latenciesMs, 95), 0), 'ms');
-    out('incremental_p99', fmt(percentile(inc.latenciesMs, 99), 0), 'ms');
-    out('incremental_max', fmt(percentile(inc.latenciesMs, 100), 0), 'ms');
-    out('incremental_probes', `${inc.latenciesMs.length}/${inc.probesSent}`, 'entered/sent');
-    out('incremental_offered_rate', String(Math.round(inc.offered / inc.sendSeconds)), 'events/s');
-    out('incremental_accepted', String(inc.accepted), 'events');
-    out('incremental_processor_p95', fmt(percentile(inc.processorMs, 95), 0), 'ms');
-    out('incremental_drain_after_send', fmt(inc.drainSeconds, 1), 's');
-    out('incremental_membership_changes', String(inc.membershipChanges), 'changes');
-    if (inc.accepted > 0) {
-      out('incremental_process_cpu_per_event', fmt((inc.processCpuMs * 1000) / inc.accepted, 0), 'µs');
-      if (inc.workerCpuMs !== null) out('incremental_worker_cpu_per_event', fmt((inc.workerCpuMs * 1000) / inc.accepted, 0), 'µs');
-      if (inc.audienceCpuMs !== null) out('incremental_audience_cpu_per_event', fmt((inc.audienceCpuMs * 1000) / inc.accepted, 0), 'µs');
+    if (o.values.keep && backend === 'sqlite') {
+      const state: KeptState = { workspace, probeSegmentId, candidates, usedProbes: 0 };
+      writeFileSync(join(dirname(target.sqliteFile), 'bench-state.json'), JSON.stringify(state));
     }
-    const io1 = processIo();
-    // PostgreSQL writes from its own processes: only SQLite's writes are this process's.
-    if (backend === 'sqlite' && io0 && io1 && inc.accepted > 0) {
-      // Bytes this process (both threads) sent to the device: WAL frames, checkpoint copies, the inbox.
-      out('incremental_disk_write_per_event', fmt((io1.writeBytes - io0.writeBytes) / inc.accepted / 1024, 1), 'KB');
+    const used = await incrementalPhase(backend, target, services, workspace, probeSegmentId, candidates, shape.profiles, shape.seed, writerLock, o);
+    if (o.values.keep && backend === 'sqlite') {
+      const file = join(dirname(target.sqliteFile), 'bench-state.json');
+      const state = JSON.parse(readFileSync(file, 'utf8')) as KeptState;
+      writeFileSync(file, JSON.stringify({ ...state, usedProbes: used }));
     }
-    loopDelay.disable();
-    out('incremental_event_loop_p99_delay', fmt(loopDelay.percentile(99) / 1e6, 0), 'ms');
-    out('incremental_event_loop_max_stall', fmt(await incStalls.stop(), 0), 'ms');
-    out('rss', fmt(process.memoryUsage().rss / 1048576, 0), 'MB');
-    dumpQueries(progress);
   } finally {
     await services.audienceEngine.settled().catch(() => undefined);
     await services.layers.settled().catch(() => undefined);
     await opened.close();
   }
+}
+
+/** What `--keep` leaves beside a SQLite database for `--reuse`. */
+interface KeptState {
+  workspace: WorkspaceRecord;
+  probeSegmentId: string;
+  /** Probe candidates (profile nums outside the probe segment at the load), shuffled. */
+  candidates: number[];
+  /** How many of them earlier runs sent as probes (they are members now). */
+  usedProbes: number;
+}
+
+/**
+ * `--reuse DIR`: the incremental phase again on a database kept by `--keep` (its definitions in place,
+ * its OS page cache warm), with probe candidates no earlier run used. Minutes instead of the load's
+ * quarter hour when working on the incremental path; each run adds its events to the database.
+ */
+async function reuseSqlite(dir: string, o: RunOpts): Promise<void> {
+  const stateFile = join(dir, 'bench-state.json');
+  const state = JSON.parse(readFileSync(stateFile, 'utf8')) as KeptState;
+  const sqliteFile = join(dir, 'siyu.db');
+  const target: Target = { databaseUrl: undefined, sqliteFile, location: dir, cleanup: async () => undefined };
+  const threaded = o.values.worker !== 'inline';
+  const writerLock = threaded ? WriterLock.create() : undefined;
+  const opened = await openStore({ sqliteFile, writerLock });
+  const services = createServices({ store: opened.store, clock: () => new Date(), newId, log: silentLogger }, { audiences: { indexMaxAgeMs: Number(o.values['index-max-age-ms']) } });
+  try {
+    const profiles = Number(o.values.profiles);
+    const candidates = state.candidates.slice(state.usedProbes);
+    const used = await incrementalPhase('sqlite', target, services, state.workspace, state.probeSegmentId, candidates, profiles, Number(o.values.seed) + state.usedProbes, writerLock, o);
+    writeFileSync(stateFile, JSON.stringify({ ...state, usedProbes: state.usedProbes + used }));
+  } finally {
+    await services.audienceEngine.settled().catch(() => undefined);
+    await services.layers.settled().catch(() => undefined);
+    await opened.close();
+  }
+}
+
+/** The incremental phase and its figures; returns how many probe candidates it used. */
+async function incrementalPhase(
+  backend: string,
+  target: Target,
+  services: Services,
+  workspace: WorkspaceRecord,
+  probeSegmentId: string,
+  candidates: readonly number[],
+  profiles: number,
+  seed: number,
+  writerLock: SharedArrayBuffer | undefined,
+  o: RunOpts,
+): Promise<number> {
+  const { out, progress } = o;
+  const threaded = o.values.worker !== 'inline';
+  progress(`${backend}: incremental at ${o.values.rate} events/s for ${o.values.seconds} s`);
+  queryTimes.clear();
+  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  loopDelay.enable();
+  const incStalls = new StallWatch();
+  const io0 = processIo();
+  const inc = await runIncremental(services, {
+    workspace,
+    rate: Number(o.values.rate),
+    seconds: Number(o.values.seconds),
+    sendIntervalMs: Number(o.values['send-interval-ms']),
+    probeShare: Number(o.values['probe-share']),
+    probeSegmentId,
+    probeNums: candidates,
+    profiles,
+    processorBatch: Number(o.values['processor-batch']),
+    ...(threaded ? { threaded: { config: workerConfig(target, Number(o.values['processor-batch'])), writerLock } } : {}),
+    seed,
+  });
+  out('incremental_p50', fmt(percentile(inc.latenciesMs, 50), 0), 'ms');
+  out('incremental_p95', fmt(percentile(inc.latenciesMs, 95), 0), 'ms');
+  out('incremental_p99', fmt(percentile(inc.latenciesMs, 99), 0), 'ms');
+  out('incremental_max', fmt(percentile(inc.latenciesMs, 100), 0), 'ms');
+  out('incremental_probes', `${inc.latenciesMs.length}/${inc.probesSent}`, 'entered/sent');
+  out('incremental_offered_rate', String(Math.round(inc.offered / inc.sendSeconds)), 'events/s');
+  out('incremental_accepted', String(inc.accepted), 'events');
+  out('incremental_processor_p95', fmt(percentile(inc.processorMs, 95), 0), 'ms');
+  out('incremental_drain_after_send', fmt(inc.drainSeconds, 1), 's');
+  out('incremental_membership_changes', String(inc.membershipChanges), 'changes');
+  if (inc.accepted > 0) {
+    out('incremental_process_cpu_per_event', fmt((inc.processCpuMs * 1000) / inc.accepted, 0), 'µs');
+    if (inc.workerCpuMs !== null) out('incremental_worker_cpu_per_event', fmt((inc.workerCpuMs * 1000) / inc.accepted, 0), 'µs');
+    if (inc.audienceCpuMs !== null) out('incremental_audience_cpu_per_event', fmt((inc.audienceCpuMs * 1000) / inc.accepted, 0), 'µs');
+  }
+  const io1 = processIo();
+  // PostgreSQL writes from its own processes: only SQLite's writes are this process's.
+  if (backend === 'sqlite' && io0 && io1 && inc.accepted > 0) {
+    // Bytes this process (both threads) sent to the device: WAL frames, checkpoint copies, the inbox.
+    out('incremental_disk_write_per_event', fmt((io1.writeBytes - io0.writeBytes) / inc.accepted / 1024, 1), 'KB');
+  }
+  loopDelay.disable();
+  out('incremental_event_loop_p99_delay', fmt(loopDelay.percentile(99) / 1e6, 0), 'ms');
+  out('incremental_event_loop_max_stall', fmt(await incStalls.stop(), 0), 'ms');
+  out('rss', fmt(process.memoryUsage().rss / 1048576, 0), 'MB');
+  dumpQueries(progress);
+  return inc.probesSent;
 }
 
 /**

@@ -24,7 +24,9 @@ const processes = role !== 'audience';
 const evaluates = role !== 'processor';
 if (!evaluates) {
   // What each batch (and each layer update) changed goes to the audience thread, through the server thread.
-  rt.services.processor.onProfilesChanged((workspaceId, touched, merged, _stats, changes) => post({ type: 'announce', workspaceId, touched, merged, ...(changes ? { changes } : {}) }));
+  rt.services.processor.onProfilesChanged((workspaceId, touched, merged, _stats, changes, log) =>
+    post({ type: 'announce', workspaceId, touched, merged, ...(changes ? { changes } : {}), ...(log?.audiences ? { log: log.audiences } : {}) }),
+  );
   rt.services.layers.onLayersChanged((workspaceId, layers) => post({ type: 'announce', workspaceId, layers }));
 } else {
   // Membership and profile changes made here keep the server thread's roaring index current.

@@ -439,6 +439,57 @@ describe('siyu start (SQLite, real process)', () => {
     }
   });
 
+  it('after SIGKILL, a restart brings memberships up to date for batches committed before the kill (derivation log)', { timeout: 180_000 }, async () => {
+    const dataDir = tempDir('siyu-e2e-');
+    const port = await freePort();
+    const s = await Siyu.start(dataDir, port);
+    const { workspaceId, writeKey, adminToken } = savedKeys(dataDir);
+    const created = await fetch(`${s.base}/api/v1/segments`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: '点过', definition: { version: 1, condition: { event: 'Tapped', op: 'gte', value: 1, window: 'ever' } } }),
+      signal: AbortSignal.timeout(HANG_MS),
+    });
+    expect(created.status, await created.clone().text()).toBe(201);
+    const segmentId = ((await created.json()) as { id: string }).id;
+    const PER_BATCH = 50;
+    const accepted = await postBatches(s.base, writeKey, PER_BATCH, (n) => {
+      if (n >= 40 && s.child.exitCode === null && s.child.signalCode === null) s.child.kill('SIGKILL');
+      return n >= 40;
+    });
+    expect(await s.exited).toEqual({ code: null, signal: 'SIGKILL' });
+    // What the kill cut off: committed batches whose memberships were not written yet (timing decides how many).
+    const left = openCopy(dataDir);
+    const cutOff = (left.prepare("select count(*) as n from derivation_log where consumer = 'audiences'").get() as { n: number }).n;
+    left.close();
+
+    const again = await Siyu.start(dataDir, port);
+    await waitForStable(async () => (await again.admin<{ events: number }>('/api/v1/stats', adminToken)).events, accepted.length * PER_BATCH);
+    // Every person has tapped: the segment holds every canonical profile, and no profile merged away,
+    // once the restart has caught up (devices share phones: most profiles merge while the process dies).
+    const deadline = Date.now() + 60_000;
+    let count = -1;
+    let profiles = -2;
+    while (Date.now() < deadline) {
+      count = (await again.admin<{ count: number }>(`/api/v1/segments/${segmentId}`, adminToken)).count;
+      profiles = (await again.admin<{ profiles: number }>('/api/v1/stats', adminToken)).profiles;
+      if (count === profiles) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(count, `segment count against profiles (${cutOff} profiles cut off by the kill)\n${again.output()}`).toBe(profiles);
+    await again.stop();
+    const db = new BetterSqlite3(join(dataDir, 'siyu.db'), { readonly: true, fileMustExist: true });
+    try {
+      const members = (db.prepare('select count(*) as n from segment_members where segment_id = ?').get(segmentId) as { n: number }).n;
+      const canonical = (db.prepare('select count(*) as n from profiles where workspace_id = ? and merged_into is null').get(workspaceId) as { n: number }).n;
+      expect(members).toBe(canonical);
+      // Every consumer's work is done: nothing is left in the log.
+      expect((db.prepare('select count(*) as n from derivation_log').get() as { n: number }).n).toBe(0);
+    } finally {
+      db.close();
+    }
+  });
+
   // Regression guard for a fixed bug: packages/services/src/processor.service.ts:96 — processWorkspace calls `workspaces.identityRules()`
   // inside the processor transaction; on a cold rules cache (any restart with messages waiting in the inbox,
   // or a backlog older than the 30 s cache TTL) that query goes through `deps.store` instead of the

@@ -1,5 +1,6 @@
 import type { LayerService, Logger } from '@siyu/services';
 import { PeriodicLoop } from './periodic-loop.ts';
+import { RECOVER_AFTER_MS } from './reevaluation-loop.ts';
 
 /**
  * Keeps time-driven layers current: every `intervalMs` moves profiles whose lifecycle stage is due to
@@ -7,6 +8,7 @@ import { PeriodicLoop } from './periodic-loop.ts';
  * (`LayerService.recomputeDue`). Event-driven updates do not need it: they follow each processor batch.
  */
 export class LayersLoop extends PeriodicLoop<{ due: number; recomputed: string[] }> {
+  private recovered = false;
   constructor(
     private readonly layers: LayerService,
     log: Logger,
@@ -17,7 +19,11 @@ export class LayersLoop extends PeriodicLoop<{ due: number; recomputed: string[]
 
   /** One pass: due lifecycle changes, then due recomputes. */
   async tick(): Promise<{ due: number; recomputed: string[] }> {
-    const due = await this.layers.runDue();
+    // The profiles the derivation log still holds for layers: at the first pass all of them (what a crash
+    // or kill left), later those older than RECOVER_AFTER_MS (younger ones may still be queued).
+    const recovered = await this.layers.recover(this.recovered ? { olderThanMs: RECOVER_AFTER_MS } : {});
+    this.recovered = true;
+    const due = (await this.layers.runDue()) + recovered;
     const recomputed = await this.layers.recomputeDue();
     return { due, recomputed };
   }

@@ -7,6 +7,11 @@ import { PeriodicLoop } from './periodic-loop.ts';
  * (`AudienceEngine.runDue`) — a purchase leaving "bought in the last 30 days" with no new event.
  * Event-driven updates do not need it: they follow each processor batch.
  */
+/** How often the loop looks for derivation-log rows no engine removed. */
+export const RECOVER_EVERY_MS = 30_000;
+/** Rows younger than this may still be in a live engine's queue: left to it. */
+export const RECOVER_AFTER_MS = 10 * 60_000;
+
 export class ReevaluationLoop extends PeriodicLoop<{ expiredTags: number; reevaluated: number }> {
   constructor(
     private readonly engine: AudienceEngine,
@@ -16,8 +21,22 @@ export class ReevaluationLoop extends PeriodicLoop<{ expiredTags: number; reeval
     super(log, 'audience re-evaluation', opts.intervalMs ?? 1000);
   }
 
-  tick(): Promise<{ expiredTags: number; reevaluated: number }> {
-    return this.engine.runDue();
+  private recoveredAt: number | null = null;
+
+  /**
+   * Due re-evaluations; first (and every {@link RECOVER_EVERY_MS} after) the profiles the derivation log
+   * still holds — at the first pass all of them (what a crash or kill left unevaluated), later only
+   * those older than {@link RECOVER_AFTER_MS} (another process's engine died, say).
+   */
+  async tick(): Promise<{ expiredTags: number; reevaluated: number }> {
+    const now = Date.now();
+    let recovered = 0;
+    if (this.recoveredAt === null || now - this.recoveredAt >= RECOVER_EVERY_MS) {
+      recovered = await this.engine.recover(this.recoveredAt === null ? {} : { olderThanMs: RECOVER_AFTER_MS });
+      this.recoveredAt = now;
+    }
+    const r = await this.engine.runDue();
+    return { ...r, reevaluated: r.reevaluated + recovered };
   }
 
   protected report(r: { expiredTags: number; reevaluated: number }): void {

@@ -15,7 +15,7 @@ import {
   type RfmScoreValue,
   type RfmSegmentName,
 } from '@siyu/core';
-import { LayerStore, type LayerRow, type OrderStats } from '@siyu/storage';
+import { LayerStore, type DerivationRange, type LayerRow, type OrderStats } from '@siyu/storage';
 import { z } from 'zod';
 import type { ServiceDeps } from './deps.ts';
 import type { ProcessorService } from './processor.service.ts';
@@ -26,6 +26,8 @@ const RECOMPUTE_EVERY_MS = DAY_MS;
 const LAYERS_LOCK_BASE = 7_070_030_000_000_000;
 const PAGE = 5_000;
 const WRITE_CHUNK = 1_000;
+/** Derivation-log rows read per step of {@link LayerService.recover}. */
+const RECOVER_PAGE = 2_000;
 
 /** PUT body of the layer settings; omitted parts take their defaults. */
 export const LayerSettingsInput = z.strictObject({
@@ -136,6 +138,8 @@ export class LayerService {
   private tail: Promise<void> = Promise.resolve();
   private readonly pending = new Map<string, { touched: Set<string>; merged: Set<string> }>();
   private flushQueued = false;
+  /** Derivation-log ranges of the changes in {@link pending}: removed after the flush that applies them. */
+  private logRanges: DerivationRange[] = [];
   /** Workspaces too large for an inline recompute that have none yet: the loop runs it. */
   private readonly scheduled = new Set<string>();
 
@@ -147,7 +151,7 @@ export class LayerService {
     this.store = new LayerStore(deps.store);
     this.exactBelow = opts.exactBelow ?? 1000;
     // Only profiles whose order statistics changed: a page view of a known customer moves no layer.
-    processor.onProfilesChanged((ws, touched, merged, statsChanged) => this.enqueue(ws, statsChanged ?? touched, merged));
+    processor.onProfilesChanged((ws, touched, merged, statsChanged, _changes, log) => this.enqueue(ws, statsChanged ?? touched, merged, log?.layers));
   }
 
   onLayersChanged(listener: LayersChangedListener): void {
@@ -337,7 +341,8 @@ export class LayerService {
 
   // ---------------------------------------------------------------- internals
 
-  private enqueue(workspaceId: string, touched: ReadonlySet<string>, merged: ReadonlySet<string>): void {
+  private enqueue(workspaceId: string, touched: ReadonlySet<string>, merged: ReadonlySet<string>, log?: DerivationRange): void {
+    if (log) this.logRanges.push(log);
     let p = this.pending.get(workspaceId);
     if (!p) this.pending.set(workspaceId, (p = { touched: new Set(), merged: new Set() }));
     for (const id of touched) p.touched.add(id);
@@ -351,13 +356,54 @@ export class LayerService {
     this.flushQueued = false;
     const work = [...this.pending];
     this.pending.clear();
+    const logged = this.logRanges.splice(0);
+    let failed = false;
     for (const [ws, p] of work) {
       try {
         await this.applyBatch(ws, p.touched, p.merged, this.deps.clock());
       } catch (e) {
-        this.logError(ws, 'layer update after a processor batch failed; the next recompute repairs it', e);
+        failed = true;
+        this.logError(ws, 'layer update after a processor batch failed; recover() tries it again', e);
       }
     }
+    // Done: their log rows go (left for recover() if anything failed).
+    if (logged.length && !failed) {
+      await this.deps.store.clearDerivations('layers', logged).catch((e: unknown) => this.logError('', 'could not clear the derivation log; the rows are evaluated again later', e));
+    }
+  }
+
+  /**
+   * Re-evaluates the layers of the profiles the derivation log still holds for this service — processor
+   * batches committed whose layer update a crash or a kill cut off (the queue is in memory) — and
+   * removes their rows; returns how many rows it took. At start every row (`olderThanMs` unset); from
+   * the layers loop only rows older than `olderThanMs` (younger ones may still be queued).
+   */
+  recover(opts: { olderThanMs?: number } = {}): Promise<number> {
+    return this.exclusive(async () => {
+      const now = this.deps.clock();
+      const store = this.deps.store;
+      const bound = opts.olderThanMs === undefined ? undefined : await store.derivationBound('layers', new Date(now.getTime() - opts.olderThanMs).toISOString());
+      let total = 0;
+      for (let after = 0; ; ) {
+        const page = await store.derivationPage('layers', after, RECOVER_PAGE, bound);
+        if (page.length === 0) break;
+        const byWs = new Map<string, Set<string>>();
+        for (const r of page) {
+          let ids = byWs.get(r.workspaceId);
+          if (!ids) byWs.set(r.workspaceId, (ids = new Set()));
+          ids.add(r.profileId);
+        }
+        // Evaluated from current stats; rows of profiles merged away or erased since are removed by evaluate().
+        for (const [ws, ids] of byWs) await this.applyBatch(ws, ids, new Set(), now);
+        const first = page[0]!.seq;
+        after = page[page.length - 1]!.seq;
+        await store.clearDerivations('layers', [[first, after]]);
+        total += page.length;
+        if (page.length < RECOVER_PAGE) break;
+      }
+      if (total > 0) this.deps.log.info({ profiles: total }, 'updated layers whose update had not completed before (derivation log)');
+      return total;
+    });
   }
 
   private async applyBatch(workspaceId: string, touched: ReadonlySet<string>, merged: ReadonlySet<string>, now: Date): Promise<void> {

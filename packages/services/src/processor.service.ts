@@ -12,7 +12,7 @@ import {
   type ProcessorChanges,
   type ProfileRow,
 } from '@siyu/core';
-import type { SqlStore } from '@siyu/storage';
+import type { DerivationRange, SqlStore } from '@siyu/storage';
 import type { ServiceDeps } from './deps.ts';
 import { hashIdentifier } from './ids.ts';
 import type { WorkspaceService } from './workspaces.service.ts';
@@ -42,7 +42,18 @@ export type ProfileChangeListener = (
   orderStatsChanged?: ReadonlySet<string>,
   /** What changed per profile of `profileIds`, when known (processor batches): audiences skip profiles no definition depends on. */
   changes?: ReadonlyMap<string, ProfileChange>,
+  /**
+   * The batch's derivation-log rows per consumer (every workspace of the batch: the same ranges reach
+   * each workspace's call). A consumer removes its range once its work for the batch has committed.
+   */
+  log?: DerivationLog,
 ) => void;
+
+/** Derivation-log ranges of one processor batch (see SqlStore.logDerivations). */
+export interface DerivationLog {
+  audiences?: DerivationRange;
+  layers?: DerivationRange;
+}
 
 /** What one batch changed on one profile. */
 export interface ProfileChange {
@@ -83,6 +94,7 @@ export class ProcessorService {
 
   async processBatch(limit: number): Promise<BatchReport> {
     const touchedByWs = new Map<string, { touched: Set<string>; merged: Set<string>; statsChanged: Set<string>; changes: Map<string, ProfileChange> }>();
+    let log: DerivationLog = {};
     const report = await this.deps.store.transaction(async (tx) => {
       const items = await tx.claimInbox(limit);
       if (items.length === 0) return { messages: 0, latenciesMs: [] };
@@ -97,10 +109,26 @@ export class ProcessorService {
         touchedByWs.set(workspaceId, await this.processWorkspace(tx, workspaceId, wsItems, changes));
       }
       await tx.applyChanges(changes);
+      // Recorded with the batch, removed by each consumer once its work has committed (a crash before
+      // that leaves them for the next start: see AudienceEngine.recover, LayerService.recover).
+      const at = this.deps.clock().toISOString();
+      const forAudiences: { workspaceId: string; profileId: string }[] = [];
+      const forLayers: { workspaceId: string; profileId: string }[] = [];
+      for (const [workspaceId, t] of touchedByWs) {
+        for (const profileId of t.touched) forAudiences.push({ workspaceId, profileId });
+        for (const profileId of t.statsChanged) forLayers.push({ workspaceId, profileId });
+        for (const profileId of t.merged) {
+          forAudiences.push({ workspaceId, profileId });
+          forLayers.push({ workspaceId, profileId });
+        }
+      }
+      const audiences = await tx.logDerivations('audiences', forAudiences, at);
+      const layers = await tx.logDerivations('layers', forLayers, at);
+      log = { ...(audiences ? { audiences } : {}), ...(layers ? { layers } : {}) };
       const committedAt = this.deps.clock().getTime();
       return { messages: items.length, latenciesMs: items.map((i) => committedAt - Date.parse(i.message.receivedAt)) };
     }, PROCESSOR_LOCK);
-    for (const [ws, t] of touchedByWs) for (const l of this.listeners) l(ws, t.touched, t.merged, t.statsChanged, t.changes);
+    for (const [ws, t] of touchedByWs) for (const l of this.listeners) l(ws, t.touched, t.merged, t.statsChanged, t.changes, log);
     return report;
   }
 

@@ -328,6 +328,23 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         if (dialect === 'postgres') await sql`alter table profiles set (fillfactor = 75)`.execute(db);
       },
     },
+    '0009_derivation_log': {
+      async up(db: Kysely<any>) {
+        // Profiles a committed processor batch changed, one row per consumer (`audiences`, `layers`), removed
+        // by the consumer once its work for them has committed: what a crash takes from the in-memory queues
+        // is found here at the next start (see SqlStore.logDerivations). Appended and removed in order, so
+        // it costs a few sequential pages per batch. AUTOINCREMENT: a number is never used twice, so a
+        // consumer removing the range it was told cannot remove rows added after the table emptied.
+        await db.schema
+          .createTable('derivation_log')
+          .addColumn('seq', dialect === 'postgres' ? 'bigserial' : 'integer', (c) => (dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement()))
+          .addColumn('consumer', 'text', (c) => c.notNull())
+          .addColumn('workspace_id', 'text', (c) => c.notNull())
+          .addColumn('profile_id', 'text', (c) => c.notNull())
+          .addColumn('logged_at', 'text', (c) => c.notNull())
+          .execute();
+      },
+    },
   };
 }
 

@@ -216,7 +216,17 @@ export interface ReevaluationsTable {
   due_at: string;
 }
 
+export interface DerivationLogTable {
+  seq: Generated<number>;
+  /** Who still has work for the profile: `audiences` or `layers`. */
+  consumer: string;
+  workspace_id: string;
+  profile_id: string;
+  logged_at: string;
+}
+
 export interface Database {
+  derivation_log: DerivationLogTable;
   tag_groups: TagGroupsTable;
   tags: TagsTable;
   profile_tags: ProfileTagsTable;

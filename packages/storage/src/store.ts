@@ -25,6 +25,23 @@ import { pgDeleteInbox, pgInsertEvents, pgInsertIdentities, pgUpsertProfiles } f
 /** Under sustained ingest load, inbox commits (SQLite) start at least this many ms after the previous one ended (see `groupCommit`). */
 export const GROUP_COMMIT_SPACING_MS = 2;
 
+/** Who keeps derived state current after processor batches (see {@link SqlStore.logDerivations}). */
+export type DerivationConsumer = 'audiences' | 'layers';
+/** Numbers of derivation-log rows, first and last, inclusive. */
+export type DerivationRange = readonly [first: number, last: number];
+
+/** Ranges sorted, overlapping and adjacent ones joined. */
+export function mergeRanges(ranges: readonly DerivationRange[]): DerivationRange[] {
+  const sorted = [...ranges].sort((a, b) => a[0] - b[0]);
+  const out: [number, number][] = [];
+  for (const [first, last] of sorted) {
+    const prev = out[out.length - 1];
+    if (prev && first <= prev[1] + 1) prev[1] = Math.max(prev[1], last);
+    else out.push([first, last]);
+  }
+  return out;
+}
+
 export interface NewWorkspace extends WorkspaceRecord {
   writeKeyHash: string;
   adminTokenHash: string;
@@ -468,6 +485,64 @@ export class SqlStore {
   async hasSuppressions(workspaceId: string): Promise<boolean> {
     const row = await this.db.selectFrom('suppressions').select('identifier_hash').where('workspace_id', '=', workspaceId).limit(1).executeTakeFirst();
     return row !== undefined;
+  }
+
+  // ---------------------------------------------------------------- derivation log
+
+  /**
+   * Records, in the caller's transaction, that `consumer` (the audience engine, the layer service) has
+   * work for these profiles; returns the numbers the rows took, first and last, or null for none. The
+   * consumer removes the range ({@link clearDerivations}) once that work has committed; rows a crash left
+   * are read back at the next start ({@link derivationPage}). Only the processor appends, one batch at a
+   * time (the SQLite writer, the PostgreSQL advisory lock), so a batch's rows take consecutive numbers.
+   */
+  async logDerivations(consumer: DerivationConsumer, rows: readonly { workspaceId: string; profileId: string }[], at: string): Promise<DerivationRange | null> {
+    if (rows.length === 0) return null;
+    if (this.hot) return this.hot.logDerivations(consumer, rows, at);
+    if (this.dialect === 'postgres') {
+      const r = await sql<{ first: string; last: string }>`
+        with added as (
+          insert into derivation_log (consumer, workspace_id, profile_id, logged_at)
+          select ${consumer}, u.w, u.p, ${at} from unnest(${rows.map((r) => r.workspaceId)}::text[], ${rows.map((r) => r.profileId)}::text[]) as u(w, p)
+          returning seq)
+        select min(seq) as first, max(seq) as last from added`.execute(this.db);
+      return [Number(r.rows[0]!.first), Number(r.rows[0]!.last)];
+    }
+    let range: DerivationRange | null = null;
+    for (const part of chunk(rows, Math.floor(MAX_PARAMS / 4))) {
+      const added = await this.db
+        .insertInto('derivation_log')
+        .values(part.map((r) => ({ consumer, workspace_id: r.workspaceId, profile_id: r.profileId, logged_at: at })))
+        .returning('seq')
+        .execute();
+      const seqs = added.map((a) => Number(a.seq));
+      range = [range ? range[0] : Math.min(...seqs), Math.max(...seqs)];
+    }
+    return range;
+  }
+
+  /** Removes `consumer`'s rows in these ranges (its work for them has committed). */
+  async clearDerivations(consumer: DerivationConsumer, ranges: readonly DerivationRange[]): Promise<void> {
+    for (const [first, last] of mergeRanges(ranges)) {
+      await this.db.deleteFrom('derivation_log').where('consumer', '=', consumer).where('seq', '>=', first).where('seq', '<=', last).execute();
+    }
+  }
+
+  /** `consumer`'s rows after `afterSeq` and up to `maxSeq` (when given) in order, at most `limit`. */
+  async derivationPage(consumer: DerivationConsumer, afterSeq: number, limit: number, maxSeq?: number): Promise<{ seq: number; workspaceId: string; profileId: string }[]> {
+    let q = this.db.selectFrom('derivation_log').select(['seq', 'workspace_id', 'profile_id']).where('seq', '>', afterSeq).where('consumer', '=', consumer);
+    if (maxSeq !== undefined) q = q.where('seq', '<=', maxSeq);
+    const rows = await q.orderBy('seq').limit(limit).execute();
+    return rows.map((r) => ({ seq: Number(r.seq), workspaceId: r.workspace_id, profileId: r.profile_id }));
+  }
+
+  /**
+   * The last number of `consumer`'s rows logged no later than `loggedBy`: rows are numbered in the order
+   * they are logged, so the rows before the first younger one (a scan from the oldest, which stops there).
+   */
+  async derivationBound(consumer: DerivationConsumer, loggedBy: string): Promise<number> {
+    const younger = await this.db.selectFrom('derivation_log').select('seq').where('consumer', '=', consumer).where('logged_at', '>', loggedBy).orderBy('seq').limit(1).executeTakeFirst();
+    return younger ? Number(younger.seq) - 1 : Number.MAX_SAFE_INTEGER;
   }
 
   // ---------------------------------------------------------------- processor writes

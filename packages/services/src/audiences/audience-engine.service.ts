@@ -1,5 +1,5 @@
 import { evaluateWithoutEvents, hasClockDependentTraits, type ConditionNode } from '@siyu/core';
-import { AudienceStore, type AudienceEventRecord, type MembershipHistoryRecord, type EvaluationRow, type PageNeeds, type PageSelector } from '@siyu/storage';
+import { AudienceStore, type DerivationRange, type AudienceEventRecord, type MembershipHistoryRecord, type EvaluationRow, type PageNeeds, type PageSelector } from '@siyu/storage';
 import type { ServiceDeps } from '../deps.ts';
 import type { LayerService } from '../layers.service.ts';
 import type { ProcessorService, ProfileChange } from '../processor.service.ts';
@@ -26,6 +26,8 @@ export interface ProfilesAnnouncement {
   merged?: ReadonlySet<string>;
   layers?: ReadonlySet<string>;
   changes?: ReadonlyMap<string, ProfileChange>;
+  /** The processor batch's derivation-log rows for the engine: removed once they are evaluated. */
+  log?: DerivationRange;
 }
 
 /** Why a membership changed, as recorded in history. */
@@ -69,6 +71,8 @@ export interface AudienceEngineOptions {
 
 
 const LEASE_MS = 5 * 60_000;
+/** Derivation-log rows read per step of {@link AudienceEngine.recover}. */
+const RECOVER_PAGE = 2000;
 const DUE_BATCH = 500;
 /** Profiles per incremental transaction: a processor batch's worth, so one commit writes each touched page once. */
 const INCREMENTAL_CHUNK = 2000;
@@ -104,6 +108,8 @@ export class AudienceEngine {
   /** Per workspace: profiles to re-evaluate; `changes` holds what changed for those a processor batch described. */
   private readonly pending = new Map<string, { touched: Set<string>; merged: Set<string>; layers: Set<string>; changes: Map<string, ProfileChange>; undescribed: Set<string> }>();
   private flushQueued = false;
+  /** Derivation-log ranges of the changes in {@link pending}: removed after the flush that evaluates them. */
+  private logRanges: DerivationRange[] = [];
   private tail: Promise<void> = Promise.resolve();
   private readonly modelMaxAgeMs: number;
   private readonly pageSize: number;
@@ -122,7 +128,7 @@ export class AudienceEngine {
     this.pageSize = opts.pageSize ?? 1000;
     this.readOutsideLock = opts.readOutsideLock === true && deps.store.dialect === 'sqlite';
     if (opts.follow === false) return;
-    processor.onProfilesChanged((ws, touched, merged, _stats, changes) => this.enqueue(ws, { touched, merged, ...(changes ? { changes } : {}) }));
+    processor.onProfilesChanged((ws, touched, merged, _stats, changes, log) => this.enqueue(ws, { touched, merged, ...(changes ? { changes } : {}), ...(log?.audiences ? { log: log.audiences } : {}) }));
     layers?.onLayersChanged((ws, ids) => this.enqueue(ws, { layers: ids }));
   }
 
@@ -214,7 +220,8 @@ export class AudienceEngine {
     this.enqueue(workspaceId, change);
   }
 
-  private enqueue(workspaceId: string, change: { touched?: ReadonlySet<string>; merged?: ReadonlySet<string>; layers?: ReadonlySet<string>; changes?: ReadonlyMap<string, ProfileChange> }): void {
+  private enqueue(workspaceId: string, change: ProfilesAnnouncement): void {
+    if (change.log) this.logRanges.push(change.log);
     let p = this.pending.get(workspaceId);
     if (!p) this.pending.set(workspaceId, (p = { touched: new Set(), merged: new Set(), layers: new Set(), changes: new Map(), undescribed: new Set() }));
     for (const id of change.touched ?? []) {
@@ -237,6 +244,8 @@ export class AudienceEngine {
     this.flushQueued = false;
     const work = [...this.pending];
     this.pending.clear();
+    const logged = this.logRanges.splice(0);
+    let failed = false;
     for (const [ws, p] of work) {
       const now = this.deps.clock();
       // Profiles whose change no definition depends on (a page view when nothing uses page views,
@@ -275,9 +284,54 @@ export class AudienceEngine {
         await this.evaluateGroups(ws, [all, ...groups.values()], now, p.touched.size ? 'event' : 'layers');
       } catch (e) {
         this.deps.log.error({ workspaceId: ws, err: e instanceof Error ? { message: e.message, stack: e.stack } : String(e) }, 'audience update failed; the profiles are scheduled for re-evaluation');
-        await this.store.setDue(ws, [...ids].map((profileId) => ({ profileId, dueAt: now.toISOString() }))).catch(() => undefined);
+        await this.store.setDue(ws, [...ids].map((profileId) => ({ profileId, dueAt: now.toISOString() }))).catch(() => {
+          failed = true;
+        });
       }
     }
+    // Evaluated (or scheduled): their log rows go. Left in place if even the schedule failed, for recover().
+    if (logged.length && !failed) {
+      await this.deps.store.clearDerivations('audiences', logged).catch((e: unknown) => this.deps.log.warn({ err: String(e) }, 'could not clear the derivation log; the rows are evaluated again later'));
+    }
+  }
+
+  /**
+   * Evaluates the profiles the derivation log still holds for the engine — processor batches committed
+   * whose evaluation a crash or a kill cut off (the queue is in memory) — and removes their rows; returns
+   * how many rows it took. At start every row (`olderThanMs` unset); from the re-evaluation loop only
+   * rows older than `olderThanMs`, since younger ones may still be in this or another process's queue
+   * (evaluating them again would be harmless, only wasted).
+   */
+  recover(opts: { olderThanMs?: number } = {}): Promise<number> {
+    return this.exclusive(async () => {
+      const now = this.deps.clock();
+      const sql = this.deps.store;
+      const bound = opts.olderThanMs === undefined ? undefined : await sql.derivationBound('audiences', new Date(now.getTime() - opts.olderThanMs).toISOString());
+      let total = 0;
+      for (let after = 0; ; ) {
+        const page = await sql.derivationPage('audiences', after, RECOVER_PAGE, bound);
+        if (page.length === 0) break;
+        const byWs = new Map<string, Set<string>>();
+        for (const r of page) {
+          let ids = byWs.get(r.workspaceId);
+          if (!ids) byWs.set(r.workspaceId, (ids = new Set()));
+          ids.add(r.profileId);
+        }
+        for (const [ws, set] of byWs) {
+          const ids = [...set];
+          // Merged away: memberships move to the survivor (skipped for the others); the rest against every definition.
+          await this.handleMerged(ws, ids, now);
+          await this.evaluateProfiles(ws, ids, now, 'event');
+        }
+        const first = page[0]!.seq;
+        after = page[page.length - 1]!.seq;
+        await sql.clearDerivations('audiences', [[first, after]]);
+        total += page.length;
+        if (page.length < RECOVER_PAGE) break;
+      }
+      if (total > 0) this.deps.log.info({ profiles: total }, 'evaluated profiles whose evaluation had not completed before (derivation log)');
+      return total;
+    });
   }
 
   /** Evaluates profiles against all definitions, in chunks of one transaction each. */

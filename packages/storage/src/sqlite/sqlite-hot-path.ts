@@ -84,6 +84,7 @@ export class SqliteHotPath {
       repointEvents: p('update events set profile_id = ?, profile_num = (select num from profiles where id = ?) where profile_id = ?'),
       setMergedInto: p('update profiles set merged_into = ?, updated_at = ? where id = ?'),
       insertMerge: p('insert into merges (id, workspace_id, winner_id, loser_id, reason, message_id, actor, created_at, undone_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?)'),
+      logDerivation: p('insert into derivation_log (consumer, workspace_id, profile_id, logged_at) values (?, ?, ?, ?)'),
       insertConflict: p(
         'insert into identity_conflicts (id, workspace_id, message_id, profile_id, other_profile_id, identifier_type, identifier_value, reason, created_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?)',
       ),
@@ -278,6 +279,17 @@ export class SqliteHotPath {
       if (r) out.push({ id: r.id, workspaceId: r.workspace_id, traits: decodeJson(r.traits), traitTimes: decodeJson(r.trait_times), firstTouch: decodeJson(r.first_touch), computed: decodeJson(r.computed), mergedInto: r.merged_into, createdAt: r.created_at, updatedAt: r.updated_at });
     }
     return out;
+  }
+
+  /** See SqlStore.logDerivations (in the caller's transaction). */
+  logDerivations(consumer: string, rows: readonly { workspaceId: string; profileId: string }[], at: string): [number, number] | null {
+    let first = 0;
+    let last = 0;
+    for (const r of rows) {
+      last = Number(this.s.logDerivation.run(consumer, r.workspaceId, r.profileId, at).lastInsertRowid);
+      if (first === 0) first = last;
+    }
+    return rows.length ? [first, last] : null;
   }
 
   applyChanges(c: { consumedSeqs: number[]; profiles: ProfileRow[]; identities: IdentityRow[]; events: EventRow[]; merges: MergeRow[]; conflicts: ConflictRow[] }): void {

@@ -1,0 +1,138 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { WorkspaceRecord } from '@siyu/core';
+import { TEST_BACKENDS } from '@siyu/storage/testing';
+import { createServices, newId, silentLogger, type Services } from '@siyu/services';
+import { createTestSiyu, type TestSiyu } from '@siyu/services/testing';
+import { isolatedBackend } from './audiences-harness.ts';
+
+/**
+ * The derivation log: the processor records with each batch which profiles the audience engine and the
+ * layer service still have to update, and they remove the rows once their work has committed. Their
+ * queues are in memory, so a crash (or SIGKILL) between a batch's commit and that work left memberships
+ * and layers stale until the profile's next event; the rows a crash leaves are now taken at the next start.
+ */
+describe.each(TEST_BACKENDS)('derivation log on $name', (backend) => {
+  let t: TestSiyu;
+  let drop: () => Promise<void>;
+  beforeAll(async () => {
+    const isolated = await isolatedBackend(backend);
+    drop = isolated.drop;
+    // This instance's engine never follows its processor: every batch's evaluation is "cut off".
+    t = await createTestSiyu(isolated.backend, { audiences: { follow: false } });
+  });
+  afterAll(async () => {
+    await t.close();
+    await drop();
+  });
+
+  /** What a restarted process would build on the same database: a fresh engine and layer service. */
+  function restarted(): Services {
+    return createServices({ store: t.services.deps.store, clock: t.clock, newId, log: silentLogger });
+  }
+
+  async function logRows(workspaceId: string, consumer: 'audiences' | 'layers'): Promise<string[]> {
+    const rows = await t.services.deps.store.db.selectFrom('derivation_log').select('profile_id').where('workspace_id', '=', workspaceId).where('consumer', '=', consumer).orderBy('seq').execute();
+    return rows.map((r) => r.profile_id);
+  }
+
+  async function storedLifecycle(profileId: string): Promise<string | null> {
+    const row = await t.services.deps.store.db.selectFrom('profile_layers').select('lifecycle').where('profile_id', '=', profileId).executeTakeFirst();
+    return row?.lifecycle ?? null;
+  }
+
+  async function profileOf(ws: WorkspaceRecord, user: string): Promise<string> {
+    return (await t.services.profiles.lookup(ws.id, 'user_id', user)).id;
+  }
+
+  async function members(services: Services, wsId: string, segmentId: string): Promise<string[]> {
+    return (await services.segments.members(wsId, segmentId, { limit: 100 })).data.map((p) => p.id).sort();
+  }
+
+  it('a batch whose evaluation was cut off is evaluated by the next start, and its rows go', async () => {
+    const { workspace: ws } = await t.workspace('cut off');
+    const segment = await t.services.segments.create(ws.id, { name: '近30天下单', definition: { version: 1, condition: { event: 'Order Completed', op: 'gte', value: 1, window: { last_days: 30 } } } });
+    await t.services.ingest.ingest(ws, 'batch', { batch: [{ type: 'track', userId: 'c1', event: 'Order Completed', properties: { total: 88 } }, { type: 'page', userId: 'c2', name: '首页' }] }, 100);
+    await t.drain();
+    await t.services.layers.settled();
+    const c1 = await profileOf(ws, 'c1');
+    const c2 = await profileOf(ws, 'c2');
+    // Committed, never evaluated: c1 is not a member, and the log holds both profiles for the engine.
+    expect(await members(t.services, ws.id, segment.id)).toEqual([]);
+    expect((await logRows(ws.id, 'audiences')).sort()).toEqual([c1, c2].sort());
+    // The layer service followed the batch: its row (c1's order statistics changed) is gone already.
+    expect(await logRows(ws.id, 'layers')).toEqual([]);
+
+    const next = restarted();
+    expect(await next.audienceEngine.recover()).toBe(2);
+    expect(await members(next, ws.id, segment.id)).toEqual([c1]);
+    expect((await next.segments.get(ws.id, segment.id)).count).toBe(1);
+    expect(await logRows(ws.id, 'audiences')).toEqual([]);
+    // Nothing left: a second pass has nothing to do.
+    expect(await next.audienceEngine.recover()).toBe(0);
+  });
+
+  it('an engine that follows its processor leaves no rows behind', async () => {
+    const { workspace: ws } = await t.workspace('followed');
+    const live = restarted();
+    const segment = await live.segments.create(ws.id, { name: 'buyers', definition: { version: 1, condition: { event: 'Order Completed', op: 'gte', value: 1, window: 'ever' } } });
+    await live.ingest.ingest(ws, 'batch', { batch: ['f1', 'f2', 'f3'].map((userId) => ({ type: 'track', userId, event: 'Order Completed', properties: { total: 10 } })) }, 100);
+    for (;;) if ((await live.processor.processBatch(1000)).messages === 0) break;
+    await live.layers.settled();
+    await live.audienceEngine.settled();
+    expect((await members(live, ws.id, segment.id)).length).toBe(3);
+    expect(await logRows(ws.id, 'audiences')).toEqual([]);
+    expect(await logRows(ws.id, 'layers')).toEqual([]);
+  });
+
+  it('a layer update cut off is redone from current statistics', async () => {
+    const { workspace: ws } = await t.workspace('layers cut off');
+    await t.services.ingest.ingest(ws, 'track', { userId: 'l1', event: 'Order Completed', properties: { total: 120 } }, 100);
+    await t.drain();
+    await t.services.layers.settled();
+    const l1 = await profileOf(ws, 'l1');
+    expect(await storedLifecycle(l1)).toBe('new');
+    // As if the process died after the batch committed and before its layer update: no row, a log row.
+    await t.services.deps.store.db.deleteFrom('profile_layers').where('profile_id', '=', l1).execute();
+    await t.services.deps.store.transaction((tx) => tx.logDerivations('layers', [{ workspaceId: ws.id, profileId: l1 }], t.clock().toISOString()).then(() => undefined));
+    expect(await storedLifecycle(l1)).toBeNull();
+
+    const next = restarted();
+    expect(await next.layers.recover()).toBe(1);
+    expect(await storedLifecycle(l1)).toBe('new');
+    expect(await logRows(ws.id, 'layers')).toEqual([]);
+  });
+
+  it('a periodic pass leaves rows younger than its grace period to the live queues', async () => {
+    const { workspace: ws } = await t.workspace('grace');
+    await t.services.ingest.ingest(ws, 'identify', { userId: 'g1', traits: { city: '上海' } }, 100);
+    await t.drain();
+    const g1 = await profileOf(ws, 'g1');
+    const next = restarted();
+    // (Earlier tests' rows, logged at the same test-clock time, are taken with it below.)
+    await next.audienceEngine.recover({ olderThanMs: 60_000 });
+    expect(await logRows(ws.id, 'audiences')).toEqual([g1]);
+    t.clock.advance(61_000);
+    expect(await next.audienceEngine.recover({ olderThanMs: 60_000 })).toBeGreaterThanOrEqual(1);
+    expect(await logRows(ws.id, 'audiences')).toEqual([]);
+  });
+
+  it('a profile merged away before recovery hands its memberships to the survivor', async () => {
+    const { workspace: ws } = await t.workspace('merged');
+    const vip = await t.services.tags.create(ws.id, { name: 'VIP' });
+    await t.services.ingest.ingest(ws, 'identify', { anonymousId: 'dev-m', traits: {} }, 100);
+    await t.drain();
+    const anon = (await t.services.profiles.lookup(ws.id, 'anonymous_id', 'dev-m')).id;
+    await t.services.tags.applyToProfile(ws.id, anon, { tagId: vip.id }, 'test');
+    // The identify that merges the anonymous profile into a new customer's; its evaluation is cut off.
+    await t.services.ingest.ingest(ws, 'identify', { userId: 'm1', anonymousId: 'dev-m', traits: { phone: '13800138000' } }, 100);
+    await t.drain();
+    const survivor = await profileOf(ws, 'm1');
+    expect(await logRows(ws.id, 'audiences')).toContain(anon);
+
+    const next = restarted();
+    await next.audienceEngine.recover();
+    const tagged = await t.services.deps.store.db.selectFrom('profile_tags').select('profile_id').where('tag_id', '=', vip.id).execute();
+    expect(tagged.map((r) => r.profile_id)).toEqual([survivor]);
+    expect(await logRows(ws.id, 'audiences')).toEqual([]);
+  });
+});
