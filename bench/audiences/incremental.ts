@@ -75,6 +75,8 @@ export async function runIncremental(services: Services, o: IncrementalOptions):
   const probeSentAt = new Map<string, number>();
   const profileIdByNum = new Map<number, string>();
   const latenciesMs: number[] = [];
+  const probeLog: [sentAtMs: number, latencyMs: number][] = [];
+  let phaseStart = Date.now();
   let membershipChanges = 0;
   services.audienceEngine.onMembershipChanged((ws, changes) => {
     if (ws !== o.workspace.id) return;
@@ -85,6 +87,7 @@ export async function runIncremental(services: Services, o: IncrementalOptions):
       const sentAt = probeSentAt.get(c.profileId);
       if (sentAt === undefined) continue;
       latenciesMs.push(t - sentAt);
+      probeLog.push([sentAt - phaseStart, -(t - sentAt)]);
       probeSentAt.delete(c.profileId);
     }
   });
@@ -116,6 +119,7 @@ export async function runIncremental(services: Services, o: IncrementalOptions):
         const sentAt = id === undefined ? undefined : probeSentAt.get(id);
         if (sentAt === undefined) continue;
         latenciesMs.push(t - sentAt);
+        probeLog.push([sentAt - phaseStart, t - sentAt]);
         probeSentAt.delete(id!);
       }
     });
@@ -163,6 +167,7 @@ export async function runIncremental(services: Services, o: IncrementalOptions):
     await session.post('Profiler.start');
   }
 
+  phaseStart = Date.now();
   const cpu0 = process.cpuUsage();
   const workerCpu0 = threadCpuMs(worker?.osThreadId);
   const audienceCpu0 = threadCpuMs(worker?.audienceOsThreadId);
@@ -224,6 +229,8 @@ export async function runIncremental(services: Services, o: IncrementalOptions):
     session.disconnect();
     process.stderr.write(`cpu profile of the incremental phase: ${file}\n`);
   }
+  // SIYU_BENCH_LATENCIES=<file>: each probe's send time (ms into the phase) and latency, to see when they were slow.
+  if (process.env.SIYU_BENCH_LATENCIES) writeFileSync(process.env.SIYU_BENCH_LATENCIES, probeLog.map(([at, ms]) => `${at} ${ms}`).join('\n') + '\n');
   await worker?.stop();
   await loop?.stop();
   await reevaluation?.stop();

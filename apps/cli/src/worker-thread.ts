@@ -35,6 +35,7 @@ export type FromWorker =
   | { type: 'stopped'; error?: string };
 
 const RESTART_DELAYS_MS = [100, 1000, 5000, 30_000];
+const WORKER_SCRIPT = new URL('../bin/worker-thread.js', import.meta.url);
 
 /**
  * The worker's young generation (V8 splits it in three: two 32 MB semi-spaces and new large
@@ -61,13 +62,14 @@ export class WorkerThread {
   private readonly processor: RoleThread;
   private readonly audience: RoleThread;
 
-  constructor(config: Config, services: Services, log: Logger, writerLock: SharedArrayBuffer | undefined) {
+  constructor(config: Config, services: Services, log: Logger, writerLock: SharedArrayBuffer | undefined, opts: { script?: URL } = {}) {
+    const script = opts.script ?? WORKER_SCRIPT;
     if ((config.workerThreads ?? defaultWorkerThreads()) === 1) {
-      this.processor = this.audience = new RoleThread('both', config, services, log, writerLock);
+      this.processor = this.audience = new RoleThread('both', config, services, log, writerLock, script);
       return;
     }
-    this.audience = new RoleThread('audience', config, services, log, writerLock);
-    this.processor = new RoleThread('processor', config, services, log, writerLock, (m) => this.audience.post({ ...m, type: 'announce' }));
+    this.audience = new RoleThread('audience', config, services, log, writerLock, script);
+    this.processor = new RoleThread('processor', config, services, log, writerLock, script, (m) => this.audience.post({ ...m, type: 'announce' }));
   }
 
   /** Observe committed batches (benchmarks); call before {@link start}. */
@@ -152,6 +154,8 @@ class RoleThread {
     private readonly services: Services,
     private readonly log: Logger,
     private readonly writerLock: SharedArrayBuffer | undefined,
+    /** The thread's entry point (tests give a stand-in). */
+    private readonly script: URL,
     private readonly onAnnounce?: (m: AnnouncementMessage) => void,
   ) {}
 
@@ -180,7 +184,7 @@ class RoleThread {
   start(): Promise<void> {
     const data: WorkerData = { role: this.role, config: this.config, writerLock: this.writerLock, reportBatches: this.batchListener !== undefined };
     // The processor's batches want the larger young generation (above); the audience thread keeps V8's default.
-    const worker = new Worker(new URL('../bin/worker-thread.js', import.meta.url), { workerData: data, ...(this.role !== 'audience' ? { resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB } } : {}) });
+    const worker = new Worker(this.script, { workerData: data, ...(this.role !== 'audience' ? { resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB } } : {}) });
     this.ready = false;
     this.worker = worker;
     // Read now: after the thread has ended, `worker.threadId` is -1.
@@ -226,15 +230,24 @@ class RoleThread {
           this.worker = null;
           this.ready = false;
         }
-        if (this.stopping || !ready) return;
-        const delay = RESTART_DELAYS_MS[Math.min(this.restarts, RESTART_DELAYS_MS.length - 1)]!;
-        this.restarts++;
-        this.log.error({ code, role: this.role, restartInMs: delay }, 'worker thread exited; restarting it');
-        setTimeout(() => {
-          if (!this.stopping) this.start().catch((e: unknown) => this.log.error({ err: String(e), role: this.role }, 'worker thread restart failed'));
-        }, delay).unref();
+        // Before it was ready: the start fails (a first start fails `siyu start`; a restart is tried again).
+        if (!ready) reject(new Error(`the ${this.role} worker thread exited with code ${code} before it was ready`));
+        else if (!this.stopping) this.restart(`worker thread exited with code ${code}; restarting it`);
       });
     });
+  }
+
+  /** Starts the thread again after a delay that grows with each failed attempt, until one is ready. */
+  private restart(why: string): void {
+    const delay = RESTART_DELAYS_MS[Math.min(this.restarts, RESTART_DELAYS_MS.length - 1)]!;
+    this.restarts++;
+    this.log.error({ role: this.role, restartInMs: delay, attempt: this.restarts }, why);
+    setTimeout(() => {
+      if (this.stopping) return;
+      this.start().catch((e: unknown) => {
+        if (!this.stopping) this.restart(`worker thread restart failed (${e instanceof Error ? e.message : String(e)}); trying again`);
+      });
+    }, delay).unref();
   }
 
   /** New messages are in the inbox (coalesced: one wake-up per turn of the event loop). */
