@@ -1,4 +1,5 @@
 import type { LayerService, Logger } from '@siyu/services';
+import { LogWatermarks } from './log-watermarks.ts';
 import { PeriodicLoop } from './periodic-loop.ts';
 import { RECOVER_AFTER_MS } from './reevaluation-loop.ts';
 
@@ -9,6 +10,7 @@ import { RECOVER_AFTER_MS } from './reevaluation-loop.ts';
  */
 export class LayersLoop extends PeriodicLoop<{ due: number; recomputed: string[] }> {
   private recovered = false;
+  private readonly watermarks = new LogWatermarks(RECOVER_AFTER_MS);
   constructor(
     private readonly layers: LayerService,
     log: Logger,
@@ -20,9 +22,16 @@ export class LayersLoop extends PeriodicLoop<{ due: number; recomputed: string[]
   /** One pass: due lifecycle changes, then due recomputes. */
   async tick(): Promise<{ due: number; recomputed: string[] }> {
     // The profiles the derivation log still holds for layers: at the first pass all of them (what a crash
-    // or kill left), later those older than RECOVER_AFTER_MS (younger ones may still be queued).
-    const recovered = await this.layers.recover(this.recovered ? { olderThanMs: RECOVER_AFTER_MS } : {});
-    this.recovered = true;
+    // or kill left), later those logged more than RECOVER_AFTER_MS before (younger ones may still be queued).
+    let recovered = 0;
+    if (!this.recovered) {
+      recovered = await this.layers.recover();
+      this.watermarks.note(Date.now(), await this.layers.lastLogged());
+      this.recovered = true;
+    } else {
+      const upTo = this.watermarks.note(Date.now(), await this.layers.lastLogged());
+      if (upTo !== undefined) recovered = await this.layers.recover({ upTo });
+    }
     const due = (await this.layers.runDue()) + recovered;
     const recomputed = await this.layers.recomputeDue();
     return { due, recomputed };

@@ -1,4 +1,5 @@
 import type { AudienceEngine, Logger } from '@siyu/services';
+import { LogWatermarks } from './log-watermarks.ts';
 import { PeriodicLoop } from './periodic-loop.ts';
 
 /**
@@ -22,17 +23,24 @@ export class ReevaluationLoop extends PeriodicLoop<{ expiredTags: number; reeval
   }
 
   private recoveredAt: number | null = null;
+  private readonly watermarks = new LogWatermarks(RECOVER_AFTER_MS);
 
   /**
    * Due re-evaluations; first (and every {@link RECOVER_EVERY_MS} after) the profiles the derivation log
-   * still holds — at the first pass all of them (what a crash or kill left unevaluated), later only
-   * those older than {@link RECOVER_AFTER_MS} (another process's engine died, say).
+   * still holds — at the first pass all of them (what a crash or kill left unevaluated), later only those
+   * logged more than {@link RECOVER_AFTER_MS} before (another process's engine died, say).
    */
   async tick(): Promise<{ expiredTags: number; reevaluated: number }> {
     const now = Date.now();
     let recovered = 0;
     if (this.recoveredAt === null || now - this.recoveredAt >= RECOVER_EVERY_MS) {
-      recovered = await this.engine.recover(this.recoveredAt === null ? {} : { olderThanMs: RECOVER_AFTER_MS });
+      const upTo = this.recoveredAt === null ? undefined : this.watermarks.note(now, await this.engine.lastLogged());
+      if (this.recoveredAt === null) {
+        recovered = await this.engine.recover();
+        this.watermarks.note(now, await this.engine.lastLogged());
+      } else if (upTo !== undefined) {
+        recovered = await this.engine.recover({ upTo });
+      }
       this.recoveredAt = now;
     }
     const r = await this.engine.runDue();

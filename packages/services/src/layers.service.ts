@@ -372,23 +372,30 @@ export class LayerService {
     }
   }
 
+  /** The number of the last derivation-log row so far (a sweep's bound, see `recover`). */
+  lastLogged(): Promise<number> {
+    return this.deps.store.lastDerivationSeq();
+  }
+
   /**
    * Re-evaluates the layers of the profiles the derivation log still holds for this service — processor
    * batches committed whose layer update a crash or a kill cut off (the queue is in memory) — and
-   * removes their rows; returns how many rows it took. At start every row (`olderThanMs` unset); from
-   * the layers loop only rows older than `olderThanMs` (younger ones may still be queued).
+   * removes their rows; returns how many rows it took. At start every row (`upTo` unset); from the
+   * layers loop only rows up to `upTo`, the last number logged some minutes before (younger ones may
+   * still be queued).
    */
-  recover(opts: { olderThanMs?: number } = {}): Promise<number> {
+  recover(opts: { upTo?: number } = {}): Promise<number> {
     return this.exclusive(async () => {
       const now = this.deps.clock();
       const store = this.deps.store;
-      const bound = opts.olderThanMs === undefined ? undefined : await store.derivationBound('layers', new Date(now.getTime() - opts.olderThanMs).toISOString());
       let total = 0;
       for (let after = 0; ; ) {
-        const page = await store.derivationPage('layers', after, RECOVER_PAGE, bound);
+        const page = await store.derivationPage('layers', after, RECOVER_PAGE, opts.upTo);
         if (page.length === 0) break;
         const byWs = new Map<string, Set<string>>();
         for (const r of page) {
+          // A profile erased since has nothing left to update.
+          if (r.workspaceId === null) continue;
           let ids = byWs.get(r.workspaceId);
           if (!ids) byWs.set(r.workspaceId, (ids = new Set()));
           ids.add(r.profileId);

@@ -111,19 +111,14 @@ export class ProcessorService {
       await tx.applyChanges(changes);
       // Recorded with the batch, removed by each consumer once its work has committed (a crash before
       // that leaves them for the next start: see AudienceEngine.recover, LayerService.recover).
-      const at = this.deps.clock().toISOString();
-      const forAudiences: { workspaceId: string; profileId: string }[] = [];
-      const forLayers: { workspaceId: string; profileId: string }[] = [];
-      for (const [workspaceId, t] of touchedByWs) {
-        for (const profileId of t.touched) forAudiences.push({ workspaceId, profileId });
-        for (const profileId of t.statsChanged) forLayers.push({ workspaceId, profileId });
-        for (const profileId of t.merged) {
-          forAudiences.push({ workspaceId, profileId });
-          forLayers.push({ workspaceId, profileId });
-        }
+      const forAudiences: string[] = [];
+      const forLayers: string[] = [];
+      for (const t of touchedByWs.values()) {
+        forAudiences.push(...t.touched, ...t.merged);
+        forLayers.push(...t.statsChanged, ...t.merged);
       }
-      const audiences = await tx.logDerivations('audiences', forAudiences, at);
-      const layers = await tx.logDerivations('layers', forLayers, at);
+      const audiences = await tx.logDerivations('audiences', forAudiences);
+      const layers = await tx.logDerivations('layers', forLayers);
       log = { ...(audiences ? { audiences } : {}), ...(layers ? { layers } : {}) };
       const committedAt = this.deps.clock().getTime();
       return { messages: items.length, latenciesMs: items.map((i) => committedAt - Date.parse(i.message.receivedAt)) };

@@ -330,7 +330,7 @@ function migrations(dialect: Dialect): Record<string, Migration> {
     },
     '0009_derivation_log': {
       async up(db: Kysely<any>) {
-        // Profiles a committed processor batch changed, one row per consumer (`audiences`, `layers`), removed
+        // Profiles a committed processor batch changed, one row per consumer (1 audiences, 2 layers), removed
         // by the consumer once its work for them has committed: what a crash takes from the in-memory queues
         // is found here at the next start (see SqlStore.logDerivations). Appended and removed in order, so
         // it costs a few sequential pages per batch. AUTOINCREMENT: a number is never used twice, so a
@@ -338,10 +338,8 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema
           .createTable('derivation_log')
           .addColumn('seq', dialect === 'postgres' ? 'bigserial' : 'integer', (c) => (dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement()))
-          .addColumn('consumer', 'text', (c) => c.notNull())
-          .addColumn('workspace_id', 'text', (c) => c.notNull())
+          .addColumn('consumer', 'smallint', (c) => c.notNull())
           .addColumn('profile_id', 'text', (c) => c.notNull())
-          .addColumn('logged_at', 'text', (c) => c.notNull())
           .execute();
       },
     },

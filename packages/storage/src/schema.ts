@@ -218,11 +218,9 @@ export interface ReevaluationsTable {
 
 export interface DerivationLogTable {
   seq: Generated<number>;
-  /** Who still has work for the profile: `audiences` or `layers`. */
-  consumer: string;
-  workspace_id: string;
+  /** Who still has work for the profile: 1 the audience engine, 2 the layer service. */
+  consumer: number;
   profile_id: string;
-  logged_at: string;
 }
 
 export interface Database {

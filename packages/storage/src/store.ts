@@ -27,6 +27,7 @@ export const GROUP_COMMIT_SPACING_MS = 2;
 
 /** Who keeps derived state current after processor batches (see {@link SqlStore.logDerivations}). */
 export type DerivationConsumer = 'audiences' | 'layers';
+const CONSUMER_CODES: Record<DerivationConsumer, number> = { audiences: 1, layers: 2 };
 /** Numbers of derivation-log rows, first and last, inclusive. */
 export type DerivationRange = readonly [first: number, last: number];
 
@@ -495,26 +496,22 @@ export class SqlStore {
    * consumer removes the range ({@link clearDerivations}) once that work has committed; rows a crash left
    * are read back at the next start ({@link derivationPage}). Only the processor appends, one batch at a
    * time (the SQLite writer, the PostgreSQL advisory lock), so a batch's rows take consecutive numbers.
+   * A row is the consumer (1 byte) and the profile id: ~40 bytes, a page per ~100 profiles.
    */
-  async logDerivations(consumer: DerivationConsumer, rows: readonly { workspaceId: string; profileId: string }[], at: string): Promise<DerivationRange | null> {
-    if (rows.length === 0) return null;
-    if (this.hot) return this.hot.logDerivations(consumer, rows, at);
+  async logDerivations(consumer: DerivationConsumer, profileIds: readonly string[]): Promise<DerivationRange | null> {
+    if (profileIds.length === 0) return null;
+    const code = CONSUMER_CODES[consumer];
+    if (this.hot) return this.hot.logDerivations(code, profileIds);
     if (this.dialect === 'postgres') {
       const r = await sql<{ first: string; last: string }>`
         with added as (
-          insert into derivation_log (consumer, workspace_id, profile_id, logged_at)
-          select ${consumer}, u.w, u.p, ${at} from unnest(${rows.map((r) => r.workspaceId)}::text[], ${rows.map((r) => r.profileId)}::text[]) as u(w, p)
-          returning seq)
+          insert into derivation_log (consumer, profile_id) select ${code}, u.p from unnest(${profileIds}::text[]) as u(p) returning seq)
         select min(seq) as first, max(seq) as last from added`.execute(this.db);
       return [Number(r.rows[0]!.first), Number(r.rows[0]!.last)];
     }
     let range: DerivationRange | null = null;
-    for (const part of chunk(rows, Math.floor(MAX_PARAMS / 4))) {
-      const added = await this.db
-        .insertInto('derivation_log')
-        .values(part.map((r) => ({ consumer, workspace_id: r.workspaceId, profile_id: r.profileId, logged_at: at })))
-        .returning('seq')
-        .execute();
+    for (const part of chunk(profileIds, Math.floor(MAX_PARAMS / 2))) {
+      const added = await this.db.insertInto('derivation_log').values(part.map((profileId) => ({ consumer: code, profile_id: profileId }))).returning('seq').execute();
       const seqs = added.map((a) => Number(a.seq));
       range = [range ? range[0] : Math.min(...seqs), Math.max(...seqs)];
     }
@@ -524,25 +521,30 @@ export class SqlStore {
   /** Removes `consumer`'s rows in these ranges (its work for them has committed). */
   async clearDerivations(consumer: DerivationConsumer, ranges: readonly DerivationRange[]): Promise<void> {
     for (const [first, last] of mergeRanges(ranges)) {
-      await this.db.deleteFrom('derivation_log').where('consumer', '=', consumer).where('seq', '>=', first).where('seq', '<=', last).execute();
+      await this.db.deleteFrom('derivation_log').where('consumer', '=', CONSUMER_CODES[consumer]).where('seq', '>=', first).where('seq', '<=', last).execute();
     }
   }
 
-  /** `consumer`'s rows after `afterSeq` and up to `maxSeq` (when given) in order, at most `limit`. */
-  async derivationPage(consumer: DerivationConsumer, afterSeq: number, limit: number, maxSeq?: number): Promise<{ seq: number; workspaceId: string; profileId: string }[]> {
-    let q = this.db.selectFrom('derivation_log').select(['seq', 'workspace_id', 'profile_id']).where('seq', '>', afterSeq).where('consumer', '=', consumer);
-    if (maxSeq !== undefined) q = q.where('seq', '<=', maxSeq);
-    const rows = await q.orderBy('seq').limit(limit).execute();
-    return rows.map((r) => ({ seq: Number(r.seq), workspaceId: r.workspace_id, profileId: r.profile_id }));
+  /**
+   * `consumer`'s rows after `afterSeq` and up to `maxSeq` (when given) in order, at most `limit`, with
+   * the profile's workspace (null when the profile is gone: erased).
+   */
+  async derivationPage(consumer: DerivationConsumer, afterSeq: number, limit: number, maxSeq?: number): Promise<{ seq: number; workspaceId: string | null; profileId: string }[]> {
+    let q = this.db
+      .selectFrom('derivation_log as d')
+      .leftJoin('profiles as p', 'p.id', 'd.profile_id')
+      .select(['d.seq', 'd.profile_id', 'p.workspace_id'])
+      .where('d.seq', '>', afterSeq)
+      .where('d.consumer', '=', CONSUMER_CODES[consumer]);
+    if (maxSeq !== undefined) q = q.where('d.seq', '<=', maxSeq);
+    const rows = await q.orderBy('d.seq').limit(limit).execute();
+    return rows.map((r) => ({ seq: Number(r.seq), workspaceId: r.workspace_id ?? null, profileId: r.profile_id }));
   }
 
-  /**
-   * The last number of `consumer`'s rows logged no later than `loggedBy`: rows are numbered in the order
-   * they are logged, so the rows before the first younger one (a scan from the oldest, which stops there).
-   */
-  async derivationBound(consumer: DerivationConsumer, loggedBy: string): Promise<number> {
-    const younger = await this.db.selectFrom('derivation_log').select('seq').where('consumer', '=', consumer).where('logged_at', '>', loggedBy).orderBy('seq').limit(1).executeTakeFirst();
-    return younger ? Number(younger.seq) - 1 : Number.MAX_SAFE_INTEGER;
+  /** The number of the last derivation-log row so far (0 when none was ever written). */
+  async lastDerivationSeq(): Promise<number> {
+    const r = await this.db.selectFrom('derivation_log').select((eb) => eb.fn.max('seq').as('seq')).executeTakeFirst();
+    return Number(r?.seq ?? 0);
   }
 
   // ---------------------------------------------------------------- processor writes

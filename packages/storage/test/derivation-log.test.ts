@@ -28,14 +28,14 @@ describe.each(TEST_BACKENDS)('derivation log storage on $name', (backend) => {
     await drop();
   });
 
-  const rows = (ids: string[]) => ids.map((profileId) => ({ workspaceId: 'ws_log', profileId }));
+  const rows = (ids: string[]) => ids;
   const all = async (consumer: 'audiences' | 'layers') => (await store.derivationPage(consumer, 0, 1000)).map((r) => r.profileId);
 
   it('a batch’s rows take consecutive numbers; each consumer removes only its own, by range', async () => {
     const [a, l, b] = await store.transaction(async (tx) => [
-      await tx.logDerivations('audiences', rows(['p1', 'p2', 'p3']), '2026-03-01T00:00:00.000Z'),
-      await tx.logDerivations('layers', rows(['p2']), '2026-03-01T00:00:00.000Z'),
-      await tx.logDerivations('audiences', [], '2026-03-01T00:00:00.000Z'),
+      await tx.logDerivations('audiences', rows(['p1', 'p2', 'p3'])),
+      await tx.logDerivations('layers', rows(['p2'])),
+      await tx.logDerivations('audiences', []),
     ]);
     expect(b).toBeNull();
     expect(a![1] - a![0]).toBe(2);
@@ -50,9 +50,9 @@ describe.each(TEST_BACKENDS)('derivation log storage on $name', (backend) => {
   });
 
   it('numbers are never used again once the table is empty', async () => {
-    const first = await store.transaction((tx) => tx.logDerivations('audiences', rows(['x']), '2026-03-01T00:00:00.000Z'));
+    const first = await store.transaction((tx) => tx.logDerivations('audiences', rows(['x'])));
     await store.clearDerivations('audiences', [first!]);
-    const second = await store.transaction((tx) => tx.logDerivations('audiences', rows(['y']), '2026-03-01T00:00:00.000Z'));
+    const second = await store.transaction((tx) => tx.logDerivations('audiences', rows(['y'])));
     expect(second![0]).toBeGreaterThan(first![1]);
     // A consumer clearing an old range late cannot take the new row.
     await store.clearDerivations('audiences', [first!]);
@@ -60,16 +60,16 @@ describe.each(TEST_BACKENDS)('derivation log storage on $name', (backend) => {
     await store.clearDerivations('audiences', [second!]);
   });
 
-  it('pages in order up to a bound; the bound is the last row logged by a time', async () => {
-    const old = await store.transaction((tx) => tx.logDerivations('audiences', rows(['o1', 'o2', 'o3']), '2026-03-01T00:00:00.000Z'));
-    await store.transaction((tx) => tx.logDerivations('layers', rows(['other']), '2026-03-01T00:00:30.000Z'));
-    await store.transaction((tx) => tx.logDerivations('audiences', rows(['n1']), '2026-03-01T00:01:00.000Z'));
-    const bound = await store.derivationBound('audiences', '2026-03-01T00:00:59.000Z');
-    expect(bound).toBeGreaterThanOrEqual(old![1]);
+  it('pages in order up to a bound, with each profile’s workspace (null when the profile is gone)', async () => {
+    const old = await store.transaction((tx) => tx.logDerivations('audiences', rows(['o1', 'o2', 'o3'])));
+    await store.transaction((tx) => tx.logDerivations('layers', rows(['other'])));
+    const bound = await store.lastDerivationSeq();
+    await store.transaction((tx) => tx.logDerivations('audiences', rows(['n1'])));
+    expect(await store.lastDerivationSeq()).toBe(bound + 1);
     expect((await store.derivationPage('audiences', 0, 2, bound)).map((r) => r.profileId)).toEqual(['o1', 'o2']);
     expect((await store.derivationPage('audiences', old![0] + 1, 10, bound)).map((r) => r.profileId)).toEqual(['o3']);
-    // Nothing younger than the time: no bound at all.
-    expect(await store.derivationBound('audiences', '2026-03-02T00:00:00.000Z')).toBe(Number.MAX_SAFE_INTEGER);
     expect(await all('audiences')).toEqual(['o1', 'o2', 'o3', 'n1']);
+    // No such profiles here: no workspace.
+    expect((await store.derivationPage('audiences', 0, 1)).map((r) => r.workspaceId)).toEqual([null]);
   });
 });

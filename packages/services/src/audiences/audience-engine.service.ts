@@ -295,24 +295,30 @@ export class AudienceEngine {
     }
   }
 
+  /** The number of the last derivation-log row so far (a sweep's bound, see `recover`). */
+  lastLogged(): Promise<number> {
+    return this.deps.store.lastDerivationSeq();
+  }
+
   /**
    * Evaluates the profiles the derivation log still holds for the engine — processor batches committed
    * whose evaluation a crash or a kill cut off (the queue is in memory) — and removes their rows; returns
-   * how many rows it took. At start every row (`olderThanMs` unset); from the re-evaluation loop only
-   * rows older than `olderThanMs`, since younger ones may still be in this or another process's queue
-   * (evaluating them again would be harmless, only wasted).
+   * how many rows it took. At start every row (`upTo` unset); from the re-evaluation loop only rows up
+   * to `upTo` — the last number logged some minutes before — since younger ones may still be in this or
+   * another process's queue (evaluating them again would be harmless, only wasted).
    */
-  recover(opts: { olderThanMs?: number } = {}): Promise<number> {
+  recover(opts: { upTo?: number } = {}): Promise<number> {
     return this.exclusive(async () => {
       const now = this.deps.clock();
       const sql = this.deps.store;
-      const bound = opts.olderThanMs === undefined ? undefined : await sql.derivationBound('audiences', new Date(now.getTime() - opts.olderThanMs).toISOString());
       let total = 0;
       for (let after = 0; ; ) {
-        const page = await sql.derivationPage('audiences', after, RECOVER_PAGE, bound);
+        const page = await sql.derivationPage('audiences', after, RECOVER_PAGE, opts.upTo);
         if (page.length === 0) break;
         const byWs = new Map<string, Set<string>>();
         for (const r of page) {
+          // A profile erased since has nothing left to update.
+          if (r.workspaceId === null) continue;
           let ids = byWs.get(r.workspaceId);
           if (!ids) byWs.set(r.workspaceId, (ids = new Set()));
           ids.add(r.profileId);

@@ -84,7 +84,7 @@ export class SqliteHotPath {
       repointEvents: p('update events set profile_id = ?, profile_num = (select num from profiles where id = ?) where profile_id = ?'),
       setMergedInto: p('update profiles set merged_into = ?, updated_at = ? where id = ?'),
       insertMerge: p('insert into merges (id, workspace_id, winner_id, loser_id, reason, message_id, actor, created_at, undone_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?)'),
-      logDerivation: p('insert into derivation_log (consumer, workspace_id, profile_id, logged_at) values (?, ?, ?, ?)'),
+      logDerivations: p('insert into derivation_log (consumer, profile_id) select ?, value from json_each(?)'),
       insertConflict: p(
         'insert into identity_conflicts (id, workspace_id, message_id, profile_id, other_profile_id, identifier_type, identifier_value, reason, created_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?)',
       ),
@@ -281,15 +281,12 @@ export class SqliteHotPath {
     return out;
   }
 
-  /** See SqlStore.logDerivations (in the caller's transaction). */
-  logDerivations(consumer: string, rows: readonly { workspaceId: string; profileId: string }[], at: string): [number, number] | null {
-    let first = 0;
-    let last = 0;
-    for (const r of rows) {
-      last = Number(this.s.logDerivation.run(consumer, r.workspaceId, r.profileId, at).lastInsertRowid);
-      if (first === 0) first = last;
-    }
-    return rows.length ? [first, last] : null;
+  /** See SqlStore.logDerivations (in the caller's transaction): one statement over a bound JSON array. */
+  logDerivations(consumer: number, profileIds: readonly string[]): [number, number] | null {
+    if (profileIds.length === 0) return null;
+    // One INSERT … SELECT numbers its rows consecutively (AUTOINCREMENT, one writer).
+    const last = Number(this.s.logDerivations.run(consumer, JSON.stringify(profileIds)).lastInsertRowid);
+    return [last - profileIds.length + 1, last];
   }
 
   applyChanges(c: { consumedSeqs: number[]; profiles: ProfileRow[]; identities: IdentityRow[]; events: EventRow[]; merges: MergeRow[]; conflicts: ConflictRow[] }): void {
