@@ -25,9 +25,9 @@ const evaluates = role !== 'processor';
 if (!evaluates) {
   // What each batch (and each layer update) changed goes to the audience thread, through the server thread.
   rt.services.processor.onProfilesChanged((workspaceId, touched, merged, _stats, changes, log) =>
-    post({ type: 'announce', workspaceId, touched, merged, ...(changes ? { changes } : {}), ...(log?.audiences ? { log: log.audiences } : {}) }),
+    post({ type: 'announce', workspaceId, touched, merged, ...(changes ? { changes } : {}), ...(log?.audiences ? { log: [log.audiences] } : {}) }),
   );
-  rt.services.layers.onLayersChanged((workspaceId, layers) => post({ type: 'announce', workspaceId, layers }));
+  rt.services.layers.onLayersChanged((workspaceId, layers, log) => post({ type: 'announce', workspaceId, layers, ...(log ? { log } : {}) }));
 } else {
   // Membership and profile changes made here keep the server thread's roaring index current.
   rt.services.audienceEngine.index.forwardTo((workspaceId, ops) => post({ type: 'index', workspaceId, ops: [...ops] }));

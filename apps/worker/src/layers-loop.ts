@@ -24,14 +24,21 @@ export class LayersLoop extends PeriodicLoop<{ due: number; recomputed: string[]
     // The profiles the derivation log still holds for layers: at the first pass all of them (what a crash
     // or kill left), later those logged more than RECOVER_AFTER_MS before (younger ones may still be queued).
     let recovered = 0;
-    if (!this.recovered) {
-      recovered = await this.layers.recover();
-      this.watermarks.note(Date.now(), await this.layers.lastLogged());
-      this.recovered = true;
-    } else {
-      const upTo = this.watermarks.note(Date.now(), await this.layers.lastLogged());
-      if (upTo !== undefined) recovered = await this.layers.recover({ upTo });
+    try {
+      if (!this.recovered) {
+        const now = Date.now();
+        const last = await this.layers.lastLogged();
+        recovered = await this.layers.recover();
+        this.watermarks.note(now, last);
+      } else {
+        const upTo = this.watermarks.note(Date.now(), await this.layers.lastLogged());
+        if (upTo !== undefined) recovered = await this.layers.recover({ upTo });
+      }
+    } catch (e) {
+      // Due lifecycle moves and recomputes go on; the rows wait for the next sweep.
+      this.log.error({ err: e instanceof Error ? e.message : String(e) }, 'derivation-log sweep failed');
     }
+    this.recovered = true;
     const due = (await this.layers.runDue()) + recovered;
     const recomputed = await this.layers.recomputeDue();
     return { due, recomputed };

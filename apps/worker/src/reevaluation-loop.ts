@@ -35,11 +35,18 @@ export class ReevaluationLoop extends PeriodicLoop<{ expiredTags: number; reeval
     let recovered = 0;
     if (this.recoveredAt === null || now - this.recoveredAt >= RECOVER_EVERY_MS) {
       const upTo = this.recoveredAt === null ? undefined : this.watermarks.note(now, await this.engine.lastLogged());
-      if (this.recoveredAt === null) {
-        recovered = await this.engine.recover();
-        this.watermarks.note(now, await this.engine.lastLogged());
-      } else if (upTo !== undefined) {
-        recovered = await this.engine.recover({ upTo });
+      try {
+        if (this.recoveredAt === null) {
+          // The number first, then the pass: rows after it are younger than this sample says.
+          const last = await this.engine.lastLogged();
+          recovered = await this.engine.recover();
+          this.watermarks.note(now, last);
+        } else if (upTo !== undefined) {
+          recovered = await this.engine.recover({ upTo });
+        }
+      } catch (e) {
+        // Due re-evaluations go on; the rows wait for the next sweep.
+        this.log.error({ err: e instanceof Error ? e.message : String(e) }, 'derivation-log sweep failed');
       }
       this.recoveredAt = now;
     }

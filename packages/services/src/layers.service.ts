@@ -107,7 +107,11 @@ export interface LifecycleReport {
 }
 
 /** Fired after layer rows change (deleted rows of merged-away profiles included). */
-export type LayersChangedListener = (workspaceId: string, profileIds: ReadonlySet<string>) => void;
+/**
+ * `log`: the derivation-log rows recorded for the audience engine with these layer writes (removed once it
+ * has evaluated them), when the change came with any.
+ */
+export type LayersChangedListener = (workspaceId: string, profileIds: ReadonlySet<string>, log?: DerivationRange[]) => void;
 
 export interface LayerServiceOptions {
   /**
@@ -138,6 +142,8 @@ export class LayerService {
   private tail: Promise<void> = Promise.resolve();
   private readonly pending = new Map<string, { touched: Set<string>; merged: Set<string> }>();
   private flushQueued = false;
+  /** Derivation-log ranges recorded for the audience engine by layer writes not yet announced (see notify). */
+  private readonly audienceLog: DerivationRange[] = [];
   /** Derivation-log ranges of the changes in {@link pending}: removed after the flush that applies them. */
   private logRanges: DerivationRange[] = [];
   /** Workspaces too large for an inline recompute that have none yet: the loop runs it. */
@@ -401,10 +407,19 @@ export class LayerService {
           ids.add(r.profileId);
         }
         // Evaluated from current stats; rows of profiles merged away or erased since are removed by evaluate().
-        for (const [ws, ids] of byWs) await this.applyBatch(ws, ids, new Set(), now);
+        let failed = false;
+        for (const [ws, ids] of byWs) {
+          try {
+            await this.applyBatch(ws, ids, new Set(), now);
+          } catch (e) {
+            // The page's rows stay for the next pass; the other workspaces go on.
+            failed = true;
+            this.logError(ws, 'recovering layer updates failed; tried again later', e);
+          }
+        }
         const first = page[0]!.seq;
         after = page[page.length - 1]!.seq;
-        await store.clearDerivations('layers', [[first, after]]);
+        if (!failed) await store.clearDerivations('layers', [[first, after]]);
         total += page.length;
         if (page.length < RECOVER_PAGE) break;
       }
@@ -501,7 +516,8 @@ export class LayerService {
   /** Re-evaluates `ids` from their current stats under the workspace lock; returns those whose layers changed. */
   private async evaluate(workspaceId: string, ids: readonly string[], now: Date, ctx: Context, known?: Map<string, { stats: OrderStats; score: RfmScore }>): Promise<string[]> {
     if (ids.length === 0) return [];
-    return this.store.transaction(async (tx) => {
+    let logged: DerivationRange | null = null;
+    const changed = await this.store.transaction(async (tx) => {
       const stats = await tx.statsOf(workspaceId, ids);
       const existing = await tx.layersOf(workspaceId, ids);
       const before = new Map(existing.map((r) => [r.profileId, r]));
@@ -516,10 +532,16 @@ export class LayerService {
         if (!old || !sameLayers(old, row)) changed.push(s.profileId);
       }
       await tx.upsertLayers(writes);
+      // The engine re-evaluates profiles whose layers changed once told (notify): recorded with the write, so
+      // a crash before that leaves them for its recover().
+      logged = await tx.logDerivations('audiences', changed);
       // Rows left over belong to profiles no longer canonical (merged away or erased).
       if (before.size) changed.push(...(await tx.deleteLayers(workspaceId, [...before.keys()])));
       return changed;
     }, lockKeyOf(workspaceId));
+    // Committed: the numbers are the rows' (a rolled-back insert's numbers are used again on SQLite).
+    if (logged) this.audienceLog.push(logged);
+    return changed;
   }
 
   private evaluateOne(workspaceId: string, s: OrderStats, now: Date, ctx: Context, known: { stats: OrderStats; score: RfmScore } | undefined): LayerRow {
@@ -563,10 +585,11 @@ export class LayerService {
 
   private notify(workspaceId: string, changed: Iterable<string>): void {
     const ids: ReadonlySet<string> = new Set(changed);
-    if (ids.size === 0) return;
+    const log = this.audienceLog.splice(0);
+    if (ids.size === 0 && log.length === 0) return;
     for (const l of this.listeners) {
       try {
-        l(workspaceId, ids);
+        l(workspaceId, ids, log.length ? log : undefined);
       } catch (e) {
         this.logError(workspaceId, 'a layers-changed listener failed', e);
       }

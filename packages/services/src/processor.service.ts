@@ -43,8 +43,8 @@ export type ProfileChangeListener = (
   /** What changed per profile of `profileIds`, when known (processor batches): audiences skip profiles no definition depends on. */
   changes?: ReadonlyMap<string, ProfileChange>,
   /**
-   * The batch's derivation-log rows per consumer (every workspace of the batch: the same ranges reach
-   * each workspace's call). A consumer removes its range once its work for the batch has committed.
+   * The batch's derivation-log rows per consumer, for every workspace of the batch: given with the last
+   * workspace's call (after the others). A consumer removes its range once its work for the batch has committed.
    */
   log?: DerivationLog,
 ) => void;
@@ -123,7 +123,12 @@ export class ProcessorService {
       const committedAt = this.deps.clock().getTime();
       return { messages: items.length, latenciesMs: items.map((i) => committedAt - Date.parse(i.message.receivedAt)) };
     }, PROCESSOR_LOCK);
-    for (const [ws, t] of touchedByWs) for (const l of this.listeners) l(ws, t.touched, t.merged, t.statsChanged, t.changes, log);
+    // The log's ranges cover every workspace of the batch: they go with the last workspace's call only, so
+    // a consumer that starts on one workspace's work does not remove rows of another it has not queued yet.
+    const entries = [...touchedByWs];
+    entries.forEach(([ws, t], i) => {
+      for (const l of this.listeners) l(ws, t.touched, t.merged, t.statsChanged, t.changes, i === entries.length - 1 ? log : undefined);
+    });
     return report;
   }
 

@@ -65,12 +65,13 @@ describe.each(TEST_BACKENDS)('derivation log on $name', (backend) => {
     const c2 = await profileOf(ws, 'c2');
     // Committed, never evaluated: c1 is not a member, and the log holds both profiles for the engine.
     expect(await members(t.services, ws.id, segment.id)).toEqual([]);
-    expect((await logRows(ws.id, 'audiences')).sort()).toEqual([c1, c2].sort());
+    // Each profile twice: from the batch, and from the layer write that gave the new profile its stage.
+    expect((await logRows(ws.id, 'audiences')).sort()).toEqual([c1, c1, c2, c2].sort());
     // The layer service followed the batch: its row (c1's order statistics changed) is gone already.
     expect(await logRows(ws.id, 'layers')).toEqual([]);
 
     const next = restarted();
-    expect(await next.audienceEngine.recover()).toBe(2);
+    expect(await next.audienceEngine.recover()).toBe(4);
     expect(await members(next, ws.id, segment.id)).toEqual([c1]);
     expect((await next.segments.get(ws.id, segment.id)).count).toBe(1);
     expect(await logRows(ws.id, 'audiences')).toEqual([]);
@@ -113,16 +114,19 @@ describe.each(TEST_BACKENDS)('derivation log on $name', (backend) => {
     const { workspace: ws } = await t.workspace('bounded');
     await t.services.ingest.ingest(ws, 'identify', { userId: 'g1', traits: { city: '上海' } }, 100);
     await t.drain();
+    await t.services.layers.settled();
     const next = restarted();
     const bound = await next.audienceEngine.lastLogged();
     await t.services.ingest.ingest(ws, 'identify', { userId: 'g2', traits: { city: '上海' } }, 100);
     await t.drain();
+    await t.services.layers.settled();
     const [g1, g2] = [await profileOf(ws, 'g1'), await profileOf(ws, 'g2')];
-    expect(await logRows(ws.id, 'audiences')).toEqual([g1, g2]);
-    // (Earlier tests' rows, logged before the bound, are taken with g1.)
+    // Each from the batch and from its first layer write.
+    expect(await logRows(ws.id, 'audiences')).toEqual([g1, g1, g2, g2]);
+    // (Earlier tests' rows, logged before the bound, are taken with g1's.)
     await next.audienceEngine.recover({ upTo: bound });
-    expect(await logRows(ws.id, 'audiences')).toEqual([g2]);
-    expect(await next.audienceEngine.recover()).toBe(1);
+    expect(await logRows(ws.id, 'audiences')).toEqual([g2, g2]);
+    expect(await next.audienceEngine.recover()).toBe(2);
     expect(await logRows(ws.id, 'audiences')).toEqual([]);
   });
 
@@ -137,6 +141,35 @@ describe.each(TEST_BACKENDS)('derivation log on $name', (backend) => {
     await next.layers.recover();
     const left = await t.services.deps.store.db.selectFrom('derivation_log').select('seq').where('profile_id', '=', e1).execute();
     expect(left).toEqual([]);
+  });
+
+  it('a batch of two workspaces gives its log ranges with the last workspace only', async () => {
+    const { workspace: a } = await t.workspace('two a');
+    const { workspace: b } = await t.workspace('two b');
+    const calls: { ws: string; log: unknown }[] = [];
+    t.services.processor.onProfilesChanged((ws, _touched, _merged, _stats, _changes, log) => calls.push({ ws, log }));
+    await t.services.ingest.ingest(a, 'identify', { userId: 'w1', traits: {} }, 100);
+    await t.services.ingest.ingest(b, 'track', { userId: 'w2', event: 'Order Completed', properties: { total: 1 } }, 100);
+    await t.drain();
+    const mine = calls.filter((c) => c.ws === a.id || c.ws === b.id);
+    expect(mine.map((c) => c.ws)).toEqual([a.id, b.id]);
+    expect(mine[0]!.log).toBeUndefined();
+    expect(mine[1]!.log).toEqual({ audiences: expect.any(Array), layers: expect.any(Array) });
+  });
+
+  it('a layer change records work for the engine too: its evaluation survives a crash after the batch’s', async () => {
+    const { workspace: ws } = await t.workspace('layer driven');
+    const segment = await t.services.segments.create(ws.id, { name: '新客', definition: { version: 1, condition: { lifecycle: 'new' } } });
+    await t.services.ingest.ingest(ws, 'track', { userId: 'n1', event: 'Order Completed', properties: { total: 30 } }, 100);
+    await t.drain();
+    await t.services.layers.settled();
+    const n1 = await profileOf(ws, 'n1');
+    // One row from the batch, one from the layer write that made n1 `new`.
+    expect(await logRows(ws.id, 'audiences')).toEqual([n1, n1]);
+    const next = restarted();
+    await next.audienceEngine.recover();
+    expect(await members(next, ws.id, segment.id)).toEqual([n1]);
+    expect(await logRows(ws.id, 'audiences')).toEqual([]);
   });
 
   it('a profile merged away before recovery hands its memberships to the survivor', async () => {

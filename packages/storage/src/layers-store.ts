@@ -64,6 +64,11 @@ export class LayerStore {
     return this.store.transaction((tx) => fn(new LayerStore(tx)), lockKey);
   }
 
+  /** See SqlStore.logDerivations (in this store's transaction). */
+  logDerivations(consumer: 'audiences' | 'layers', profileIds: readonly string[]): Promise<readonly [number, number] | null> {
+    return this.store.logDerivations(consumer, profileIds);
+  }
+
   // ---------------------------------------------------------------- settings
 
   /** The workspace's stored settings document, or undefined when never written. */

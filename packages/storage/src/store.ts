@@ -518,11 +518,17 @@ export class SqlStore {
     return range;
   }
 
-  /** Removes `consumer`'s rows in these ranges (its work for them has committed). */
+  /**
+   * Removes `consumer`'s rows in these ranges (its work for them has committed), in one transaction: on
+   * SQLite it takes its turn at the writer lock the threads share rather than wait in SQLite's busy handler.
+   */
   async clearDerivations(consumer: DerivationConsumer, ranges: readonly DerivationRange[]): Promise<void> {
-    for (const [first, last] of mergeRanges(ranges)) {
-      await this.db.deleteFrom('derivation_log').where('consumer', '=', CONSUMER_CODES[consumer]).where('seq', '>=', first).where('seq', '<=', last).execute();
-    }
+    if (ranges.length === 0) return;
+    await this.transaction(async (tx) => {
+      for (const [first, last] of mergeRanges(ranges)) {
+        await tx.db.deleteFrom('derivation_log').where('consumer', '=', CONSUMER_CODES[consumer]).where('seq', '>=', first).where('seq', '<=', last).execute();
+      }
+    });
   }
 
   /**

@@ -26,8 +26,8 @@ export interface ProfilesAnnouncement {
   merged?: ReadonlySet<string>;
   layers?: ReadonlySet<string>;
   changes?: ReadonlyMap<string, ProfileChange>;
-  /** The processor batch's derivation-log rows for the engine: removed once they are evaluated. */
-  log?: DerivationRange;
+  /** Derivation-log rows recorded for the engine with these changes: removed once they are evaluated. */
+  log?: readonly DerivationRange[];
 }
 
 /** Why a membership changed, as recorded in history. */
@@ -128,8 +128,8 @@ export class AudienceEngine {
     this.pageSize = opts.pageSize ?? 1000;
     this.readOutsideLock = opts.readOutsideLock === true && deps.store.dialect === 'sqlite';
     if (opts.follow === false) return;
-    processor.onProfilesChanged((ws, touched, merged, _stats, changes, log) => this.enqueue(ws, { touched, merged, ...(changes ? { changes } : {}), ...(log?.audiences ? { log: log.audiences } : {}) }));
-    layers?.onLayersChanged((ws, ids) => this.enqueue(ws, { layers: ids }));
+    processor.onProfilesChanged((ws, touched, merged, _stats, changes, log) => this.enqueue(ws, { touched, merged, ...(changes ? { changes } : {}), ...(log?.audiences ? { log: [log.audiences] } : {}) }));
+    layers?.onLayersChanged((ws, ids, log) => this.enqueue(ws, { layers: ids, ...(log ? { log } : {}) }));
   }
 
   onMembershipChanged(listener: MembershipListener): void {
@@ -221,7 +221,7 @@ export class AudienceEngine {
   }
 
   private enqueue(workspaceId: string, change: ProfilesAnnouncement): void {
-    if (change.log) this.logRanges.push(change.log);
+    if (change.log) this.logRanges.push(...change.log);
     let p = this.pending.get(workspaceId);
     if (!p) this.pending.set(workspaceId, (p = { touched: new Set(), merged: new Set(), layers: new Set(), changes: new Map(), undescribed: new Set() }));
     for (const id of change.touched ?? []) {
@@ -284,12 +284,12 @@ export class AudienceEngine {
         await this.evaluateGroups(ws, [all, ...groups.values()], now, p.touched.size ? 'event' : 'layers');
       } catch (e) {
         this.deps.log.error({ workspaceId: ws, err: e instanceof Error ? { message: e.message, stack: e.stack } : String(e) }, 'audience update failed; the profiles are scheduled for re-evaluation');
-        await this.store.setDue(ws, [...ids].map((profileId) => ({ profileId, dueAt: now.toISOString() }))).catch(() => {
-          failed = true;
-        });
+        await this.store.setDue(ws, [...ids].map((profileId) => ({ profileId, dueAt: now.toISOString() }))).catch(() => undefined);
+        // Kept for recover(): profiles merged away are not in the schedule, and the schedule may have failed too.
+        failed = true;
       }
     }
-    // Evaluated (or scheduled): their log rows go. Left in place if even the schedule failed, for recover().
+    // Evaluated: their log rows go (after a failure they stay for recover(), which evaluates them again).
     if (logged.length && !failed) {
       await this.deps.store.clearDerivations('audiences', logged).catch((e: unknown) => this.deps.log.warn({ err: String(e) }, 'could not clear the derivation log; the rows are evaluated again later'));
     }
@@ -323,15 +323,22 @@ export class AudienceEngine {
           if (!ids) byWs.set(r.workspaceId, (ids = new Set()));
           ids.add(r.profileId);
         }
+        let failed = false;
         for (const [ws, set] of byWs) {
           const ids = [...set];
-          // Merged away: memberships move to the survivor (skipped for the others); the rest against every definition.
-          await this.handleMerged(ws, ids, now);
-          await this.evaluateProfiles(ws, ids, now, 'event');
+          try {
+            // Merged away: memberships move to the survivor (skipped for the others); the rest against every definition.
+            await this.handleMerged(ws, ids, now);
+            await this.evaluateProfiles(ws, ids, now, 'event');
+          } catch (e) {
+            // The page's rows stay for the next pass; the other workspaces go on.
+            failed = true;
+            this.deps.log.error({ workspaceId: ws, err: e instanceof Error ? e.message : String(e) }, 'recovering audience updates failed; tried again later');
+          }
         }
         const first = page[0]!.seq;
         after = page[page.length - 1]!.seq;
-        await sql.clearDerivations('audiences', [[first, after]]);
+        if (!failed) await sql.clearDerivations('audiences', [[first, after]]);
         total += page.length;
         if (page.length < RECOVER_PAGE) break;
       }
