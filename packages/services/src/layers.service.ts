@@ -18,6 +18,7 @@ import {
 import { LayerStore, type DerivationRange, type LayerRow, type OrderStats } from '@siyu/storage';
 import { z } from 'zod';
 import type { ServiceDeps } from './deps.ts';
+import { DerivationClearer } from './derivation-clearer.ts';
 import type { ProcessorService } from './processor.service.ts';
 
 const DAY_MS = 86_400_000;
@@ -144,6 +145,7 @@ export class LayerService {
   private flushQueued = false;
   /** Derivation-log ranges recorded for the audience engine by layer writes not yet announced (see notify). */
   private readonly audienceLog: DerivationRange[] = [];
+  private readonly clearer: DerivationClearer;
   /** Derivation-log ranges of the changes in {@link pending}: removed after the flush that applies them. */
   private logRanges: DerivationRange[] = [];
   /** Workspaces too large for an inline recompute that have none yet: the loop runs it. */
@@ -155,6 +157,7 @@ export class LayerService {
     opts: LayerServiceOptions = {},
   ) {
     this.store = new LayerStore(deps.store);
+    this.clearer = new DerivationClearer(deps.store, 'layers', deps.log);
     this.exactBelow = opts.exactBelow ?? 1000;
     // Only profiles whose order statistics changed: a page view of a known customer moves no layer.
     processor.onProfilesChanged((ws, touched, merged, statsChanged, _changes, log) => this.enqueue(ws, statsChanged ?? touched, merged, log?.layers));
@@ -169,8 +172,9 @@ export class LayerService {
     for (;;) {
       const t = this.tail;
       await t;
-      if (t === this.tail && this.pending.size === 0) return;
+      if (t === this.tail && this.pending.size === 0) break;
     }
+    await this.clearer.flush();
   }
 
   // ---------------------------------------------------------------- settings
@@ -373,9 +377,7 @@ export class LayerService {
       }
     }
     // Done: their log rows go (left for recover() if anything failed).
-    if (logged.length && !failed) {
-      await this.deps.store.clearDerivations('layers', logged).catch((e: unknown) => this.logError('', 'could not clear the derivation log; the rows are evaluated again later', e));
-    }
+    if (!failed) this.clearer.add(logged);
   }
 
   /** The number of the last derivation-log row so far (a sweep's bound, see `recover`). */

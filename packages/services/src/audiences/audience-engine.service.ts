@@ -8,6 +8,7 @@ import { CandidatePlanner, type CandidateSet } from './candidate-planner.ts';
 import { MEMBERSHIP_EVENTS, pageNeedsOf, WorkspaceModel, type CompiledDefinition, type DefinitionKind } from './definitions.ts';
 import { evaluateRow, toEvaluationProfile, type DerivedChange } from './evaluation.ts';
 import { yieldToEventLoop } from './yield.ts';
+import { DerivationClearer } from '../derivation-clearer.ts';
 
 /** Same key as the processor's lock (processor.service.ts): it guards the numbering of profiles. */
 const PROCESSOR_LOCK = 7070_0001;
@@ -110,6 +111,7 @@ export class AudienceEngine {
   private flushQueued = false;
   /** Derivation-log ranges of the changes in {@link pending}: removed after the flush that evaluates them. */
   private logRanges: DerivationRange[] = [];
+  private readonly clearer: DerivationClearer;
   private tail: Promise<void> = Promise.resolve();
   private readonly modelMaxAgeMs: number;
   private readonly pageSize: number;
@@ -123,6 +125,7 @@ export class AudienceEngine {
     opts: AudienceEngineOptions = {},
   ) {
     this.store = new AudienceStore(deps.store);
+    this.clearer = new DerivationClearer(deps.store, 'audiences', deps.log);
     this.index = new AudienceIndex(this.store, () => Date.now(), { processorLock: PROCESSOR_LOCK, singleWriter: deps.store.dialect === 'sqlite', ...(opts.indexMaxAgeMs !== undefined ? { maxAgeMs: opts.indexMaxAgeMs } : {}) });
     this.modelMaxAgeMs = opts.modelMaxAgeMs ?? 30_000;
     this.pageSize = opts.pageSize ?? 1000;
@@ -141,8 +144,9 @@ export class AudienceEngine {
     for (;;) {
       const t = this.tail;
       await t;
-      if (t === this.tail && this.pending.size === 0 && !this.flushQueued) return;
+      if (t === this.tail && this.pending.size === 0 && !this.flushQueued) break;
     }
+    await this.clearer.flush();
   }
 
   /**
@@ -290,9 +294,7 @@ export class AudienceEngine {
       }
     }
     // Evaluated: their log rows go (after a failure they stay for recover(), which evaluates them again).
-    if (logged.length && !failed) {
-      await this.deps.store.clearDerivations('audiences', logged).catch((e: unknown) => this.deps.log.warn({ err: String(e) }, 'could not clear the derivation log; the rows are evaluated again later'));
-    }
+    if (!failed) this.clearer.add(logged);
   }
 
   /** The number of the last derivation-log row so far (a sweep's bound, see `recover`). */
