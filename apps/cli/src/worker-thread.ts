@@ -35,6 +35,8 @@ export type FromWorker =
   | { type: 'stopped'; error?: string };
 
 const RESTART_DELAYS_MS = [100, 1000, 5000, 30_000];
+/** A thread that has run this long since it was ready is restarted after the shortest delay again. */
+const STABLE_MS = 60_000;
 const WORKER_SCRIPT = new URL('../bin/worker-thread.js', import.meta.url);
 
 /**
@@ -135,7 +137,9 @@ function defaultWorkerThreads(): 1 | 2 {
 class RoleThread {
   private worker: Worker | null = null;
   private stopping = false;
+  /** Restarts since the thread last ran for {@link STABLE_MS}: the next one waits the longer for each. */
   private restarts = 0;
+  private readyAt = 0;
   private notifyQueued = false;
   private batchListener: ((messages: number, latenciesMs: number[]) => void) | undefined;
   private readonly indexListeners: ((workspaceId: string, ops: readonly IndexOp[]) => void)[] = [];
@@ -197,7 +201,7 @@ class RoleThread {
             ready = true;
             this.ready = true;
             this.osThreadId = m.tid;
-            this.restarts = 0;
+            this.readyAt = Date.now();
             for (const q of this.queued.splice(0)) worker.postMessage(q);
             resolve();
             return;
@@ -232,7 +236,11 @@ class RoleThread {
         }
         // Before it was ready: the start fails (a first start fails `siyu start`; a restart is tried again).
         if (!ready) reject(new Error(`the ${this.role} worker thread exited with code ${code} before it was ready`));
-        else if (!this.stopping) this.restart(`worker thread exited with code ${code}; restarting it`);
+        else if (!this.stopping) {
+          // A thread that ran a while starts again at once; one that dies soon after each start waits longer each time.
+          if (Date.now() - this.readyAt >= STABLE_MS) this.restarts = 0;
+          this.restart(`worker thread exited with code ${code}; restarting it`);
+        }
       });
     });
   }

@@ -11,7 +11,7 @@ afterEach(() => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
-it('a worker thread that dies is restarted, and a restart that fails before it is ready is tried again', { timeout: 20_000 }, async () => {
+it('a worker thread that dies is restarted, a restart that fails before it is ready is tried again, and quick crashes wait longer each time', { timeout: 30_000 }, async () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'siyu-worker-'));
   dirs.push(dataDir);
   const r = loadConfig({ SIYU_DATA_DIR: dataDir, SIYU_WORKER_THREADS: '1', SIYU_LOG_LEVEL: 'silent' });
@@ -24,10 +24,18 @@ it('a worker thread that dies is restarted, and a restart that fails before it i
     for (const op of ops) if (op.op === 'profile') started.push(op.num);
   });
   await worker.start();
+  const waitFor = async (n: number, ms: number) => {
+    const deadline = Date.now() + ms;
+    while (started.length < n && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+  };
   // Attempt 1 runs and crashes; attempt 2 (after 100 ms) fails before it is ready; attempt 3 (after 1 s) runs.
-  const deadline = Date.now() + 15_000;
-  while (started.length < 2 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+  await waitFor(2, 15_000);
   expect(started).toEqual([1, 3]);
-  expect(readFileSync(join(dataDir, 'attempts'), 'utf8')).toBe('3');
+  // Attempt 3 crashes soon after it is ready too: the delays keep growing (5 s now), not back to 100 ms.
+  await new Promise((resolve) => setTimeout(resolve, 2_000));
+  expect(started).toEqual([1, 3]);
+  await waitFor(3, 10_000);
+  expect(started).toEqual([1, 3, 4]);
+  expect(readFileSync(join(dataDir, 'attempts'), 'utf8')).toBe('4');
   await worker.stop(5_000);
 });
