@@ -136,8 +136,8 @@ export class ProcessorService {
    * Tells the listeners (layers, audiences) that profiles changed outside a batch — after an
    * unmerge (`touched`) or an erasure (`removed`).
    */
-  announce(workspaceId: string, touched: ReadonlySet<string>, removed: ReadonlySet<string>): void {
-    for (const l of this.listeners) l(workspaceId, touched, removed);
+  announce(workspaceId: string, touched: ReadonlySet<string>, removed: ReadonlySet<string>, log?: DerivationLog): void {
+    for (const l of this.listeners) l(workspaceId, touched, removed, undefined, undefined, log);
   }
 
   /** Processes messages one at a time to find the one that fails, and dead-letters it. */

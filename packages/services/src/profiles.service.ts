@@ -2,7 +2,7 @@ import { AppError, applyMessage, emptyProfileState, extractIdentifiers, notFound
 import type { WorkspaceStats } from '@siyu/storage';
 import type { ServiceDeps } from './deps.ts';
 import { hashIdentifier } from './ids.ts';
-import { PROCESSOR_LOCK } from './processor.service.ts';
+import { PROCESSOR_LOCK, type DerivationLog } from './processor.service.ts';
 import type { WorkspaceService } from './workspaces.service.ts';
 
 export interface ProfileView {
@@ -43,15 +43,18 @@ export class ProfileService {
     this.decorators.push(d);
   }
 
-  /** Called after an unmerge (`touched`) or erasure (`removed`) commits, so derived state follows. */
-  onChanged(fn: (workspaceId: string, touched: ReadonlySet<string>, removed: ReadonlySet<string>) => void): void {
+  /**
+   * Called after an unmerge (`touched`) or erasure (`removed`) commits, so derived state follows; `log`: the
+   * derivation-log rows recorded with an unmerge (see SqlStore.logDerivations).
+   */
+  onChanged(fn: (workspaceId: string, touched: ReadonlySet<string>, removed: ReadonlySet<string>, log?: DerivationLog) => void): void {
     this.changeListeners.push(fn);
   }
 
-  private readonly changeListeners: Array<(workspaceId: string, touched: ReadonlySet<string>, removed: ReadonlySet<string>) => void> = [];
+  private readonly changeListeners: Array<(workspaceId: string, touched: ReadonlySet<string>, removed: ReadonlySet<string>, log?: DerivationLog) => void> = [];
 
-  private announce(workspaceId: string, touched: readonly string[], removed: readonly string[]): void {
-    for (const l of this.changeListeners) l(workspaceId, new Set(touched), new Set(removed));
+  private announce(workspaceId: string, touched: readonly string[], removed: readonly string[], log?: DerivationLog): void {
+    for (const l of this.changeListeners) l(workspaceId, new Set(touched), new Set(removed), log);
   }
 
   async list(workspaceId: string, q: { limit: number; cursor?: string | undefined; traits?: Record<string, string>; identifierType?: string | undefined; identifierValue?: string | undefined }): Promise<Page<ProfileSummary>> {
@@ -138,10 +141,14 @@ export class ProfileService {
       await tx.markMergeUndone(workspaceId, merge.id, now);
       for (const id of [canonical.id, merge.loserId]) await this.refold(tx, workspaceId, id, now);
       await tx.audit({ id: this.deps.newId('event'), workspaceId, actor, action: 'profile.unmerge', target: canonical.id, details: { mergeId, restoredProfileId: merge.loserId }, createdAt: now });
-      return { profileId: canonical.id, restoredProfileId: merge.loserId };
+      // Both profiles' memberships and layers follow once announced; recorded so a crash before that does not lose it.
+      const both = [canonical.id, merge.loserId];
+      const audiences = await tx.logDerivations('audiences', both);
+      const layers = await tx.logDerivations('layers', both);
+      return { result: { profileId: canonical.id, restoredProfileId: merge.loserId }, log: { ...(audiences ? { audiences } : {}), ...(layers ? { layers } : {}) } };
     }, PROCESSOR_LOCK);
-    this.announce(workspaceId, [result.profileId, result.restoredProfileId], []);
-    return result;
+    this.announce(workspaceId, [result.result.profileId, result.result.restoredProfileId], [], result.log);
+    return result.result;
   }
 
   /** Everything held on a person: profile, identities, events, merges, conflicts (PIPL art. 45 / GDPR art. 15). */

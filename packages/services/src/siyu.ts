@@ -35,9 +35,9 @@ export function createServices(deps: ServiceDeps, opts: { defaultTimeZone?: stri
   const segments = new SegmentService(deps, audienceEngine, audiences);
   // Unmerge and erasure change profiles outside processor batches: layers and audiences follow them
   // the same way; erased profiles also leave the bitmaps (their numbers are gone with their rows).
-  profiles.onChanged((ws, touched, removed) => {
+  profiles.onChanged((ws, touched, removed, log) => {
     if (removed.size) audienceEngine.index.invalidate(ws);
-    processor.announce(ws, touched, removed);
+    processor.announce(ws, touched, removed, log);
   });
   return { deps, workspaces, ingest, pipeline, processor, profiles, layers, tags, segments, audiences, audienceEngine };
 }

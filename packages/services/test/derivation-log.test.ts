@@ -172,6 +172,34 @@ describe.each(TEST_BACKENDS)('derivation log on $name', (backend) => {
     expect(await logRows(ws.id, 'audiences')).toEqual([]);
   });
 
+  it('an unmerge records both profiles for the engine and the layers, in its own transaction', async () => {
+    const { workspace: ws } = await t.workspace('unmerged');
+    const segment = await t.services.segments.create(ws.id, { name: '买过', definition: { version: 1, condition: { event: 'Order Completed', op: 'gte', value: 1, window: 'ever' } } });
+    // A customer, an anonymous visitor who ordered, then a login linking the two: the visitor merges in.
+    await t.services.ingest.ingest(ws, 'identify', { userId: 'u1', traits: {} }, 100);
+    await t.services.ingest.ingest(ws, 'track', { anonymousId: 'dev-u', event: 'Order Completed', properties: { total: 9 } }, 100);
+    await t.drain();
+    await t.services.ingest.ingest(ws, 'identify', { userId: 'u1', anonymousId: 'dev-u', traits: {} }, 100);
+    await t.drain();
+    await t.services.layers.settled();
+    const survivor = await profileOf(ws, 'u1');
+    const next = restarted();
+    await next.audienceEngine.recover();
+    await next.layers.settled();
+    expect(await members(next, ws.id, segment.id)).toEqual([survivor]);
+    const view = await t.services.profiles.get(ws.id, survivor);
+    const mergeId = (view as unknown as { merges: { id: string }[] }).merges[0]!.id;
+    const { restoredProfileId } = await t.services.profiles.unmerge(ws.id, survivor, mergeId, 'test');
+    await t.services.layers.settled();
+    // This instance's engine does not follow: the unmerge's evaluation is "cut off", its rows wait — one per
+    // profile from the unmerge, one per profile from the layer writes it caused (both stages moved).
+    expect((await logRows(ws.id, 'audiences')).sort()).toEqual([survivor, survivor, restoredProfileId, restoredProfileId].sort());
+    await next.audienceEngine.recover();
+    // The order was the anonymous visitor's: back with it, and out of the survivor.
+    expect(await members(next, ws.id, segment.id)).toEqual([restoredProfileId]);
+    expect(await logRows(ws.id, 'audiences')).toEqual([]);
+  });
+
   it('a profile merged away before recovery hands its memberships to the survivor', async () => {
     const { workspace: ws } = await t.workspace('merged');
     const vip = await t.services.tags.create(ws.id, { name: 'VIP' });
