@@ -18,7 +18,7 @@ import {
 import { LayerStore, type DerivationRange, type LayerRow, type OrderStats } from '@siyu/storage';
 import { z } from 'zod';
 import type { ServiceDeps } from './deps.ts';
-import { DerivationClearer } from './derivation-clearer.ts';
+import { DerivationClearer, recoverDerivations } from './derivation-log.ts';
 import type { ProcessorService } from './processor.service.ts';
 
 const DAY_MS = 86_400_000;
@@ -27,8 +27,6 @@ const RECOMPUTE_EVERY_MS = DAY_MS;
 const LAYERS_LOCK_BASE = 7_070_030_000_000_000;
 const PAGE = 5_000;
 const WRITE_CHUNK = 1_000;
-/** Derivation-log rows read per step of {@link LayerService.recover}. */
-const RECOVER_PAGE = 2_000;
 
 /** PUT body of the layer settings; omitted parts take their defaults. */
 export const LayerSettingsInput = z.strictObject({
@@ -393,40 +391,10 @@ export class LayerService {
    * still be queued).
    */
   recover(opts: { upTo?: number } = {}): Promise<number> {
-    return this.exclusive(async () => {
+    return this.exclusive(() => {
       const now = this.deps.clock();
-      const store = this.deps.store;
-      let total = 0;
-      for (let after = 0; ; ) {
-        const page = await store.derivationPage('layers', after, RECOVER_PAGE, opts.upTo);
-        if (page.length === 0) break;
-        const byWs = new Map<string, Set<string>>();
-        for (const r of page) {
-          // A profile erased since has nothing left to update.
-          if (r.workspaceId === null) continue;
-          let ids = byWs.get(r.workspaceId);
-          if (!ids) byWs.set(r.workspaceId, (ids = new Set()));
-          ids.add(r.profileId);
-        }
-        // Evaluated from current stats; rows of profiles merged away or erased since are removed by evaluate().
-        let failed = false;
-        for (const [ws, ids] of byWs) {
-          try {
-            await this.applyBatch(ws, ids, new Set(), now);
-          } catch (e) {
-            // The page's rows stay for the next pass; the other workspaces go on.
-            failed = true;
-            this.logError(ws, 'recovering layer updates failed; tried again later', e);
-          }
-        }
-        const first = page[0]!.seq;
-        after = page[page.length - 1]!.seq;
-        if (!failed) await store.clearDerivations('layers', [[first, after]]);
-        total += page.length;
-        if (page.length < RECOVER_PAGE) break;
-      }
-      if (total > 0) this.deps.log.info({ profiles: total }, 'updated layers whose update had not completed before (derivation log)');
-      return total;
+      // Evaluated from current stats; rows of profiles merged away or erased since are removed by evaluate().
+      return recoverDerivations(this.deps.store, 'layers', opts.upTo, (ws, ids) => this.applyBatch(ws, new Set(ids), new Set(), now), this.deps.log);
     });
   }
 

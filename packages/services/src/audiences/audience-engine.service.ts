@@ -8,7 +8,7 @@ import { CandidatePlanner, type CandidateSet } from './candidate-planner.ts';
 import { MEMBERSHIP_EVENTS, pageNeedsOf, WorkspaceModel, type CompiledDefinition, type DefinitionKind } from './definitions.ts';
 import { evaluateRow, toEvaluationProfile, type DerivedChange } from './evaluation.ts';
 import { yieldToEventLoop } from './yield.ts';
-import { DerivationClearer } from '../derivation-clearer.ts';
+import { DerivationClearer, recoverDerivations } from '../derivation-log.ts';
 
 /** Same key as the processor's lock (processor.service.ts): it guards the numbering of profiles. */
 const PROCESSOR_LOCK = 7070_0001;
@@ -72,8 +72,6 @@ export interface AudienceEngineOptions {
 
 
 const LEASE_MS = 5 * 60_000;
-/** Derivation-log rows read per step of {@link AudienceEngine.recover}. */
-const RECOVER_PAGE = 2000;
 const DUE_BATCH = 500;
 /** Profiles per incremental transaction: a processor batch's worth, so one commit writes each touched page once. */
 const INCREMENTAL_CHUNK = 2000;
@@ -310,42 +308,13 @@ export class AudienceEngine {
    * another process's queue (evaluating them again would be harmless, only wasted).
    */
   recover(opts: { upTo?: number } = {}): Promise<number> {
-    return this.exclusive(async () => {
+    return this.exclusive(() => {
       const now = this.deps.clock();
-      const sql = this.deps.store;
-      let total = 0;
-      for (let after = 0; ; ) {
-        const page = await sql.derivationPage('audiences', after, RECOVER_PAGE, opts.upTo);
-        if (page.length === 0) break;
-        const byWs = new Map<string, Set<string>>();
-        for (const r of page) {
-          // A profile erased since has nothing left to update.
-          if (r.workspaceId === null) continue;
-          let ids = byWs.get(r.workspaceId);
-          if (!ids) byWs.set(r.workspaceId, (ids = new Set()));
-          ids.add(r.profileId);
-        }
-        let failed = false;
-        for (const [ws, set] of byWs) {
-          const ids = [...set];
-          try {
-            // Merged away: memberships move to the survivor (skipped for the others); the rest against every definition.
-            await this.handleMerged(ws, ids, now);
-            await this.evaluateProfiles(ws, ids, now, 'event');
-          } catch (e) {
-            // The page's rows stay for the next pass; the other workspaces go on.
-            failed = true;
-            this.deps.log.error({ workspaceId: ws, err: e instanceof Error ? e.message : String(e) }, 'recovering audience updates failed; tried again later');
-          }
-        }
-        const first = page[0]!.seq;
-        after = page[page.length - 1]!.seq;
-        if (!failed) await sql.clearDerivations('audiences', [[first, after]]);
-        total += page.length;
-        if (page.length < RECOVER_PAGE) break;
-      }
-      if (total > 0) this.deps.log.info({ profiles: total }, 'evaluated profiles whose evaluation had not completed before (derivation log)');
-      return total;
+      return recoverDerivations(this.deps.store, 'audiences', opts.upTo, async (ws, ids) => {
+        // Merged away: memberships move to the survivor (skipped for the others); the rest against every definition.
+        await this.handleMerged(ws, ids, now);
+        await this.evaluateProfiles(ws, ids, now, 'event');
+      }, this.deps.log);
     });
   }
 

@@ -45,3 +45,49 @@ export class DerivationClearer {
     return this.running;
   }
 }
+
+/** Derivation-log rows read per step of {@link recoverDerivations}. */
+const RECOVER_PAGE = 2000;
+
+/**
+ * The recovery pass both consumers run (`AudienceEngine.recover`, `LayerService.recover`): `consumer`'s
+ * rows up to `upTo` (all when unset) in pages, each page's profiles handed to `update` per workspace
+ * (profiles erased since are dropped), and the page's rows removed once every workspace of it succeeded
+ * — after a failure they stay for the next pass and the other workspaces go on. Returns the rows taken.
+ */
+export async function recoverDerivations(
+  store: SqlStore,
+  consumer: DerivationConsumer,
+  upTo: number | undefined,
+  update: (workspaceId: string, profileIds: string[]) => Promise<void>,
+  log: Logger,
+): Promise<number> {
+  let total = 0;
+  for (let after = 0; ; ) {
+    const page = await store.derivationPage(consumer, after, RECOVER_PAGE, upTo);
+    if (page.length === 0) break;
+    const byWs = new Map<string, Set<string>>();
+    for (const r of page) {
+      if (r.workspaceId === null) continue;
+      let ids = byWs.get(r.workspaceId);
+      if (!ids) byWs.set(r.workspaceId, (ids = new Set()));
+      ids.add(r.profileId);
+    }
+    let failed = false;
+    for (const [workspaceId, ids] of byWs) {
+      try {
+        await update(workspaceId, [...ids]);
+      } catch (e) {
+        failed = true;
+        log.error({ workspaceId, consumer, err: e instanceof Error ? e.message : String(e) }, 'recovering derived updates failed; tried again later');
+      }
+    }
+    const first = page[0]!.seq;
+    after = page[page.length - 1]!.seq;
+    if (!failed) await store.clearDerivations(consumer, [[first, after]]);
+    total += page.length;
+    if (page.length < RECOVER_PAGE) break;
+  }
+  if (total > 0) log.info({ consumer, profiles: total }, 'made derived state current for profiles whose update had not completed (derivation log)');
+  return total;
+}
