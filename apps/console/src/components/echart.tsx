@@ -23,6 +23,7 @@ import {
   type VisualMapComponentOption,
 } from 'echarts/components';
 import { CanvasRenderer } from 'echarts/renderers';
+import { disposeChart } from './dispose-chart';
 
 // Only what the console draws, so the echarts chunk stays small.
 echarts.use([
@@ -64,7 +65,7 @@ export function EChart({ option, height = 300, testId }: { option: ChartOption; 
     observer.observe(el);
     return () => {
       observer.disconnect();
-      instance.dispose();
+      disposeChart(instance);
       chart.current = null;
     };
   }, []);
