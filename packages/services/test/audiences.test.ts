@@ -291,6 +291,30 @@ describe.each(VARIANTS)('audience scenarios on $name', ({ backend, readOutsideLo
     expect([...(await memberUsers(ws.id, segment.id))]).toEqual(['r2']);
   });
 
+  it.runIf(readOutsideLock)('a page read outside the lock is read again when another process wrote memberships before the lock was taken', async () => {
+    const { workspace: ws } = await t.workspace('stale tags, other process');
+    const vip = await t.services.tags.create(ws.id, { name: 'VIP' });
+    const segment = await t.services.segments.create(ws.id, { name: 'VIPs', definition: { version: 1, condition: { tag: 'VIP', has: true } } });
+    await t.services.ingest.ingest(ws, 'identify', { userId: 'r3', traits: { city: '北京' } }, 10);
+    await settle();
+    const pid = await profileOf(ws, 'r3');
+    // Another process (an import beside the server) applies the tag meanwhile: its store has an epoch of
+    // its own, so only the database tells. Written directly: its own evaluation is not run here.
+    const other = await openStore({ sqliteFile: t.location, migrate: false });
+    const engineStore = t.services.audienceEngine.store;
+    const read = engineStore.evaluationPage.bind(engineStore);
+    engineStore.evaluationPage = async (...args) => {
+      const rows = await read(...args);
+      engineStore.evaluationPage = read;
+      await other.store.transaction((tx) => new AudienceStore(tx).insertProfileTags(ws.id, [{ tagId: vip.id, profileId: pid, source: 'manual', actor: 'test', appliedAt: t.clock().toISOString(), expiresAt: null }]));
+      return rows;
+    };
+    await t.services.audienceEngine.profilesChanged(ws.id, [pid], 'event');
+    await other.close();
+    expect(engineStore.evaluationPage).toBe(read);
+    expect([...(await memberUsers(ws.id, segment.id))]).toEqual(['r3']);
+  });
+
   it('entering and leaving write history rows and Segment Entered / Exited events', async () => {
     const { workspace: ws } = await t.workspace('events');
     const segment = await t.services.segments.create(ws.id, { name: '近30天购买', definition: { version: 1, condition: { event: 'Order Completed', op: 'gte', value: 1, window: { last_days: 30 } } } });

@@ -214,7 +214,7 @@ export class AudienceStore {
   /** Deletes a tag and every application of it. */
   async deleteTag(workspaceId: string, id: string): Promise<void> {
     await this.db.deleteFrom('profile_tags').where('workspace_id', '=', workspaceId).where('tag_id', '=', id).execute();
-    this.sql.noteMembershipWrite();
+    await this.sql.noteMembershipWrite();
     await this.db.deleteFrom('tags').where('workspace_id', '=', workspaceId).where('id', '=', id).execute();
   }
 
@@ -273,7 +273,7 @@ export class AudienceStore {
         .onConflict((oc) => oc.columns(['tag_id', 'profile_id']).doNothing())
         .execute();
     }
-    if (rows.length) this.sql.noteMembershipWrite();
+    if (rows.length) await this.sql.noteMembershipWrite();
   }
 
   /** Changes the expiry of existing applications (re-applying a tag with a new expiry). */
@@ -281,7 +281,7 @@ export class AudienceStore {
     for (const part of chunk(profileIds, MAX_PARAMS - 3)) {
       await this.db.updateTable('profile_tags').set({ expires_at: expiresAt }).where('workspace_id', '=', workspaceId).where('tag_id', '=', tagId).where('profile_id', 'in', part).execute();
     }
-    if (profileIds.length) this.sql.noteMembershipWrite();
+    if (profileIds.length) await this.sql.noteMembershipWrite();
   }
 
   /** Removes applications; `expiredBy` removes only those expired by then. Returns the profiles whose application was removed. */
@@ -293,7 +293,7 @@ export class AudienceStore {
       const rows = await q.returning('profile_id').execute();
       out.push(...rows.map((r) => r.profile_id));
     }
-    if (out.length) this.sql.noteMembershipWrite();
+    if (out.length) await this.sql.noteMembershipWrite();
     return out;
   }
 
@@ -323,7 +323,7 @@ export class AudienceStore {
   /** Deletes a segment and its current members (history stays). */
   async deleteSegment(workspaceId: string, id: string): Promise<void> {
     await this.db.deleteFrom('segment_members').where('workspace_id', '=', workspaceId).where('segment_id', '=', id).execute();
-    this.sql.noteMembershipWrite();
+    await this.sql.noteMembershipWrite();
     await this.db.deleteFrom('segments').where('workspace_id', '=', workspaceId).where('id', '=', id).execute();
   }
 
@@ -371,14 +371,14 @@ export class AudienceStore {
         .onConflict((oc) => oc.columns(['segment_id', 'profile_id']).doNothing())
         .execute();
     }
-    if (profileIds.length) this.sql.noteMembershipWrite();
+    if (profileIds.length) await this.sql.noteMembershipWrite();
   }
 
   async deleteSegmentMembers(workspaceId: string, segmentId: string, profileIds: readonly string[]): Promise<void> {
     for (const part of chunk(profileIds, MAX_PARAMS - 2)) {
       await this.db.deleteFrom('segment_members').where('workspace_id', '=', workspaceId).where('segment_id', '=', segmentId).where('profile_id', 'in', part).execute();
     }
-    if (profileIds.length) this.sql.noteMembershipWrite();
+    if (profileIds.length) await this.sql.noteMembershipWrite();
   }
 
   /** A page of a segment's current members (canonical profiles), by profile id. */
@@ -946,7 +946,7 @@ export class AudienceStore {
     await this.db.deleteFrom('profile_tags').where('workspace_id', '=', workspaceId).where('profile_id', '=', loserId).execute();
     const segments = await this.segmentMemberships(workspaceId, [loserId]);
     await this.db.deleteFrom('segment_members').where('workspace_id', '=', workspaceId).where('profile_id', '=', loserId).execute();
-    this.sql.noteMembershipWrite();
+    await this.sql.noteMembershipWrite();
     await this.db.deleteFrom('reevaluations').where('workspace_id', '=', workspaceId).where('profile_id', '=', loserId).execute();
     return { movedTags: moved.map((t) => ({ ...t, profileId: winnerId })), droppedTags: loserTags.map((t) => t.tagId), droppedSegments: segments.map((s) => s.segmentId) };
   }

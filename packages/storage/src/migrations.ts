@@ -343,6 +343,20 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    '0010_sync_counters': {
+      async up(db: Kysely<any>) {
+        // `memberships`: bumped, on SQLite, by every transaction that writes tag or segment memberships, in
+        // that transaction. The audience engine reads a page outside the write lock and, holding it, checks
+        // no membership was written since; the in-process counter (MembershipEpoch) sees only this process's
+        // threads, this one also another process's (an import beside the server). One row, one hot page.
+        await db.schema
+          .createTable('sync_counters')
+          .addColumn('name', 'text', (c) => c.primaryKey())
+          .addColumn('value', 'bigint', (c) => c.notNull().defaultTo(0))
+          .execute();
+        await db.insertInto('sync_counters').values({ name: 'memberships', value: 0 }).execute();
+      },
+    },
   };
 }
 

@@ -223,8 +223,15 @@ export interface DerivationLogTable {
   profile_id: string;
 }
 
+/** Named counters (see migration 0010): `memberships` counts committed transactions that wrote tag or segment memberships, on SQLite. */
+export interface SyncCountersTable {
+  name: string;
+  value: number;
+}
+
 export interface Database {
   derivation_log: DerivationLogTable;
+  sync_counters: SyncCountersTable;
   tag_groups: TagGroupsTable;
   tags: TagsTable;
   profile_tags: ProfileTagsTable;

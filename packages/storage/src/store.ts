@@ -96,11 +96,27 @@ export class SqlStore {
 
   /**
    * Records a write to tag or segment memberships (`profile_tags`, `segment_members`): bumps the epoch
-   * once it is committed — at the end of this transaction, or now for a write outside one.
+   * once it is committed — at the end of this transaction, or now for a write outside one — and, on
+   * SQLite, the `memberships` counter of `sync_counters` in the same transaction (now, for a write
+   * outside one), which other processes see too (see {@link membershipVersion}).
    */
-  noteMembershipWrite(): void {
-    if (this.inTransaction) this.membershipsWritten = true;
-    else this.membershipEpoch.bump();
+  async noteMembershipWrite(): Promise<void> {
+    if (this.inTransaction) {
+      this.membershipsWritten = true;
+      return;
+    }
+    if (this.dialect === 'sqlite') await bumpMembershipCounter(this.db);
+    this.membershipEpoch.bump();
+  }
+
+  /**
+   * SQLite: the count of committed transactions that wrote tag or segment memberships, by any connection
+   * of any process (migration 0010). Undefined on PostgreSQL, where nothing reads outside a transaction.
+   */
+  async membershipVersion(): Promise<number | undefined> {
+    if (this.dialect !== 'sqlite') return undefined;
+    const r = await this.db.selectFrom('sync_counters').select('value').where('name', '=', 'memberships').executeTakeFirst();
+    return r === undefined ? undefined : Number(r.value);
   }
 
   /** SQLite: inbox rows consumed by this transaction, removed from the inbox file once it commits. */
@@ -139,6 +155,7 @@ export class SqlStore {
         if (lockKey !== undefined && this.dialect === 'postgres') await sql`select pg_advisory_xact_lock(${lockKey})`.execute(trx);
         txStore = new SqlStore(trx, this.dialect, true, this.sqlite, this.locks, undefined, undefined, this.membershipEpoch, this.connection);
         const result = await fn(txStore);
+        if (txStore.membershipsWritten && this.dialect === 'sqlite') await bumpMembershipCounter(trx);
         // A checkpoint's flush of the database file still running: commit after it, so that this
         // commit can restart the WAL instead of growing it (usually long done).
         const flushing = this.checkpointer?.beforeCommit();
@@ -820,7 +837,7 @@ export class SqlStore {
       // Derived data about the person goes too: tags, memberships and their history, layers, schedules.
       await this.db.deleteFrom('profile_tags').where('workspace_id', '=', workspaceId).where('profile_id', 'in', part).execute();
       await this.db.deleteFrom('segment_members').where('workspace_id', '=', workspaceId).where('profile_id', 'in', part).execute();
-      this.noteMembershipWrite();
+      await this.noteMembershipWrite();
       await this.db.deleteFrom('membership_history').where('workspace_id', '=', workspaceId).where('profile_id', 'in', part).execute();
       await this.db.deleteFrom('profile_layers').where('workspace_id', '=', workspaceId).where('profile_id', 'in', part).execute();
       await this.db.deleteFrom('reevaluations').where('workspace_id', '=', workspaceId).where('profile_id', 'in', part).execute();
@@ -935,4 +952,9 @@ function mergeValues(m: MergeRow): Database['merges'] {
 
 function toConflict(r: Database['identity_conflicts']): ConflictRow {
   return { id: r.id, workspaceId: r.workspace_id, messageId: r.message_id, profileId: r.profile_id, otherProfileId: r.other_profile_id, identifierType: r.identifier_type, identifierValue: r.identifier_value, reason: r.reason, createdAt: r.created_at };
+}
+
+/** The `memberships` counter of `sync_counters` (SQLite): see SqlStore.noteMembershipWrite. */
+async function bumpMembershipCounter(db: Kysely<Database>): Promise<void> {
+  await sql`update sync_counters set value = value + 1 where name = 'memberships'`.execute(db);
 }

@@ -99,6 +99,43 @@ describe.each(TEST_BACKENDS)('AudienceStore on $name', (backend) => {
     expect(epoch.read()).toBe(e0 + 2);
   });
 
+  it('the memberships counter (SQLite) counts committed membership writes of any connection; absent on PostgreSQL', async () => {
+    const w = ws();
+    const [a] = await seed(w, 1);
+    const tagId = `tag_${randomUUID()}`;
+    const v0 = await opened.store.membershipVersion();
+    if (backend.name !== 'sqlite') {
+      expect(v0).toBeUndefined();
+      return;
+    }
+    expect(v0).toBeTypeOf('number');
+    await opened.store.transaction(async (tx) => {
+      await new AudienceStore(tx).insertProfileTags(w, [{ tagId, profileId: a!, source: 'manual', actor: 'x', appliedAt: T0, expiresAt: null }]);
+      await new AudienceStore(tx).insertSegmentMembers(w, `seg_${randomUUID()}`, [a!], T0);
+    });
+    expect(await opened.store.membershipVersion()).toBe(v0! + 1);
+    await expect(
+      opened.store.transaction(async (tx) => {
+        await new AudienceStore(tx).deleteProfileTags(w, tagId, [a!]);
+        throw new Error('roll back');
+      }),
+    ).rejects.toThrow('roll back');
+    expect(await opened.store.membershipVersion()).toBe(v0! + 1);
+    // Another process's write (a connection with an epoch of its own), outside a transaction: counted at once.
+    const other = await openStore({ sqliteFile: opened.location, migrate: false });
+    try {
+      const epoch = opened.store.membershipEpoch.read();
+      await new AudienceStore(other.store).deleteProfileTags(w, tagId, [a!]);
+      expect(await opened.store.membershipVersion()).toBe(v0! + 2);
+      expect(opened.store.membershipEpoch.read()).toBe(epoch);
+      // A transaction that wrote no membership leaves it.
+      await other.store.transaction((tx) => tx.upsertProfiles([profile(w, `prof_${w.slice(3)}_x`)]));
+      expect(await opened.store.membershipVersion()).toBe(v0! + 2);
+    } finally {
+      await other.close();
+    }
+  });
+
   it('reads evaluation pages with tags, segments, layers and only the needed events', async () => {
     const w = ws();
     const [a, b, c] = await seed(w, 3);

@@ -396,23 +396,25 @@ export class AudienceEngine {
   private async readOutside(workspaceId: string, chunk: readonly ChunkPart[]): Promise<OutsideRead> {
     const token = this.store.sql.readToken();
     const epoch = this.store.sql.membershipEpoch.read();
+    // Before the pages, as the epoch: a membership committed after this read changes it.
+    const memberships = await this.store.sql.membershipVersion();
     const pages: EvaluationRow[][] = [];
     for (const { plan, ids } of chunk) pages.push(await this.store.evaluationPage(workspaceId, { ids }, { ...plan.needs, versions: true }));
-    return { token, epoch, pages };
+    return { token, epoch, memberships, pages };
   }
 
   /**
    * In the write transaction: the pages {@link readOutside} read, each row read again if its profile or
    * layers were written since (the processor sets `updated_at` with every event it adds), or null — read
    * every page again — if tag or segment memberships were (another thread's manual tag or recompute; see
-   * MembershipEpoch).
+   * MembershipEpoch; another process's, such as an import's engine: the `memberships` counter).
    * When nothing was committed since the read began (`readToken` unchanged: no other connection's commit,
    * nor one of this connection's outside this task, such as an index load numbering profiles), every page
    * is current as read: at 1M profiles the per-row check cost ~10 ms of the write lock per chunk.
    */
   private async stillCurrent(tx: AudienceStore, workspaceId: string, chunk: readonly ChunkPart[], read: OutsideRead): Promise<EvaluationRow[][] | null> {
     if (read.token !== undefined && tx.sql.readToken() === read.token) return read.pages;
-    if (tx.sql.membershipEpoch.read() !== read.epoch) return null;
+    if (tx.sql.membershipEpoch.read() !== read.epoch || (await tx.sql.membershipVersion()) !== read.memberships) return null;
     const pages: EvaluationRow[][] = [];
     for (const [i, { plan, ids }] of chunk.entries()) {
       const rows = read.pages[i]!;
@@ -770,6 +772,8 @@ interface OutsideRead {
   /** {@link SqlStore.readToken} before the read: any commit since, by this connection too (an index load numbering profiles), changes it. */
   token: string | undefined;
   epoch: number;
+  /** {@link SqlStore.membershipVersion} before the read: the epoch sees this process's threads, this also other processes. */
+  memberships: number | undefined;
   pages: EvaluationRow[][];
 }
 
