@@ -364,7 +364,6 @@ async function incrementalPhase(
   const loopDelay = monitorEventLoopDelay({ resolution: 10 });
   loopDelay.enable();
   const incStalls = new StallWatch();
-  const io0 = deviceIo(target.sqliteFile ? dirname(target.sqliteFile) : tmpdir());
   const inc = await runIncremental(services, {
     workspace,
     rate: Number(o.values.rate),
@@ -377,6 +376,7 @@ async function incrementalPhase(
     processorBatch: Number(o.values['processor-batch']),
     ...(threaded ? { threaded: { config: workerConfig(target, Number(o.values['processor-batch'])), writerLock } } : {}),
     seed,
+    deviceIo: () => deviceIo(target.sqliteFile ? dirname(target.sqliteFile) : tmpdir()),
   });
   out('incremental_p50', fmt(percentile(inc.latenciesMs, 50), 0), 'ms');
   out('incremental_p95', fmt(percentile(inc.latenciesMs, 95), 0), 'ms');
@@ -396,12 +396,12 @@ async function incrementalPhase(
     if (inc.workerCpuMs !== null) out('incremental_worker_cpu_per_event', fmt((inc.workerCpuMs * 1000) / inc.accepted, 0), 'µs');
     if (inc.audienceCpuMs !== null) out('incremental_audience_cpu_per_event', fmt((inc.audienceCpuMs * 1000) / inc.accepted, 0), 'µs');
   }
-  const io1 = deviceIo(target.sqliteFile ? dirname(target.sqliteFile) : tmpdir());
   // PostgreSQL's data may be on another device: reported for SQLite only.
-  if (backend === 'sqlite' && io0 && io1 && inc.accepted > 0) {
-    // What reached the device holding the database during the phase: WAL frames, checkpoint copies, the inbox.
-    out('incremental_disk_write_per_event', fmt((io1.writeBytes - io0.writeBytes) / inc.accepted / 1024, 1), 'KB');
-    out('incremental_disk_read_per_event', fmt((io1.readBytes - io0.readBytes) / inc.accepted / 1024, 1), 'KB');
+  if (backend === 'sqlite' && inc.io && inc.accepted > 0) {
+    // What reached the device holding the database from the start of sending to the end of the drain:
+    // WAL frames, checkpoint copies, the inbox.
+    out('incremental_disk_write_per_event', fmt(inc.io.writeBytes / inc.accepted / 1024, 1), 'KB');
+    out('incremental_disk_read_per_event', fmt(inc.io.readBytes / inc.accepted / 1024, 1), 'KB');
   }
   loopDelay.disable();
   out('incremental_event_loop_p99_delay', fmt(loopDelay.percentile(99) / 1e6, 0), 'ms');
@@ -483,7 +483,7 @@ function workerConfig(target: Target, processorBatch: number): Config {
  * Linux: bytes read from and written to the block device holding `dir` so far (`/sys/dev/block/<dev>/stat`,
  * 512-byte sectors), or null elsewhere. The device's, not this process's: other writers count too (the
  * benchmark should run alone). `/proc/self/io` was used before and counted 260 KB per event at 1M profiles
- * against ~43 KB that reached the device: it counts a page each time it is dirtied again after being
+ * against ~45 KB that reached the device: it counts a page each time it is dirtied again after being
  * written back, and the WAL rewrites the same 64 MB over and over.
  */
 function deviceIo(dir: string): { readBytes: number; writeBytes: number } | null {

@@ -30,6 +30,8 @@ export interface IncrementalOptions {
    * store of `services` must be opened with the same writer lock on SQLite); otherwise on this thread.
    */
   threaded?: { config: Config; writerLock: SharedArrayBuffer | undefined };
+  /** Counters of the database's device (Linux), read at the start of sending and at the end of the drain. */
+  deviceIo?: () => { readBytes: number; writeBytes: number } | null;
 }
 
 export interface IncrementalResult {
@@ -53,6 +55,8 @@ export interface IncrementalResult {
   /** CPU time of the audience thread (threaded runs, Linux). */
   audienceCpuMs: number | null;
   membershipChanges: number;
+  /** Bytes read from and written to the database's device from the start of sending to the end of the drain ({@link IncrementalOptions.deviceIo}). */
+  io: { readBytes: number; writeBytes: number } | null;
 }
 
 const MAX_PER_CALL = 500;
@@ -144,8 +148,9 @@ export async function runIncremental(services: Services, o: IncrementalOptions):
   let seq = 0;
   // Bare random UUIDs as the SDKs send (see bench/uuid.ts): each lands at a random place in the events'
   // (workspace_id, message_id) index. A run-stamp prefix, used before, kept a run's ids together in one
-  // small, hot range of it. A `--reuse` run has a seed of its own (seed + probes used so far).
-  const uuid = seededUuids(o.seed ^ 0x5bd1e995);
+  // small, hot range of it. The seed takes the clock too: a `--reuse` run that starts from the seed of one
+  // cut off before it saved its state would otherwise send that run's ids again, and measure deduplication.
+  const uuid = seededUuids((o.seed ^ 0x5bd1e995 ^ Date.now()) | 0);
   const message = (num: number, probe: boolean): object => {
     const base = { messageId: uuid(), userId: userIdOf(num), timestamp: new Date().toISOString(), context: { library: { name: 'bench-live' } } };
     const r = probe ? 0 : rng.next();
@@ -169,6 +174,7 @@ export async function runIncremental(services: Services, o: IncrementalOptions):
   }
 
   phaseStart = Date.now();
+  const io0 = o.deviceIo?.() ?? null;
   const cpu0 = process.cpuUsage();
   const workerCpu0 = threadCpuMs(worker?.osThreadId);
   const audienceCpu0 = threadCpuMs(worker?.audienceOsThreadId);
@@ -220,6 +226,7 @@ export async function runIncremental(services: Services, o: IncrementalOptions):
     await services.audienceEngine.settled();
   }
   const drainSeconds = (performance.now() - drainStart) / 1000;
+  const io1 = o.deviceIo?.() ?? null;
   const cpu = process.cpuUsage(cpu0);
   const workerCpu1 = threadCpuMs(worker?.osThreadId);
   const audienceCpu1 = threadCpuMs(worker?.audienceOsThreadId);
@@ -248,6 +255,7 @@ export async function runIncremental(services: Services, o: IncrementalOptions):
     processCpuMs: (cpu.user + cpu.system) / 1000,
     workerCpuMs: workerCpu0 !== null && workerCpu1 !== null ? workerCpu1 - workerCpu0 : null,
     audienceCpuMs: audienceCpu0 !== null && audienceCpu1 !== null ? audienceCpu1 - audienceCpu0 : null,
+    io: io0 && io1 ? { readBytes: io1.readBytes - io0.readBytes, writeBytes: io1.writeBytes - io0.writeBytes } : null,
   };
 }
 

@@ -162,6 +162,16 @@ export class AudienceStore {
   }
 
   /**
+   * Tag and segment membership writes run in one transaction on SQLite, so the `memberships` counter moves
+   * in the same commit as the rows (SqlStore.noteMembershipWrite; a reader between two autocommits could
+   * miss the write): `fn` gets this store, or one over a transaction of its own when the caller is not in one.
+   */
+  private membershipWrite<T>(fn: (store: AudienceStore) => Promise<T>): Promise<T> {
+    if (this.sql.dialect !== 'sqlite' || this.sql.isTransaction) return fn(this);
+    return this.sql.transaction((tx) => fn(new AudienceStore(tx)));
+  }
+
+  /**
    * A column SQLite must not pick an index for (`+col`): queries driven by `profiles.num` should walk
    * the unique num index, but without ANALYZE statistics SQLite prefers the workspace or merged_into
    * index and then sorts the whole workspace. PostgreSQL plans from statistics; it gets the column.
@@ -213,9 +223,11 @@ export class AudienceStore {
 
   /** Deletes a tag and every application of it. */
   async deleteTag(workspaceId: string, id: string): Promise<void> {
-    await this.db.deleteFrom('profile_tags').where('workspace_id', '=', workspaceId).where('tag_id', '=', id).execute();
-    await this.sql.noteMembershipWrite();
-    await this.db.deleteFrom('tags').where('workspace_id', '=', workspaceId).where('id', '=', id).execute();
+    return this.membershipWrite(async (s) => {
+      await s.db.deleteFrom('profile_tags').where('workspace_id', '=', workspaceId).where('tag_id', '=', id).execute();
+      await s.sql.noteMembershipWrite();
+      await s.db.deleteFrom('tags').where('workspace_id', '=', workspaceId).where('id', '=', id).execute();
+    });
   }
 
   async getTag(workspaceId: string, id: string): Promise<TagRecord | undefined> {
@@ -263,38 +275,44 @@ export class AudienceStore {
 
   /** `knownNums`: the profiles' numbers when the caller holds them (saves looking them up). */
   async insertProfileTags(workspaceId: string, rows: readonly ProfileTagRecord[], knownNums?: ReadonlyMap<string, number>): Promise<void> {
-    const nums = knownNums ?? (await this.numsOf(rows.map((r) => r.profileId)));
-    for (const part of chunk(rows, Math.floor(MAX_PARAMS / 8))) {
-      await this.db
-        .insertInto('profile_tags')
-        .values(
-          part.map((r) => ({ workspace_id: workspaceId, tag_id: r.tagId, profile_id: r.profileId, source: r.source, actor: r.actor, applied_at: r.appliedAt, expires_at: r.expiresAt, profile_num: nums.get(r.profileId) ?? null })),
-        )
-        .onConflict((oc) => oc.columns(['tag_id', 'profile_id']).doNothing())
-        .execute();
-    }
-    if (rows.length) await this.sql.noteMembershipWrite();
+    return this.membershipWrite(async (s) => {
+      const nums = knownNums ?? (await s.numsOf(rows.map((r) => r.profileId)));
+      for (const part of chunk(rows, Math.floor(MAX_PARAMS / 8))) {
+        await s.db
+          .insertInto('profile_tags')
+          .values(
+            part.map((r) => ({ workspace_id: workspaceId, tag_id: r.tagId, profile_id: r.profileId, source: r.source, actor: r.actor, applied_at: r.appliedAt, expires_at: r.expiresAt, profile_num: nums.get(r.profileId) ?? null })),
+          )
+          .onConflict((oc) => oc.columns(['tag_id', 'profile_id']).doNothing())
+          .execute();
+      }
+      if (rows.length) await s.sql.noteMembershipWrite();
+    });
   }
 
   /** Changes the expiry of existing applications (re-applying a tag with a new expiry). */
   async setTagExpiry(workspaceId: string, tagId: string, profileIds: readonly string[], expiresAt: string | null): Promise<void> {
-    for (const part of chunk(profileIds, MAX_PARAMS - 3)) {
-      await this.db.updateTable('profile_tags').set({ expires_at: expiresAt }).where('workspace_id', '=', workspaceId).where('tag_id', '=', tagId).where('profile_id', 'in', part).execute();
-    }
-    if (profileIds.length) await this.sql.noteMembershipWrite();
+    return this.membershipWrite(async (s) => {
+      for (const part of chunk(profileIds, MAX_PARAMS - 3)) {
+        await s.db.updateTable('profile_tags').set({ expires_at: expiresAt }).where('workspace_id', '=', workspaceId).where('tag_id', '=', tagId).where('profile_id', 'in', part).execute();
+      }
+      if (profileIds.length) await s.sql.noteMembershipWrite();
+    });
   }
 
   /** Removes applications; `expiredBy` removes only those expired by then. Returns the profiles whose application was removed. */
   async deleteProfileTags(workspaceId: string, tagId: string, profileIds: readonly string[], opts: { expiredBy?: string } = {}): Promise<string[]> {
-    const out: string[] = [];
-    for (const part of chunk(profileIds, MAX_PARAMS - 3)) {
-      let q = this.db.deleteFrom('profile_tags').where('workspace_id', '=', workspaceId).where('tag_id', '=', tagId).where('profile_id', 'in', part);
-      if (opts.expiredBy !== undefined) q = q.where('expires_at', 'is not', null).where('expires_at', '<=', opts.expiredBy);
-      const rows = await q.returning('profile_id').execute();
-      out.push(...rows.map((r) => r.profile_id));
-    }
-    if (out.length) await this.sql.noteMembershipWrite();
-    return out;
+    return this.membershipWrite(async (s) => {
+      const out: string[] = [];
+      for (const part of chunk(profileIds, MAX_PARAMS - 3)) {
+        let q = s.db.deleteFrom('profile_tags').where('workspace_id', '=', workspaceId).where('tag_id', '=', tagId).where('profile_id', 'in', part);
+        if (opts.expiredBy !== undefined) q = q.where('expires_at', 'is not', null).where('expires_at', '<=', opts.expiredBy);
+        const rows = await q.returning('profile_id').execute();
+        out.push(...rows.map((r) => r.profile_id));
+      }
+      if (out.length) await s.sql.noteMembershipWrite();
+      return out;
+    });
   }
 
   /** Applications whose expiry has passed, oldest expiry first, across workspaces or in one (for the scheduler). */
@@ -322,9 +340,11 @@ export class AudienceStore {
 
   /** Deletes a segment and its current members (history stays). */
   async deleteSegment(workspaceId: string, id: string): Promise<void> {
-    await this.db.deleteFrom('segment_members').where('workspace_id', '=', workspaceId).where('segment_id', '=', id).execute();
-    await this.sql.noteMembershipWrite();
-    await this.db.deleteFrom('segments').where('workspace_id', '=', workspaceId).where('id', '=', id).execute();
+    return this.membershipWrite(async (s) => {
+      await s.db.deleteFrom('segment_members').where('workspace_id', '=', workspaceId).where('segment_id', '=', id).execute();
+      await s.sql.noteMembershipWrite();
+      await s.db.deleteFrom('segments').where('workspace_id', '=', workspaceId).where('id', '=', id).execute();
+    });
   }
 
   async getSegment(workspaceId: string, id: string): Promise<SegmentRecord | undefined> {
@@ -363,22 +383,26 @@ export class AudienceStore {
 
   /** `knownNums`: the profiles' numbers when the caller holds them (saves looking them up). */
   async insertSegmentMembers(workspaceId: string, segmentId: string, profileIds: readonly string[], at: string, knownNums?: ReadonlyMap<string, number>): Promise<void> {
-    const nums = knownNums ?? (await this.numsOf(profileIds));
-    for (const part of chunk(profileIds, Math.floor(MAX_PARAMS / 5))) {
-      await this.db
-        .insertInto('segment_members')
-        .values(part.map((p) => ({ segment_id: segmentId, profile_id: p, workspace_id: workspaceId, entered_at: at, profile_num: nums.get(p) ?? null })))
-        .onConflict((oc) => oc.columns(['segment_id', 'profile_id']).doNothing())
-        .execute();
-    }
-    if (profileIds.length) await this.sql.noteMembershipWrite();
+    return this.membershipWrite(async (s) => {
+      const nums = knownNums ?? (await s.numsOf(profileIds));
+      for (const part of chunk(profileIds, Math.floor(MAX_PARAMS / 5))) {
+        await s.db
+          .insertInto('segment_members')
+          .values(part.map((p) => ({ segment_id: segmentId, profile_id: p, workspace_id: workspaceId, entered_at: at, profile_num: nums.get(p) ?? null })))
+          .onConflict((oc) => oc.columns(['segment_id', 'profile_id']).doNothing())
+          .execute();
+      }
+      if (profileIds.length) await s.sql.noteMembershipWrite();
+    });
   }
 
   async deleteSegmentMembers(workspaceId: string, segmentId: string, profileIds: readonly string[]): Promise<void> {
-    for (const part of chunk(profileIds, MAX_PARAMS - 2)) {
-      await this.db.deleteFrom('segment_members').where('workspace_id', '=', workspaceId).where('segment_id', '=', segmentId).where('profile_id', 'in', part).execute();
-    }
-    if (profileIds.length) await this.sql.noteMembershipWrite();
+    return this.membershipWrite(async (s) => {
+      for (const part of chunk(profileIds, MAX_PARAMS - 2)) {
+        await s.db.deleteFrom('segment_members').where('workspace_id', '=', workspaceId).where('segment_id', '=', segmentId).where('profile_id', 'in', part).execute();
+      }
+      if (profileIds.length) await s.sql.noteMembershipWrite();
+    });
   }
 
   /** A page of a segment's current members (canonical profiles), by profile id. */
@@ -938,17 +962,19 @@ export class AudienceStore {
    * loser held, for history and the bitmaps.
    */
   async moveMergedMemberships(workspaceId: string, loserId: string, winnerId: string): Promise<{ movedTags: ProfileTagRecord[]; droppedTags: string[]; droppedSegments: string[] }> {
-    const loserTags = await this.tagMemberships(workspaceId, [loserId]);
-    const winnerTags = new Set((await this.tagMemberships(workspaceId, [winnerId])).map((t) => t.tagId));
-    // Rule tags are re-derived for the survivor; manual and imported ones travel with the person.
-    const moved = loserTags.filter((t) => t.source !== 'rule' && !winnerTags.has(t.tagId));
-    await this.insertProfileTags(workspaceId, moved.map((t) => ({ ...t, profileId: winnerId })));
-    await this.db.deleteFrom('profile_tags').where('workspace_id', '=', workspaceId).where('profile_id', '=', loserId).execute();
-    const segments = await this.segmentMemberships(workspaceId, [loserId]);
-    await this.db.deleteFrom('segment_members').where('workspace_id', '=', workspaceId).where('profile_id', '=', loserId).execute();
-    await this.sql.noteMembershipWrite();
-    await this.db.deleteFrom('reevaluations').where('workspace_id', '=', workspaceId).where('profile_id', '=', loserId).execute();
-    return { movedTags: moved.map((t) => ({ ...t, profileId: winnerId })), droppedTags: loserTags.map((t) => t.tagId), droppedSegments: segments.map((s) => s.segmentId) };
+    return this.membershipWrite(async (s) => {
+      const loserTags = await s.tagMemberships(workspaceId, [loserId]);
+      const winnerTags = new Set((await s.tagMemberships(workspaceId, [winnerId])).map((t) => t.tagId));
+      // Rule tags are re-derived for the survivor; manual and imported ones travel with the person.
+      const moved = loserTags.filter((t) => t.source !== 'rule' && !winnerTags.has(t.tagId));
+      await s.insertProfileTags(workspaceId, moved.map((t) => ({ ...t, profileId: winnerId })));
+      await s.db.deleteFrom('profile_tags').where('workspace_id', '=', workspaceId).where('profile_id', '=', loserId).execute();
+      const segments = await s.segmentMemberships(workspaceId, [loserId]);
+      await s.db.deleteFrom('segment_members').where('workspace_id', '=', workspaceId).where('profile_id', '=', loserId).execute();
+      await s.sql.noteMembershipWrite();
+      await s.db.deleteFrom('reevaluations').where('workspace_id', '=', workspaceId).where('profile_id', '=', loserId).execute();
+      return { movedTags: moved.map((t) => ({ ...t, profileId: winnerId })), droppedTags: loserTags.map((t) => t.tagId), droppedSegments: segments.map((s) => s.segmentId) };
+    });
   }
 }
 

@@ -91,14 +91,21 @@ export class SqlStore {
     private readonly connection: { commits: number } = { commits: 0 },
   ) {}
 
+  /** True for the store a {@link transaction} passes to its function. */
+  get isTransaction(): boolean {
+    return this.inTransaction;
+  }
+
   /** Set in a transaction that wrote tag or segment memberships: the epoch is bumped once it commits. */
   private membershipsWritten = false;
 
   /**
    * Records a write to tag or segment memberships (`profile_tags`, `segment_members`): bumps the epoch
    * once it is committed — at the end of this transaction, or now for a write outside one — and, on
-   * SQLite, the `memberships` counter of `sync_counters` in the same transaction (now, for a write
-   * outside one), which other processes see too (see {@link membershipVersion}).
+   * SQLite, the `memberships` counter of `sync_counters` in the same transaction, which other processes
+   * see too (see {@link membershipVersion}). AudienceStore makes its membership writes in a transaction on
+   * SQLite, so that the rows and the counter commit together; after a write outside one the counter moves
+   * in a commit of its own, and a reader between the two could miss the write.
    */
   async noteMembershipWrite(): Promise<void> {
     if (this.inTransaction) {
