@@ -12,7 +12,7 @@ import {
   type ProcessorChanges,
   type ProfileRow,
 } from '@siyu/core';
-import type { DerivationRange, SqlStore } from '@siyu/storage';
+import { isTransientStorageError, type DerivationRange, type SqlStore } from '@siyu/storage';
 import type { ServiceDeps } from './deps.ts';
 import { hashIdentifier } from './ids.ts';
 import type { WorkspaceService } from './workspaces.service.ts';
@@ -147,6 +147,12 @@ export class ProcessorService {
     try {
       await this.processBatch(1);
     } catch (e) {
+      // Another writer's lock or commit (an import's processor beside the server's): the message is
+      // fine and stays in the inbox for the next batch.
+      if (isTransientStorageError(e)) {
+        this.deps.log.warn({ seq: item.seq, messageId: item.message.messageId, err: e instanceof Error ? e.message : String(e) }, 'message kept in the inbox: the database was busy');
+        return;
+      }
       const message = e instanceof Error ? e.message : String(e ?? error);
       this.deps.log.error({ seq: item.seq, messageId: item.message.messageId, err: message }, 'message moved to dead letters');
       await this.deps.store.deadLetter(item.seq, message, this.deps.clock().toISOString());

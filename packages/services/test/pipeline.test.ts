@@ -57,6 +57,27 @@ describe.each(TEST_BACKENDS)('processing pipeline on $name', (backend) => {
     expect(found.traits).toMatchObject({ city: '杭州' });
   });
 
+  it('a message whose retry meets a busy database stays in the inbox and is processed later, not dead-lettered', async () => {
+    const { workspace: ws } = await t.workspace('pipeline busy');
+    await ingest(ws, { userId: 'b1', messageId: 'bm-1' });
+    // Another writer holds the database (an import's processor beside the server's), as the driver reports it.
+    const busy = Object.assign(new Error(backend.name === 'sqlite' ? 'database is locked' : 'could not serialize access'), { code: backend.name === 'sqlite' ? 'SQLITE_BUSY_SNAPSHOT' : '40001' });
+    const processor = t.services.processor;
+    const real = processor.processBatch.bind(processor);
+    processor.processBatch = async () => {
+      throw busy;
+    };
+    try {
+      await processor.isolateFailure(busy);
+    } finally {
+      processor.processBatch = real;
+    }
+    expect(await t.services.pipeline.status(ws.id)).toMatchObject({ waiting: 1, deadLetters: 0 });
+    await processAll();
+    expect(await t.services.pipeline.status(ws.id)).toMatchObject({ waiting: 0, deadLetters: 0 });
+    expect((await t.services.profiles.lookup(ws.id, 'user_id', 'b1')).id).toMatch(/^prof_/);
+  });
+
   it('a message the processor cannot handle is isolated from its batch, fails again on retry, and stays visible to its workspace only', async () => {
     const { workspace: a } = await t.workspace('pipeline A');
     const { workspace: b } = await t.workspace('pipeline B');

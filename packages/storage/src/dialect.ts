@@ -44,3 +44,14 @@ export function anyOf(dialect: Dialect, column: string, values: readonly (string
   if (dialect === 'postgres') return sql<boolean>`${sql.ref(column)} = any(${[...values]}::${sql.raw(type)}[])`;
   return sql<boolean>`${sql.ref(column)} in (${sql.join([...values])})`;
 }
+
+/**
+ * An error another writer caused, which the same work retried later gets past: SQLite's `SQLITE_BUSY…`
+ * and `SQLITE_LOCKED…` (a lock held past `busy_timeout`, a snapshot another process's commit made
+ * stale), PostgreSQL's serialization failure, deadlock and lock-not-available. Not a property of the data.
+ */
+export function isTransientStorageError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string') return false;
+  return code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED') || code === '40001' || code === '40P01' || code === '55P03';
+}

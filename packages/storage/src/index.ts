@@ -13,6 +13,7 @@ import { MembershipEpoch, WriterLock } from './sqlite/writer-lock.ts';
 import { threadId } from 'node:worker_threads';
 
 export { SqlStore } from './store.ts';
+export { isTransientStorageError } from './dialect.ts';
 export { MembershipEpoch, WriterLock } from './sqlite/writer-lock.ts';
 export { LayerStore, type LayerRow, type OrderStats, type LayerGroupTotal } from './layers-store.ts';
 export * from './audience-store.ts';

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import { Kysely, SqliteDialect } from 'kysely';
+import { CompiledQuery, Kysely, SqliteDialect, SqliteDriver, type DatabaseConnection, type Driver, type SqliteDialectConfig } from 'kysely';
 import type { Database } from '../schema.ts';
 import { BACKSTOP_PAGES, Checkpointer, CHECKPOINT_PAGES } from './checkpointer.ts';
 import { SqliteHotPath } from './sqlite-hot-path.ts';
@@ -46,7 +46,7 @@ export function connectSqlite(
   // mapped pages count in resident memory — at 1M profiles 2 × 64 MB. Reads go through the page cache.
   raw.pragma('mmap_size = 0');
   const db = new Kysely<Database>({
-    dialect: new SqliteDialect({ database: raw }),
+    dialect: new ImmediateSqliteDialect({ database: raw }),
     ...(queryLog ? { log: queryLog } : {}),
     ...(walSync ? { plugins: [new FlushAutocommitWrites(walSync, () => raw.inTransaction)] } : {}),
   });
@@ -112,4 +112,28 @@ export function moveLegacyInbox(raw: BetterSqlite3.Database, inbox: BetterSqlite
     raw.prepare('delete from inbox_dead').run();
   }).immediate();
   return rows.length + dead.length;
+}
+
+/**
+ * Transactions that take SQLite's write lock when they begin (`BEGIN IMMEDIATE`), not at their first
+ * write. A deferred transaction reads from a snapshot first; if another process (an import's processor
+ * beside the server's) commits before its first write, that write fails with `SQLITE_BUSY_SNAPSHOT`,
+ * which no busy timeout waits out. Begun immediately, it waits (`busy_timeout`) for the other writer
+ * instead and reads what that one committed. Threads of one process already take turns through the
+ * writer lock before they begin, so for them nothing changes.
+ */
+class ImmediateSqliteDialect extends SqliteDialect {
+  constructor(private readonly settings: SqliteDialectConfig) {
+    super(settings);
+  }
+
+  override createDriver(): Driver {
+    return new ImmediateSqliteDriver(this.settings);
+  }
+}
+
+class ImmediateSqliteDriver extends SqliteDriver {
+  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+  }
 }
