@@ -243,75 +243,70 @@ describe.each(VARIANTS)('audience scenarios on $name', ({ backend, readOutsideLo
     expect(counted.count).toBe(incremental.size);
   });
 
+  /**
+   * Evaluates `pid` once, with `write` run right after the engine's page read outside the lock and before
+   * its write transaction (another thread's or process's commit landing in between); checks the read hook
+   * was used.
+   */
+  async function evaluateWithWriteBetween(pid: string, workspaceId: string, write: () => Promise<unknown>): Promise<void> {
+    const engineStore = t.services.audienceEngine.store;
+    const read = engineStore.evaluationPage.bind(engineStore);
+    engineStore.evaluationPage = async (...args) => {
+      const rows = await read(...args);
+      engineStore.evaluationPage = read;
+      await write();
+      return rows;
+    };
+    await t.services.audienceEngine.profilesChanged(workspaceId, [pid], 'event');
+    expect(engineStore.evaluationPage).toBe(read);
+  }
+
   it.runIf(readOutsideLock)('a page read outside the lock is read again when its profile was written before the lock was taken', async () => {
     const { workspace: ws } = await t.workspace('stale profile');
     const segment = await t.services.segments.create(ws.id, { name: 'in 上海', definition: { version: 1, condition: { trait: 'city', op: 'eq', value: '上海' } } });
     await t.services.ingest.ingest(ws, 'identify', { userId: 'r1', traits: { city: '北京' } }, 10);
     await settle();
     const pid = await profileOf(ws, 'r1');
-    // Between the read and the write transaction, the processor of another thread commits a change it
-    // has not announced yet (here: written directly, so no announcement ever comes).
+    // The processor of another thread commits a change it has not announced yet (here: written directly,
+    // so no announcement ever comes).
     const other = await openStore({ sqliteFile: t.location, migrate: false });
-    const engineStore = t.services.audienceEngine.store;
-    const read = engineStore.evaluationPage.bind(engineStore);
-    engineStore.evaluationPage = async (...args) => {
-      const rows = await read(...args);
-      engineStore.evaluationPage = read;
-      await other.store.db.updateTable('profiles').set({ traits: JSON.stringify({ city: '上海' }), updated_at: new Date(t.clock().getTime() + 1).toISOString() }).where('id', '=', pid).execute();
-      return rows;
-    };
-    await t.services.audienceEngine.profilesChanged(ws.id, [pid], 'event');
+    await evaluateWithWriteBetween(pid, ws.id, () =>
+      other.store.db.updateTable('profiles').set({ traits: JSON.stringify({ city: '上海' }), updated_at: new Date(t.clock().getTime() + 1).toISOString() }).where('id', '=', pid).execute(),
+    );
     await other.close();
-    expect(engineStore.evaluationPage).toBe(read);
     expect([...(await memberUsers(ws.id, segment.id))]).toEqual(['r1']);
   });
 
-  it.runIf(readOutsideLock)('a page read outside the lock is read again when memberships were written before the lock was taken', async () => {
-    const { workspace: ws } = await t.workspace('stale tags');
+  /** A workspace with a manual tag VIP, a segment of its holders and a profile r… without it. */
+  async function vipSetup(name: string, userId: string) {
+    const { workspace: ws } = await t.workspace(name);
     const vip = await t.services.tags.create(ws.id, { name: 'VIP' });
     const segment = await t.services.segments.create(ws.id, { name: 'VIPs', definition: { version: 1, condition: { tag: 'VIP', has: true } } });
-    await t.services.ingest.ingest(ws, 'identify', { userId: 'r2', traits: { city: '北京' } }, 10);
+    await t.services.ingest.ingest(ws, 'identify', { userId, traits: { city: '北京' } }, 10);
     await settle();
-    const pid = await profileOf(ws, 'r2');
-    // Another thread applies the tag meanwhile (written directly: its own evaluation is not run here). It
-    // shares the epoch, as the threads of a process share it through the writer lock's buffer.
+    const pid = await profileOf(ws, userId);
+    const application = { tagId: vip.id, profileId: pid, source: 'manual', actor: 'test', appliedAt: t.clock().toISOString(), expiresAt: null };
+    return { ws, segment, pid, application };
+  }
+
+  it.runIf(readOutsideLock)('a page read outside the lock is read again when memberships were written before the lock was taken', async () => {
+    const { ws, segment, pid, application } = await vipSetup('stale tags', 'r2');
+    // Another thread applies the tag (written directly: its own evaluation is not run here). It shares
+    // the epoch, as the threads of a process share it through the writer lock's buffer.
     const other = await openStore({ sqliteFile: t.location, migrate: false });
     const shared = new SqlStore(other.store.db, 'sqlite', false, undefined, undefined, undefined, undefined, t.services.deps.store.membershipEpoch);
-    const engineStore = t.services.audienceEngine.store;
-    const read = engineStore.evaluationPage.bind(engineStore);
-    engineStore.evaluationPage = async (...args) => {
-      const rows = await read(...args);
-      engineStore.evaluationPage = read;
-      await new AudienceStore(shared).insertProfileTags(ws.id, [{ tagId: vip.id, profileId: pid, source: 'manual', actor: 'test', appliedAt: t.clock().toISOString(), expiresAt: null }]);
-      return rows;
-    };
-    await t.services.audienceEngine.profilesChanged(ws.id, [pid], 'event');
+    await evaluateWithWriteBetween(pid, ws.id, () => new AudienceStore(shared).insertProfileTags(ws.id, [application]));
     await other.close();
-    expect(engineStore.evaluationPage).toBe(read);
     expect([...(await memberUsers(ws.id, segment.id))]).toEqual(['r2']);
   });
 
   it.runIf(readOutsideLock)('a page read outside the lock is read again when another process wrote memberships before the lock was taken', async () => {
-    const { workspace: ws } = await t.workspace('stale tags, other process');
-    const vip = await t.services.tags.create(ws.id, { name: 'VIP' });
-    const segment = await t.services.segments.create(ws.id, { name: 'VIPs', definition: { version: 1, condition: { tag: 'VIP', has: true } } });
-    await t.services.ingest.ingest(ws, 'identify', { userId: 'r3', traits: { city: '北京' } }, 10);
-    await settle();
-    const pid = await profileOf(ws, 'r3');
-    // Another process (an import beside the server) applies the tag meanwhile: its store has an epoch of
-    // its own, so only the database tells. Written directly: its own evaluation is not run here.
+    const { ws, segment, pid, application } = await vipSetup('stale tags, other process', 'r3');
+    // Another process (an import beside the server) applies the tag: its store has an epoch of its own,
+    // so only the database tells. Written directly: its own evaluation is not run here.
     const other = await openStore({ sqliteFile: t.location, migrate: false });
-    const engineStore = t.services.audienceEngine.store;
-    const read = engineStore.evaluationPage.bind(engineStore);
-    engineStore.evaluationPage = async (...args) => {
-      const rows = await read(...args);
-      engineStore.evaluationPage = read;
-      await other.store.transaction((tx) => new AudienceStore(tx).insertProfileTags(ws.id, [{ tagId: vip.id, profileId: pid, source: 'manual', actor: 'test', appliedAt: t.clock().toISOString(), expiresAt: null }]));
-      return rows;
-    };
-    await t.services.audienceEngine.profilesChanged(ws.id, [pid], 'event');
+    await evaluateWithWriteBetween(pid, ws.id, () => other.store.transaction((tx) => new AudienceStore(tx).insertProfileTags(ws.id, [application])));
     await other.close();
-    expect(engineStore.evaluationPage).toBe(read);
     expect([...(await memberUsers(ws.id, segment.id))]).toEqual(['r3']);
   });
 
