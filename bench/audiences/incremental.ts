@@ -214,18 +214,23 @@ export async function runIncremental(services: Services, o: IncrementalOptions):
     offered += due;
   }
   const sendSeconds = (performance.now() - started) / 1000;
-  const drainStart = performance.now();
+  const drainStart = Date.now();
   const deadline = Date.now() + 300_000;
   while (processed < accepted && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  let drainEnd: number;
   if (worker) {
-    // The worker's evaluations follow its batches: done when its bitmap changes have gone quiet.
+    const processedAt = Date.now();
+    // The worker's evaluations follow its batches: done when its bitmap changes have gone quiet for a
+    // second; the drain ends at the last of them (or when the processor finished, if later).
     while (Date.now() - lastIndexOpAt < 1000 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    drainEnd = Math.max(processedAt, lastIndexOpAt);
   } else {
     await services.audienceEngine.settled();
     await services.layers.settled();
     await services.audienceEngine.settled();
+    drainEnd = Date.now();
   }
-  const drainSeconds = (performance.now() - drainStart) / 1000;
+  const drainSeconds = Math.max(0, drainEnd - drainStart) / 1000;
   const io1 = o.deviceIo?.() ?? null;
   const cpu = process.cpuUsage(cpu0);
   const workerCpu1 = threadCpuMs(worker?.osThreadId);
