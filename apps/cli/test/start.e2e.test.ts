@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { copyFileSync, existsSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -495,6 +495,37 @@ describe('siyu start (SQLite, real process)', () => {
   // or a backlog older than the 30 s cache TTL) that query goes through `deps.store` instead of the
   // transaction, and Kysely's single SQLite connection is held by the transaction itself: the processor
   // deadlocks and every later database request (admin API, /readyz, ingestion) hangs.
+  it('`siyu import` beside a running server (two processes writing one file): the import completes and every event is stored once', { timeout: 180_000 }, async () => {
+    const dataDir = tempDir('siyu-e2e-');
+    const port = await freePort();
+    const s = await Siyu.start(dataDir, port);
+    const { workspaceId, writeKey, adminToken } = savedKeys(dataDir);
+    // The import processes its own messages: a second writer beside the server's processor and engine.
+    const ROWS = 60_000;
+    const csv = join(tempDir('siyu-e2e-csv-'), 'events.csv');
+    const at = Date.now() - 86_400_000;
+    writeFileSync(csv, `member,event,time,id\n${Array.from({ length: ROWS }, (_, i) => `m${i % 2000},Visited,${new Date(at + i).toISOString()},csv-${i}`).join('\n')}\n`);
+    let importDone = false;
+    const importing = runCli(dataDir, port, ['import', 'events', csv, '--map', 'member=userId', '--map', 'event=event', '--map', 'time=timestamp', '--map', 'id=messageId']).finally(() => (importDone = true));
+    const PER_BATCH = 50;
+    const accepted = await postBatches(s.base, writeKey, PER_BATCH, (n) => importDone && n >= 40);
+    const imported = await importing;
+    expect(imported.code, `${imported.stdout}\n${imported.stderr}`).toBe(0);
+    const expected = ROWS + accepted.length * PER_BATCH;
+    const events = await waitForStable(async () => (await s.admin<{ events: number }>('/api/v1/stats', adminToken)).events, expected);
+    expect(events).toBe(expected);
+    expect(await s.admin('/api/v1/pipeline', adminToken)).toMatchObject({ waiting: 0, deadLetters: 0 });
+    await s.stop();
+    // Neither writer failed on the other's lock: no error in the server's log.
+    expect(s.stdout.split('\n').filter((l) => l.includes('"level":50'))).toEqual([]);
+    const db = new BetterSqlite3(join(dataDir, 'siyu.db'), { readonly: true, fileMustExist: true });
+    try {
+      expect((db.prepare('select count(*) as n from events where workspace_id = ? group by message_id having count(*) > 1').all(workspaceId) as unknown[]).length).toBe(0);
+    } finally {
+      db.close();
+    }
+  });
+
   it('after SIGKILL, a restart drains the inbox: every batch answered 200 is stored exactly once', { timeout: 180_000 }, async () => {
     const dataDir = tempDir('siyu-e2e-');
     const port = await freePort();
