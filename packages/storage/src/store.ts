@@ -963,5 +963,6 @@ function toConflict(r: Database['identity_conflicts']): ConflictRow {
 
 /** The `memberships` counter of `sync_counters` (SQLite): see SqlStore.noteMembershipWrite. */
 async function bumpMembershipCounter(db: Kysely<Database>): Promise<void> {
-  await sql`update sync_counters set value = value + 1 where name = 'memberships'`.execute(db);
+  // An upsert: a database whose row went missing gets it back rather than a check that never moves.
+  await sql`insert into sync_counters (name, value) values ('memberships', 1) on conflict (name) do update set value = sync_counters.value + 1`.execute(db);
 }

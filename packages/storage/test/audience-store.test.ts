@@ -131,6 +131,11 @@ describe.each(TEST_BACKENDS)('AudienceStore on $name', (backend) => {
       // A transaction that wrote no membership leaves it.
       await other.store.transaction((tx) => tx.upsertProfiles([profile(w, `prof_${w.slice(3)}_x`)]));
       expect(await opened.store.membershipVersion()).toBe(v0! + 2);
+      // A row gone missing comes back with the next membership write (a check comparing "none" with "none" would never move).
+      await opened.store.db.deleteFrom('sync_counters').where('name', '=', 'memberships').execute();
+      expect(await opened.store.membershipVersion()).toBeUndefined();
+      await store.insertProfileTags(w, [{ tagId, profileId: a!, source: 'manual', actor: 'x', appliedAt: T0, expiresAt: null }]);
+      expect(await opened.store.membershipVersion()).toBe(1);
     } finally {
       await other.close();
     }

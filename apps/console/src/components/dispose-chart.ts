@@ -10,6 +10,7 @@ import type { ECharts } from 'echarts/core';
  * injects this very function into a page.
  */
 export function disposeChart(instance: ECharts): void {
+  if (instance.isDisposed()) return;
   const painter = instance.getZr().painter as unknown as { _redrawId?: number };
   painter._redrawId = Number.NaN;
   instance.dispose();
