@@ -403,6 +403,15 @@ async function incrementalPhase(
     out('incremental_disk_write_per_event', fmt(inc.io.writeBytes / inc.accepted / 1024, 1), 'KB');
     out('incremental_disk_read_per_event', fmt(inc.io.readBytes / inc.accepted / 1024, 1), 'KB');
   }
+  if (inc.syscalls && inc.accepted > 0) {
+    const per = (n: number) => fmt(n / inc.accepted, 1);
+    out('incremental_read_syscalls_per_event', per(inc.syscalls.process.reads), 'calls');
+    out('incremental_write_syscalls_per_event', per(inc.syscalls.process.writes), 'calls');
+    if (inc.syscalls.worker) {
+      out('incremental_worker_read_syscalls_per_event', per(inc.syscalls.worker.reads), 'calls');
+      out('incremental_worker_write_syscalls_per_event', per(inc.syscalls.worker.writes), 'calls');
+    }
+  }
   loopDelay.disable();
   out('incremental_event_loop_p99_delay', fmt(loopDelay.percentile(99) / 1e6, 0), 'ms');
   out('incremental_event_loop_max_stall', fmt(await incStalls.stop(), 0), 'ms');
@@ -473,6 +482,8 @@ function workerConfig(target: Target, processorBatch: number): Config {
     SIYU_PROCESSOR_BATCH: String(processorBatch),
     // As `siyu start` reads it: 2 (default) or 1 background threads.
     SIYU_WORKER_THREADS: process.env.SIYU_WORKER_THREADS,
+    // As `siyu start` reads it: the background connection's page cache (default auto).
+    SIYU_SQLITE_CACHE_MB: process.env.SIYU_SQLITE_CACHE_MB,
     ...(target.databaseUrl ? { SIYU_DATABASE_URL: target.databaseUrl } : {}),
   });
   if (!r.ok) throw new Error(r.problems.join('; '));

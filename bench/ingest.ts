@@ -10,6 +10,7 @@ import { loadConfig } from '@siyu/config';
 import { createApp } from '@siyu/server';
 import { silentLogger } from '@siyu/services';
 import { WriterLock } from '@siyu/storage';
+import { diffSyscalls, syscallCounts } from './audiences/incremental.ts';
 import { createBenchDatabase } from './pg-database.ts';
 
 /**
@@ -67,6 +68,8 @@ export async function main(args: string[]): Promise<void> {
       SIYU_PROCESSOR_BATCH: values.batch,
       // As `siyu start` reads it: 2 (default) or 1 background threads.
       SIYU_WORKER_THREADS: process.env.SIYU_WORKER_THREADS,
+    // As `siyu start` reads it: the background connection's page cache (default auto).
+    SIYU_SQLITE_CACHE_MB: process.env.SIYU_SQLITE_CACHE_MB,
       ...(pgDb ? { SIYU_DATABASE_URL: pgDb.url } : {}),
     });
     if (!loaded.ok) throw new Error(loaded.problems.join('; '));
@@ -106,6 +109,7 @@ export async function main(args: string[]): Promise<void> {
     const port = (server.address() as { port: number }).port;
     const started = performance.now();
     const cpu0 = process.cpuUsage();
+    const sys0 = syscallCounts();
     const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./load-client.ts', import.meta.url)), JSON.stringify({ url: `http://127.0.0.1:${port}/v1/batch`, writeKey, batches: Math.ceil(events / batchSize), batchSize, people: Number(values.people), idPrefix: prefix, concurrency: Number(values.concurrency), rate: Number(values.rate) })], { stdio: ['ignore', 'pipe', 'inherit'] });
     let childOut = '';
     child.stdout.on('data', (d: Buffer) => (childOut += d.toString()));
@@ -114,6 +118,8 @@ export async function main(args: string[]): Promise<void> {
     while (processed < events) await new Promise((r) => setTimeout(r, 20));
     const totalMs = (doneAt || performance.now()) - started;
     const cpu = process.cpuUsage(cpu0);
+    const sys1 = syscallCounts();
+    const sys = sys0 && sys1 ? diffSyscalls(sys0, sys1) : null;
     latencies.sort((a, b) => a - b);
     const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? 0;
     const stats = await services.profiles.stats(workspace.id);
@@ -124,6 +130,8 @@ export async function main(args: string[]): Promise<void> {
       `${b}.end_to_end_rate: ${Math.round((events / totalMs) * 1000)} events/s`,
       // CPU the server spent per event (user + system, all its threads): steadier than rates on a shared machine.
       `${b}.server_cpu_per_event: ${((cpu.user + cpu.system) / events).toFixed(1)} µs`,
+      // Read and write system calls of the server per event (all threads; Linux): steadier than CPU time.
+      ...(sys ? [`${b}.server_read_syscalls_per_event: ${(sys.reads / events).toFixed(1)} calls`, `${b}.server_write_syscalls_per_event: ${(sys.writes / events).toFixed(1)} calls`] : []),
       `${b}.accept_to_profile_p50: ${Math.round(pct(50))} ms`,
       `${b}.accept_to_profile_p95: ${Math.round(pct(95))} ms`,
       `${b}.failed_requests: ${result.failed} requests`,

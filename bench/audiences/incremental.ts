@@ -57,6 +57,8 @@ export interface IncrementalResult {
   membershipChanges: number;
   /** Bytes read from and written to the database's device from the start of sending to the end of the drain ({@link IncrementalOptions.deviceIo}). */
   io: { readBytes: number; writeBytes: number } | null;
+  /** Read and write system calls over the phase: the whole process, and the worker thread (Linux). */
+  syscalls: { process: SyscallCounts; worker: SyscallCounts | null } | null;
 }
 
 const MAX_PER_CALL = 500;
@@ -178,6 +180,8 @@ export async function runIncremental(services: Services, o: IncrementalOptions):
   const cpu0 = process.cpuUsage();
   const workerCpu0 = threadCpuMs(worker?.osThreadId);
   const audienceCpu0 = threadCpuMs(worker?.audienceOsThreadId);
+  const sys0 = syscallCounts();
+  const workerSys0 = worker?.osThreadId !== undefined ? syscallCounts(worker.osThreadId) : null;
   const total = Math.round(o.rate * o.seconds);
   const probeEvery = o.probeShare > 0 ? Math.max(1, Math.round(1 / o.probeShare)) : Number.POSITIVE_INFINITY;
   let offered = 0;
@@ -235,6 +239,8 @@ export async function runIncremental(services: Services, o: IncrementalOptions):
   const cpu = process.cpuUsage(cpu0);
   const workerCpu1 = threadCpuMs(worker?.osThreadId);
   const audienceCpu1 = threadCpuMs(worker?.audienceOsThreadId);
+  const sys1 = syscallCounts();
+  const workerSys1 = worker?.osThreadId !== undefined ? syscallCounts(worker.osThreadId) : null;
   if (session && profileDir) {
     const { profile } = await session.post('Profiler.stop');
     const file = join(profileDir, `audiences-incremental-${Date.now()}.cpuprofile`);
@@ -261,7 +267,36 @@ export async function runIncremental(services: Services, o: IncrementalOptions):
     workerCpuMs: workerCpu0 !== null && workerCpu1 !== null ? workerCpu1 - workerCpu0 : null,
     audienceCpuMs: audienceCpu0 !== null && audienceCpu1 !== null ? audienceCpu1 - audienceCpu0 : null,
     io: io0 && io1 ? { readBytes: io1.readBytes - io0.readBytes, writeBytes: io1.writeBytes - io0.writeBytes } : null,
+    syscalls: sys0 && sys1 ? { process: diffSyscalls(sys0, sys1), worker: workerSys0 && workerSys1 ? diffSyscalls(workerSys0, workerSys1) : null } : null,
   };
+}
+
+export interface SyscallCounts {
+  reads: number;
+  writes: number;
+}
+
+/**
+ * Read and write system calls made so far (Linux `syscr`/`syscw`: read, pread, readv…; write, pwrite…)
+ * by this process, or by one of its threads. A count, so far steadier from run to run than CPU time on a
+ * shared VM, and on this one each call is most of the cost: SQLite reads a page it does not hold with one
+ * `pread`, writes each dirty page to the WAL with two `pwrite`s and copies it at the checkpoint with a
+ * `pread` and a `pwrite`.
+ */
+export function syscallCounts(tid?: number): SyscallCounts | null {
+  try {
+    const text = readFileSync(tid === undefined ? '/proc/self/io' : `/proc/self/task/${tid}/io`, 'utf8');
+    const field = (name: string) => Number(new RegExp(`^${name}: (\\d+)$`, 'm').exec(text)?.[1]);
+    const reads = field('syscr');
+    const writes = field('syscw');
+    return Number.isFinite(reads) && Number.isFinite(writes) ? { reads, writes } : null;
+  } catch {
+    return null;
+  }
+}
+
+export function diffSyscalls(a: SyscallCounts, b: SyscallCounts): SyscallCounts {
+  return { reads: b.reads - a.reads, writes: b.writes - a.writes };
 }
 
 /** CPU time (user + system) of one thread of this process so far, ms, from `/proc` (Linux); null elsewhere. */
