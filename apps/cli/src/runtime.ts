@@ -31,8 +31,9 @@ export async function openRuntime(config: Config, log: Logger, opts: { writerLoc
     writerLock: opts.writerLock,
     // The server thread migrates before it starts the worker thread.
     migrate: !worker,
-    // A server thread beside a worker only appends to the inbox and serves reads: a smaller page cache.
-    sqliteCacheMb: opts.writerLock && !worker ? 8 : 32,
+    // A server thread beside a worker only appends to the inbox and serves reads: a small page cache.
+    // The connection that processes and evaluates: SIYU_SQLITE_CACHE_MB (default `auto`, page-cache.ts).
+    sqliteCacheMb: opts.writerLock && !worker ? 8 : config.sqliteCacheMb,
   });
   // Definitions are edited on the server thread: a worker reloads them every second rather than every 30 s.
   const services = createServices({ store: opened.store, clock: () => new Date(), newId, log }, {

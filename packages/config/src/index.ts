@@ -11,6 +11,7 @@ export const CONFIG_KEYS = {
   processorBatch: { env: 'SIYU_PROCESSOR_BATCH', description: 'Messages the processor takes per transaction', sensitive: false },
   worker: { env: 'SIYU_WORKER', description: '"on" runs the background processor in this process on its own thread, "inline" on the server\'s thread, "off" serves HTTP only', sensitive: false },
   workerThreads: { env: 'SIYU_WORKER_THREADS', description: 'With SIYU_WORKER=on: 2 runs the processor and the audience engine on threads of their own, 1 both on one (less memory and CPU); default 2 with 4 or more cores, else 1', sensitive: false },
+  sqliteCacheMb: { env: 'SIYU_SQLITE_CACHE_MB', description: 'Embedded SQLite: page cache of the background connection in MB, or "auto" (1 % of the database file, 32–128 MB)', sensitive: false },
 } as const;
 
 const Schema = z.object({
@@ -36,6 +37,11 @@ const Schema = z.object({
   processorBatch: z.coerce.number().int().min(1).max(50_000).default(2000),
   worker: z.enum(['on', 'inline', 'off']).default('on'),
   workerThreads: z.coerce.number().int().min(1).max(2).optional(),
+  sqliteCacheMb: z
+    .string()
+    .default('auto')
+    .refine((v) => v === 'auto' || (/^\d+$/.test(v) && Number(v) >= 2 && Number(v) <= 65_536), 'must be "auto" or a whole number of MB from 2 to 65536')
+    .transform((v): 'auto' | number => (v === 'auto' ? 'auto' : Number(v))),
 });
 export type Config = z.infer<typeof Schema>;
 

@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import { migrateToLatest } from './migrations.ts';
 import { connectPostgres } from './postgres/connect.ts';
 import type { Database } from './schema.ts';
+import type { CacheSize } from './sqlite/page-cache.ts';
 import { connectSqlite, moveLegacyInbox } from './sqlite/connect.ts';
 import type { WalSync } from './sqlite/wal-sync.ts';
 import type { Checkpointer } from './sqlite/checkpointer.ts';
@@ -14,6 +15,7 @@ import { threadId } from 'node:worker_threads';
 
 export { SqlStore } from './store.ts';
 export { isTransientStorageError } from './dialect.ts';
+export { autoCacheMb, type CacheSize } from './sqlite/page-cache.ts';
 export { MembershipEpoch, WriterLock } from './sqlite/writer-lock.ts';
 export { LayerStore, type LayerRow, type OrderStats, type LayerGroupTotal } from './layers-store.ts';
 export * from './audience-store.ts';
@@ -36,8 +38,11 @@ export interface OpenStoreOptions {
    * (`WriterLock.create()`) in each, so their write transactions take turns without blocking.
    */
   writerLock?: SharedArrayBuffer | undefined;
-  /** SQLite page cache of this connection, MB (default 32). */
-  sqliteCacheMb?: number | undefined;
+  /**
+   * SQLite page cache of this connection, MB (default 32), or `auto`: 1 % of the database file, between
+   * 32 and 128 MB, following its growth (`sqlite/page-cache.ts`).
+   */
+  sqliteCacheMb?: CacheSize | undefined;
   /**
    * SQLite: how writes become durable (both: on the device before the call returns). `group` (default):
    * `synchronous = NORMAL`, and each `transaction()` — and each write outside one — awaits one

@@ -201,6 +201,7 @@ export class SqlStore {
    */
   private checkpoint(): void {
     try {
+      this.sqlite?.pageCache?.maybeResize();
       this.checkpointer?.afterCommit();
     } catch {
       // see above

@@ -2,6 +2,7 @@ import type BetterSqlite3 from 'better-sqlite3';
 import type { ConflictRow, EventRow, IdentityRow, InboxItem, MergeRow, ProfileRow } from '@siyu/core';
 import { decodeJson, encodeJson } from '../dialect.ts';
 import { receivedAtOf, type DeadLetterRow, type PipelineCounts } from '../pipeline.ts';
+import type { PageCache } from './page-cache.ts';
 import { WaitingTable } from './waiting-table.ts';
 
 /** Known waiting message ids kept before the first prune (then twice what remained). */
@@ -38,6 +39,8 @@ export class SqliteHotPath {
     private readonly inbox: BetterSqlite3.Database,
     /** Known waiting message ids kept before the first prune (tests make it small). */
     private readonly waitingPruneFrom = WAITING_PRUNE_FROM,
+    /** The main connection's page cache limit, which an `auto` size adjusts as the file grows. */
+    readonly pageCache?: PageCache,
   ) {
     this.waitingPruneAt = waitingPruneFrom;
     const p = (sql: string) => raw.prepare(sql);
