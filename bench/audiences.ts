@@ -403,7 +403,8 @@ async function incrementalPhase(
     out('incremental_disk_write_per_event', fmt(inc.io.writeBytes / inc.accepted / 1024, 1), 'KB');
     out('incremental_disk_read_per_event', fmt(inc.io.readBytes / inc.accepted / 1024, 1), 'KB');
   }
-  if (inc.syscalls && inc.accepted > 0) {
+  // SQLite only: PostgreSQL's reads and writes happen in its own processes.
+  if (backend === 'sqlite' && inc.syscalls && inc.accepted > 0) {
     const per = (n: number) => fmt(n / inc.accepted, 1);
     out('incremental_read_syscalls_per_event', per(inc.syscalls.process.reads), 'calls');
     out('incremental_write_syscalls_per_event', per(inc.syscalls.process.writes), 'calls');

@@ -131,7 +131,8 @@ export async function main(args: string[]): Promise<void> {
       // CPU the server spent per event (user + system, all its threads): steadier than rates on a shared machine.
       `${b}.server_cpu_per_event: ${((cpu.user + cpu.system) / events).toFixed(1)} µs`,
       // Read and write system calls of the server per event (all threads; Linux): steadier than CPU time.
-      ...(sys ? [`${b}.server_read_syscalls_per_event: ${(sys.reads / events).toFixed(1)} calls`, `${b}.server_write_syscalls_per_event: ${(sys.writes / events).toFixed(1)} calls`] : []),
+      // SQLite only: PostgreSQL's reads and writes happen in its own processes.
+      ...(sys && backend === 'sqlite' ? [`${b}.server_read_syscalls_per_event: ${(sys.reads / events).toFixed(1)} calls`, `${b}.server_write_syscalls_per_event: ${(sys.writes / events).toFixed(1)} calls`] : []),
       `${b}.accept_to_profile_p50: ${Math.round(pct(50))} ms`,
       `${b}.accept_to_profile_p95: ${Math.round(pct(95))} ms`,
       `${b}.failed_requests: ${result.failed} requests`,
