@@ -15,9 +15,11 @@ const RESIZE_EVERY_MS = 60_000;
  * the root through them to a leaf. The leaves of a large database are read from the OS one at a time,
  * whatever the cache. But when the inner pages do not fit either, each search misses twice.
  *
- * Measured on the 1M-profile / 20M-event audiences bench (22 GB file, 2-core VM): the B-trees the
- * processor searches for each event have ~60 MB of inner pages. With a 32 MB cache the worker made
- * 27–28 read calls per event; with 128 MB, 20; with 225 MB, 19 (for ~100 MB more resident memory).
+ * Measured on the 1M-profile / 20M-event audiences bench (22 GB file, 2-core VM): the B-trees searched
+ * at random for each event have ~100 MB of inner pages (`dbstat`: events_profile_idx 52 MB,
+ * events_message_uq 40 MB, profiles and identities 5 MB — long text keys, so few per page). With a 32 MB
+ * cache the worker made 27–28 read calls per event; with 128 MB, 20–21; with 225 MB, 19 (for ~100 MB
+ * more resident memory again).
  * A 1M-profile ingest (a 2–3 GB file) stays at 32 MB, within the 500 MB resident memory the
  * foundation issue sets.
  */
