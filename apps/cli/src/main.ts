@@ -2,7 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { serve } from '@hono/node-server';
-import { loadConfig, redactConfig, type Config } from '@siyu/config';
+import { CONFIG_KEYS, loadConfig, redactConfig, type Config } from '@siyu/config';
 import { createApp } from '@siyu/server';
 import { pino } from 'pino';
 import { WriterLock } from '@siyu/storage';
@@ -10,7 +10,8 @@ import { tuneHeap } from './heap.ts';
 import { ensureDefaultWorkspace, openRuntime, readCredentials, rotateKeys, type Runtime } from './runtime.ts';
 import { WorkerThread } from './worker-thread.ts';
 
-const HELP = `siyu — private-domain customer operations platform (私域)
+/** Usage; the environment part is every setting `loadConfig` reads, so it cannot fall behind. */
+export const HELP = `siyu — private-domain customer operations platform (私域)
 
 Usage: npx siyu <command> [options]
 
@@ -22,8 +23,10 @@ Usage: npx siyu <command> [options]
   migrate               Apply database migrations and exit
   help                  This text
 
-Environment: SIYU_PORT, SIYU_HOST, SIYU_DATA_DIR, SIYU_DATABASE_URL (postgres://…), SIYU_LOG_LEVEL,
-SIYU_TIME_ZONE, SIYU_PROCESSOR_BATCH, SIYU_WORKER. See docs/config.md.
+Environment (defaults and details in docs/config.md):
+${Object.values(CONFIG_KEYS)
+  .map((k) => `  ${k.env.padEnd(22)}${k.description}`)
+  .join('\n')}
 `;
 
 export async function main(argv: string[]): Promise<number> {

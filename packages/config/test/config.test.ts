@@ -26,3 +26,15 @@ describe('loadConfig', () => {
     expect(problems.join('\n')).not.toContain('secret');
   });
 });
+
+describe('docs/config.md', () => {
+  it('documents every setting loadConfig reads', async () => {
+    const { readFileSync } = await import('node:fs');
+    const doc = readFileSync(new URL('../../../docs/config.md', import.meta.url), 'utf8');
+    const { CONFIG_KEYS } = await import('../src/index.ts');
+    const missing = Object.values(CONFIG_KEYS)
+      .map((k) => k.env)
+      .filter((env) => !doc.includes(`| \`${env}\` |`));
+    expect(missing).toEqual([]);
+  });
+});
