@@ -68,8 +68,8 @@ export async function main(args: string[]): Promise<void> {
       SIYU_PROCESSOR_BATCH: values.batch,
       // As `siyu start` reads it: 2 (default) or 1 background threads.
       SIYU_WORKER_THREADS: process.env.SIYU_WORKER_THREADS,
-    // As `siyu start` reads it: the background connection's page cache (default auto).
-    SIYU_SQLITE_CACHE_MB: process.env.SIYU_SQLITE_CACHE_MB,
+      // As `siyu start` reads it: the background connection's page cache (default auto).
+      SIYU_SQLITE_CACHE_MB: process.env.SIYU_SQLITE_CACHE_MB,
       ...(pgDb ? { SIYU_DATABASE_URL: pgDb.url } : {}),
     });
     if (!loaded.ok) throw new Error(loaded.problems.join('; '));

@@ -5,8 +5,9 @@
 // Each better-sqlite3 statement run and pragma reads this thread's `syscr`/`syscw` (/proc/thread-self/io)
 // before and after, and the totals per statement go to /tmp/sql-io-<pid>-<thread>.txt, largest first:
 // read calls (a page SQLite did not hold), write calls (WAL frames: two per page; checkpoint copies), calls.
-// The reads of /proc itself are taken off; a pragma line includes the `all PRAGMA …` line it runs. Linux only;
-// it slows the run a little, so compare counts, not times.
+// The reads of /proc itself are taken off (a pragma line still counts ~2 of them: it runs, and includes, the
+// `all PRAGMA …` line); `iterate` is counted when the iterator is made, not while it is read. Linux only; it
+// slows the run a little, so compare counts, not times.
 import { createRequire } from 'node:module';
 import { openSync, readSync, writeFileSync } from 'node:fs';
 import { threadId } from 'node:worker_threads';

@@ -97,7 +97,8 @@ async function start(config: Config, args: string[]): Promise<number> {
   // SIYU_WORKER=on (default): the processor and the other background loops run in a worker thread,
   // so ingestion and processing use two cores; on SQLite the two threads take turns writing.
   const writerLock = config.worker === 'on' && !config.databaseUrl ? WriterLock.create() : undefined;
-  const rt = await openRuntime(config, log, writerLock ? { writerLock } : {});
+  // The server thread: it processes events itself only with SIYU_WORKER=inline.
+  const rt = await openRuntime(config, log, { ...(writerLock ? { writerLock } : {}), ...(config.worker === 'inline' ? {} : { role: 'server' as const }) });
   const { creds, created, rotated } = await ensureDefaultWorkspace(rt);
   const worker = config.worker === 'on' ? new WorkerThread(config, rt.services, log, writerLock) : undefined;
   let shuttingDown = false;

@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Config } from '@siyu/config';
 import { createServices, hashSecret, newId, newSecret, type Logger, type Services } from '@siyu/services';
-import { openStore, type OpenedStore } from '@siyu/storage';
+import { openStore, type CacheSize, type OpenedStore } from '@siyu/storage';
 import { LayersLoop, ProcessorLoop, ReevaluationLoop, StatisticsLoop } from '@siyu/worker';
 
 export interface Runtime {
@@ -15,6 +15,20 @@ export interface Runtime {
   reevaluation: ReevaluationLoop;
   statistics: StatisticsLoop;
   close(): Promise<void>;
+}
+
+/**
+ * The SQLite page cache of a runtime's connection, MB. Where events are processed (the processor thread,
+ * one thread doing all the background work, `SIYU_WORKER=inline`, `siyu import`): `SIYU_SQLITE_CACHE_MB`
+ * (default `auto`, storage/src/sqlite/page-cache.ts). A server thread beside a worker only appends to the
+ * inbox and serves reads: 8. A server that processes nothing (`SIYU_WORKER=off`) and the audience thread
+ * (SQLite empties its cache whenever the processor thread commits; the larger cache was measured with one
+ * thread only): 32.
+ */
+export function sqliteCacheFor(config: Config, opts: { writerLock?: SharedArrayBuffer; role?: 'server' | 'processor' | 'audience' | 'both' }): CacheSize {
+  if (opts.role === 'server' || (opts.writerLock && opts.role === undefined)) return opts.writerLock ? 8 : 32;
+  if (opts.role === 'audience') return 32;
+  return config.sqliteCacheMb;
 }
 
 /**
@@ -31,9 +45,7 @@ export async function openRuntime(config: Config, log: Logger, opts: { writerLoc
     writerLock: opts.writerLock,
     // The server thread migrates before it starts the worker thread.
     migrate: !worker,
-    // A server thread beside a worker only appends to the inbox and serves reads: a small page cache.
-    // The connection that processes and evaluates: SIYU_SQLITE_CACHE_MB (default `auto`, page-cache.ts).
-    sqliteCacheMb: opts.writerLock && !worker ? 8 : config.sqliteCacheMb,
+    sqliteCacheMb: sqliteCacheFor(config, opts),
   });
   // Definitions are edited on the server thread: a worker reloads them every second rather than every 30 s.
   const services = createServices({ store: opened.store, clock: () => new Date(), newId, log }, {

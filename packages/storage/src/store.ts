@@ -201,10 +201,15 @@ export class SqlStore {
    */
   private checkpoint(): void {
     try {
-      this.sqlite?.pageCache?.maybeResize();
       this.checkpointer?.afterCommit();
     } catch {
       // see above
+    }
+    try {
+      // An `auto` page cache follows the file's growth (at most once a minute). Best effort too.
+      this.sqlite?.pageCache?.maybeResize();
+    } catch {
+      // the size in force stays
     }
   }
 

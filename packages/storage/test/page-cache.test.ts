@@ -2,8 +2,10 @@ import { mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { afterEach, describe, expect, it } from 'vitest';
-import { autoCacheMb, PageCache } from '../src/sqlite/page-cache.ts';
+import { sql } from 'kysely';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { openStore, type SqlStore } from '../src/index.ts';
+import { autoCacheMb, PageCache, type CacheSize } from '../src/sqlite/page-cache.ts';
 
 const GB = 1024 * 1048576;
 
@@ -51,5 +53,37 @@ describe('SQLite page cache sizing', () => {
     expect(fixed.mb).toBe(64);
     expect(cacheKb()).toBe(64 * 1024);
     raw.close();
+  });
+});
+
+describe('page cache of an opened store', () => {
+  const dirs: string[] = [];
+  afterEach(() => {
+    vi.restoreAllMocks();
+    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  });
+
+  async function open(size: CacheSize) {
+    const dir = mkdtempSync(join(tmpdir(), 'siyu-cache-store-'));
+    dirs.push(dir);
+    return openStore({ sqliteFile: join(dir, 'siyu.db'), sqliteCacheMb: size });
+  }
+  const cacheKb = async (store: SqlStore) => -Number((await sql<{ cache_size: number }>`pragma cache_size`.execute(store.db)).rows[0]!.cache_size);
+
+  it('applies the size given, `auto` from the file, and follows the file after each committed transaction', async () => {
+    const fixed = await open(64);
+    expect(await cacheKb(fixed.store)).toBe(64 * 1024);
+    await fixed.close();
+
+    const resize = vi.spyOn(PageCache.prototype, 'maybeResize');
+    const auto = await open('auto');
+    // A new database is small: the floor.
+    expect(await cacheKb(auto.store)).toBe(32 * 1024);
+    const before = resize.mock.calls.length;
+    await auto.store.transaction(async (tx) => {
+      await sql`insert into sync_counters (name, value) values ('page_cache_test', 1)`.execute(tx.db);
+    });
+    expect(resize.mock.calls.length).toBeGreaterThan(before);
+    await auto.close();
   });
 });
