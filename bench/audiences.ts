@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import type { WorkspaceRecord } from '@siyu/core';
+import { sqliteCacheFor } from '@siyu/cli';
 import { createServices, newId, silentLogger, type Services } from '@siyu/services';
 import { loadConfig, type Config } from '@siyu/config';
 import { openStore, WriterLock, type OpenedStore } from '@siyu/storage';
@@ -180,7 +181,7 @@ async function runBackend(backend: string, target: Target, shape: BenchShape, co
   const threaded = o.values.worker !== 'inline';
   const writerLock = threaded && backend === 'sqlite' ? WriterLock.create() : undefined;
   const open = async (): Promise<{ opened: OpenedStore; services: Services }> => {
-    const opened = await openStore({ databaseUrl: target.databaseUrl, sqliteFile: target.sqliteFile, writerLock, ...inlineCache(threaded), ...(process.env.SIYU_BENCH_QUERY_LOG ? { queryLog: logQuery } : {}) });
+    const opened = await openStore({ databaseUrl: target.databaseUrl, sqliteFile: target.sqliteFile, writerLock, ...inlineCache(target, threaded), ...(process.env.SIYU_BENCH_QUERY_LOG ? { queryLog: logQuery } : {}) });
     const services = createServices({ store: opened.store, clock: () => new Date(), newId, log: silentLogger }, { audiences: { indexMaxAgeMs: Number(o.values['index-max-age-ms']) } });
     return { opened, services };
   };
@@ -330,7 +331,7 @@ async function reuseSqlite(dir: string, o: RunOpts): Promise<void> {
   const target: Target = { databaseUrl: undefined, sqliteFile, location: dir, cleanup: async () => undefined };
   const threaded = o.values.worker !== 'inline';
   const writerLock = threaded ? WriterLock.create() : undefined;
-  const opened = await openStore({ sqliteFile, writerLock, ...inlineCache(threaded) });
+  const opened = await openStore({ sqliteFile, writerLock, ...inlineCache(target, threaded) });
   const services = createServices({ store: opened.store, clock: () => new Date(), newId, log: silentLogger }, { audiences: { indexMaxAgeMs: Number(o.values['index-max-age-ms']) } });
   try {
     const profiles = Number(o.values.profiles);
@@ -476,12 +477,9 @@ async function databaseBytes(backend: string, opened: OpenedStore, target: Targe
 }
 
 /** What the worker thread of the incremental phase opens: the same database as the bench. */
-/** `--worker inline`: this thread's store processes the events, with the page cache `siyu start` gives that connection (SIYU_SQLITE_CACHE_MB). */
-function inlineCache(threaded: boolean): { sqliteCacheMb?: Config['sqliteCacheMb'] } {
-  if (threaded) return {};
-  const r = loadConfig({ SIYU_SQLITE_CACHE_MB: process.env.SIYU_SQLITE_CACHE_MB });
-  if (!r.ok) throw new Error(r.problems.join('; '));
-  return { sqliteCacheMb: r.config.sqliteCacheMb };
+/** `--worker inline`: this thread's store processes the events, with the page cache `siyu start` gives that connection (`sqliteCacheFor`). */
+function inlineCache(target: Target, threaded: boolean): { sqliteCacheMb?: Config['sqliteCacheMb'] } {
+  return threaded ? {} : { sqliteCacheMb: sqliteCacheFor(workerConfig(target, 1), {}) };
 }
 
 function workerConfig(target: Target, processorBatch: number): Config {

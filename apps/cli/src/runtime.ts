@@ -26,8 +26,9 @@ export interface Runtime {
  * thread only): 32.
  */
 export function sqliteCacheFor(config: Config, opts: { writerLock?: SharedArrayBuffer; role?: 'server' | 'processor' | 'audience' | 'both' }): CacheSize {
-  if (opts.role === 'server' || (opts.writerLock && opts.role === undefined)) return opts.writerLock ? 8 : 32;
   if (opts.role === 'audience') return 32;
+  const server = opts.role === 'server' || (opts.role === undefined && opts.writerLock !== undefined);
+  if (server) return opts.writerLock ? 8 : 32;
   return config.sqliteCacheMb;
 }
 
