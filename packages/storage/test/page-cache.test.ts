@@ -5,6 +5,7 @@ import Database from 'better-sqlite3';
 import { sql } from 'kysely';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { openStore, type SqlStore } from '../src/index.ts';
+import { INBOX_PAGE_SIZE, inboxFileOf, PAGE_SIZE } from '../src/sqlite/connect.ts';
 import { autoCacheMb, PageCache, type CacheSize } from '../src/sqlite/page-cache.ts';
 
 const GB = 1024 * 1048576;
@@ -85,5 +86,42 @@ describe('page cache of an opened store', () => {
     });
     expect(resize.mock.calls.length).toBeGreaterThan(before);
     await auto.close();
+  });
+});
+
+describe('SQLite page size', () => {
+  const dirs: string[] = [];
+  afterEach(() => {
+    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  });
+
+  it('a new database gets 8 KB pages and its inbox 16 KB; one made with 4 KB pages keeps them and opens as before', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'siyu-pages-'));
+    dirs.push(dir);
+    const fresh = join(dir, 'fresh.db');
+    const opened = await openStore({ sqliteFile: fresh });
+    await opened.close();
+    const check = new Database(fresh, { readonly: true });
+    expect(check.pragma('page_size', { simple: true })).toBe(PAGE_SIZE);
+    expect(PAGE_SIZE).toBe(8192);
+    check.close();
+    const inbox = new Database(inboxFileOf(fresh), { readonly: true });
+    expect(inbox.pragma('page_size', { simple: true })).toBe(INBOX_PAGE_SIZE);
+    expect(INBOX_PAGE_SIZE).toBe(16384);
+    inbox.close();
+
+    // As an earlier version made it: 4 KB pages, WAL, a table.
+    const old = join(dir, 'old.db');
+    const before = new Database(old);
+    before.pragma('page_size = 4096');
+    before.pragma('journal_mode = WAL');
+    before.exec('create table kept (x integer)');
+    before.close();
+    const reopened = await openStore({ sqliteFile: old });
+    await reopened.close();
+    const after = new Database(old, { readonly: true });
+    expect(after.pragma('page_size', { simple: true })).toBe(4096);
+    expect(after.prepare("select count(*) as n from sqlite_master where name in ('kept', 'events')").get()).toEqual({ n: 2 });
+    after.close();
   });
 });

@@ -3,7 +3,7 @@ import BetterSqlite3 from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { openStore } from '../src/index.ts';
 import { connectSqlite, inboxFileOf } from '../src/sqlite/connect.ts';
-import { SqliteHotPath, waitingKey } from '../src/sqlite/sqlite-hot-path.ts';
+import { consecutiveRuns, SqliteHotPath, waitingKey } from '../src/sqlite/sqlite-hot-path.ts';
 import { tempDirs } from '../src/testing.ts';
 
 /** Temp directories of this file, removed when it is done. */
@@ -99,6 +99,28 @@ describe('SQLite inbox file', () => {
       hot.deadLetter(waitingNow[0]!.seq, 'boom', '2026-01-01T00:00:01.000Z');
       expect(hot.appendInbox([{ workspaceId: 'ws', items: [item('c'), item('d')] }])).toEqual([['d']]);
       expect(hot.claimInbox(10).map((i) => i.message.messageId)).toEqual(['d', 'a', 'c']);
+    } finally {
+      await c.checkpointer?.close();
+      c.raw.close();
+      c.inbox.close();
+      c.walSync?.close();
+    }
+  });
+
+  it('removes exactly the consumed rows: a row left for a later batch between them stays', async () => {
+    expect(consecutiveRuns([9, 1, 3, 2, 7, 8, 3])).toEqual([[1, 3], [7, 9]]);
+    expect(consecutiveRuns([])).toEqual([]);
+    const file = join(tempDir('siyu-inbox-'), 'siyu.db');
+    await (await openStore({ sqliteFile: file })).close();
+    const c = connectSqlite(file);
+    const hot = new SqliteHotPath(c.raw, c.inbox);
+    const item = (id: string) => ({ messageId: id, payload: JSON.stringify({ message: { messageId: id }, identifiers: [] }), receivedAt: '2026-01-01T00:00:00.000Z' });
+    try {
+      hot.appendInbox([{ workspaceId: 'ws', items: ['a', 'b', 'c', 'd', 'e', 'f'].map(item) }]);
+      const seqs = hot.claimInbox(10).map((i) => i.seq);
+      // b and e stay (a transient failure left them for a later batch).
+      hot.ackInbox([seqs[5]!, seqs[0]!, seqs[2]!, seqs[3]!]);
+      expect(hot.claimInbox(10).map((i) => i.message.messageId)).toEqual(['b', 'e']);
     } finally {
       await c.checkpointer?.close();
       c.raw.close();

@@ -8,6 +8,11 @@ import { PageCache, type CacheSize } from './page-cache.ts';
 import { SqliteHotPath } from './sqlite-hot-path.ts';
 import { FlushAutocommitWrites, WalSync } from './wal-sync.ts';
 
+/** Page size of a new database file, in bytes (see connectSqlite). */
+export const PAGE_SIZE = 8192;
+/** Page size of a new inbox file (see connectInbox). */
+export const INBOX_PAGE_SIZE = 16384;
+
 /**
  * The embedded default: one SQLite file in WAL mode (and the inbox beside it, see {@link connectInbox}).
  * Every write is on the device before the call that made it returns (and so before we answer 2xx):
@@ -23,6 +28,12 @@ export function connectSqlite(
   if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
   const raw = new BetterSqlite3(file);
   const inbox = connectInbox(inboxFileOf(file));
+  // A new file gets 8 KB pages (SQLite's default is 4 KB); an existing one keeps its own (SQLite ignores the
+  // pragma once a WAL database has tables). Every dirty page costs the same system calls whatever its size
+  // (two writes to the WAL, a read and a write when checkpointed), and on a VM each call is dear: fewer,
+  // fuller pages took the ingest bench from 6.7 to 4.3 write and 3.1 to 2.2 read calls per event (server CPU
+  // 186 → 176 µs) and the 1M-profile worker from ~22 to ~19 of each, for ~1.7× the bytes written per event.
+  raw.pragma(`page_size = ${PAGE_SIZE}`);
   raw.pragma('journal_mode = WAL');
   // `group` (default): commits do not flush; the store awaits a shared flush of the WAL after each
   // transaction, and after each write outside one, off the thread and outside the write lock (see
@@ -71,6 +82,10 @@ export function inboxFileOf(file: string): string {
  */
 function connectInbox(file: string): BetterSqlite3.Database {
   const inbox = new BetterSqlite3(file);
+  // Messages (~1–2 KB each) are appended and removed in order: 16 KB pages hold ~10 of them, so a commit
+  // writes fewer pages (ingest bench, inbox 4 → 16 KB: 4.3 → 3.5 write and 2.2 → 1.6 read calls per event,
+  // server CPU 181–201 → 166–172 µs). As for the main file, an existing inbox keeps its page size.
+  inbox.pragma(`page_size = ${INBOX_PAGE_SIZE}`);
   inbox.pragma('journal_mode = WAL');
   inbox.pragma('synchronous = FULL');
   inbox.pragma('busy_timeout = 10000');

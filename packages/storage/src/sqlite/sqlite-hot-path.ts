@@ -52,6 +52,7 @@ export class SqliteHotPath {
       oldestSeq: q('select min(seq) from inbox').pluck(),
       claim: q('select seq, workspace_id, payload from inbox order by seq limit ?'),
       deleteInbox: q('delete from inbox where seq = ?'),
+      deleteInboxRange: q('delete from inbox where seq between ? and ?'),
       inboxSyncNormal: q('pragma synchronous = NORMAL'),
       inboxSyncFull: q('pragma synchronous = FULL'),
       inboxRow: q('select * from inbox where seq = ?'),
@@ -195,7 +196,9 @@ export class SqliteHotPath {
     try {
       this.inbox
         .transaction(() => {
-          for (const seq of seqs) this.s.deleteInbox.run(seq);
+          // A batch's rows are consecutive seqs, bar the odd one left for a later batch: one range
+          // delete per run of consecutive numbers (one delete per row cost ~4 µs per event).
+          for (const [from, to] of consecutiveRuns(seqs)) this.s.deleteInboxRange.run(from, to);
         })
         .immediate();
     } finally {
@@ -334,6 +337,18 @@ export class SqliteHotPath {
     for (const x of c.conflicts) s.insertConflict.run(x.id, x.workspaceId, x.messageId, x.profileId, x.otherProfileId, x.identifierType, x.identifierValue, x.reason, x.createdAt);
     // c.consumedSeqs: removed from the inbox file after this transaction commits (SqlStore.transaction).
   }
+}
+
+/** Sorted runs of consecutive integers, as [first, last] pairs: [1, 2, 3, 7, 9, 8] → [[1, 3], [7, 9]]. */
+export function consecutiveRuns(values: readonly number[]): [number, number][] {
+  const sorted = [...values].sort((a, b) => a - b);
+  const runs: [number, number][] = [];
+  for (const v of sorted) {
+    const last = runs[runs.length - 1];
+    if (last && v <= last[1] + 1) last[1] = Math.max(last[1], v);
+    else runs.push([v, v]);
+  }
+  return runs;
 }
 
 interface IdentityDbRow {
