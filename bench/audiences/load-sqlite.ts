@@ -1,4 +1,5 @@
 import BetterSqlite3 from 'better-sqlite3';
+import { messageKey } from '@siyu/storage';
 import { computeLayers, ProfileGenerator, profileId, tagMembers, userIdOf } from './generate.ts';
 import { BULK_TABLES, EVENT_CONTEXT, seconds, TAG_ACTOR, TAG_SOURCE, tagAppliedAt, type LoadContext, type LoadResult } from './load-types.ts';
 
@@ -28,7 +29,7 @@ export function loadSqlite(file: string, ctx: LoadContext): LoadResult {
     );
     const insIdentity = db.prepare('insert into identities (workspace_id, type, value, profile_id, origin_profile_id, first_seen, source_message_id) values (?, ?, ?, ?, ?, ?, ?)');
     const insEvent = db.prepare(
-      'insert into events (id, workspace_id, profile_id, origin_profile_id, message_id, type, event, traits, properties, context, timestamp, received_at, profile_num) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      'insert into events (id, workspace_id, profile_id, origin_profile_id, message_id, type, event, traits, properties, context, timestamp, received_at, profile_num, message_key) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
     );
     const begin = db.prepare('begin');
     const commit = db.prepare('commit');
@@ -53,7 +54,7 @@ export function loadSqlite(file: string, ctx: LoadContext): LoadResult {
         }
         for (let k = 0; k < ev.id.length; k++) {
           const ts = ev.timestamp[k]!;
-          insEvent.run(ev.id[k]!, ws, p.id, p.id, ev.messageId[k]!, ev.type[k]!, ev.event[k]!, '{}', ev.properties[k]!, EVENT_CONTEXT, ts, ts, p.num);
+          insEvent.run(ev.id[k]!, ws, p.id, p.id, ev.messageId[k]!, ev.type[k]!, ev.event[k]!, '{}', ev.properties[k]!, EVENT_CONTEXT, ts, ts, p.num, messageKey(ws, ev.messageId[k]!));
         }
         events += ev.id.length;
         inTx += ev.id.length + 2;

@@ -16,6 +16,7 @@ import { threadId } from 'node:worker_threads';
 export { SqlStore } from './store.ts';
 export { isTransientStorageError } from './dialect.ts';
 export { autoCacheMb, type CacheSize } from './sqlite/page-cache.ts';
+export { messageKey } from './sqlite/message-key.ts';
 export { MembershipEpoch, WriterLock } from './sqlite/writer-lock.ts';
 export { LayerStore, type LayerRow, type OrderStats, type LayerGroupTotal } from './layers-store.ts';
 export * from './audience-store.ts';

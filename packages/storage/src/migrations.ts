@@ -357,6 +357,19 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.insertInto('sync_counters').values({ name: 'memberships', value: 0 }).execute();
       },
     },
+    '0011_events_message_key': {
+      async up(db: Kysely<any>) {
+        // SQLite: events are found by message id through a 53-bit hash of workspace and message id
+        // (sqlite/message-key.ts says why) instead of the unique (workspace_id, message_id) index. Events
+        // stored before get their key here, from the SQL function every main-file connection registers.
+        // PostgreSQL keeps its unique index (its processor checks a whole batch in one `= any($1)`).
+        if (dialect !== 'sqlite') return;
+        await db.schema.alterTable('events').addColumn('message_key', 'integer').execute();
+        await sql`update events set message_key = siyu_message_key(workspace_id, message_id)`.execute(db);
+        await db.schema.dropIndex('events_message_uq').execute();
+        await db.schema.createIndex('events_message_key_idx').on('events').column('message_key').execute();
+      },
+    },
   };
 }
 

@@ -72,6 +72,8 @@ export interface EventsTable {
   received_at: string;
   /** The profile's bitmap number (`profiles.num`), kept with `profile_id`: null only until the profile is numbered. */
   profile_num?: number | null;
+  /** SQLite only (migration 0011): `messageKey(workspace_id, message_id)`, indexed, to find an event by message id. */
+  message_key?: number | null;
 }
 
 export interface MergesTable {

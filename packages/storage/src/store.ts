@@ -15,6 +15,7 @@ import type {
 } from '@siyu/core';
 import { chunk, decodeJson, encodeJson, jsonText, MAX_PARAMS, numOf, type Dialect } from './dialect.ts';
 import type { Database } from './schema.ts';
+import { messageKey } from './sqlite/message-key.ts';
 import type { SqliteHotPath } from './sqlite/sqlite-hot-path.ts';
 import { MembershipEpoch, type WriterLock } from './sqlite/writer-lock.ts';
 import type { WalSync } from './sqlite/wal-sync.ts';
@@ -491,10 +492,13 @@ export class SqlStore {
   async processedMessageIds(workspaceId: string, messageIds: readonly string[]): Promise<Set<string>> {
     if (this.hot) return this.hot.processedMessageIds(workspaceId, messageIds);
     if (this.dialect === 'postgres') return this.pgProcessed(workspaceId, messageIds);
+    // SQLite: by the message key's index (sqlite/message-key.ts); rows sharing a key are told apart by their ids.
     const out = new Set<string>();
-    for (const part of chunk(messageIds, MAX_PARAMS - 1)) {
-      const rows = await this.db.selectFrom('events').select('message_id').where('workspace_id', '=', workspaceId).where('message_id', 'in', part).execute();
-      for (const r of rows) out.add(r.message_id);
+    const wanted = new Set(messageIds);
+    for (const part of chunk([...wanted], MAX_PARAMS - 1)) {
+      const keys = part.map((id) => messageKey(workspaceId, id));
+      const rows = await this.db.selectFrom('events').select('message_id').where('message_key', 'in', keys).where('workspace_id', '=', workspaceId).execute();
+      for (const r of rows) if (wanted.has(r.message_id)) out.add(r.message_id);
     }
     return out;
   }
@@ -630,11 +634,10 @@ export class SqlStore {
         .onConflict((oc) => oc.columns(['workspace_id', 'type', 'value']).doUpdateSet((eb) => ({ profile_id: eb.ref('excluded.profile_id') })))
         .execute();
     }
-    for (const part of chunk(events, Math.floor(MAX_PARAMS / 13))) {
+    for (const part of chunk(events, Math.floor(MAX_PARAMS / 14))) {
       await this.db
         .insertInto('events')
-        .values(part.map((e) => ({ ...eventValues(e), profile_num: numOf(e.profileId) })))
-        .onConflict((oc) => oc.columns(['workspace_id', 'message_id']).doNothing())
+        .values(part.map((e) => ({ ...eventValues(e), profile_num: numOf(e.profileId), message_key: messageKey(e.workspaceId, e.messageId) })))
         .execute();
     }
   }

@@ -5,6 +5,7 @@ import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, SqliteDialect } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
 import { migrateTo } from '../src/migrations.ts';
+import { messageKey, registerMessageKey } from '../src/sqlite/message-key.ts';
 
 describe('migrations of a database with data', () => {
   let cleanup: (() => Promise<void>) | undefined;
@@ -63,5 +64,39 @@ describe('migrations of a database with data', () => {
         .join(' ');
     expect(read('profile_id, type, event, timestamp')).toContain('COVERING INDEX events_profile_idx');
     expect(read('profile_id, type, event, timestamp, properties')).toMatch(/USING INDEX events_profile_idx/);
+  });
+});
+
+describe('0011: events found by a message key (SQLite)', () => {
+  let cleanup: (() => Promise<void>) | undefined;
+  afterEach(async () => {
+    await cleanup?.();
+    cleanup = undefined;
+  });
+
+  it('keys the events stored before, and replaces the unique (workspace_id, message_id) index by one on the key', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'siyu-migrate-'));
+    const raw = new BetterSqlite3(join(dir, 'siyu.db'));
+    registerMessageKey(raw);
+    const db = new Kysely<any>({ dialect: new SqliteDialect({ database: raw }) });
+    cleanup = async () => {
+      await db.destroy();
+      rmSync(dir, { recursive: true, force: true });
+    };
+    await migrateTo(db, 'sqlite', '0010_sync_counters');
+    const T = '2026-01-01T00:00:00.000Z';
+    const event = (id: string, ws: string, messageId: string) => ({ id, workspace_id: ws, profile_id: 'prof_a', origin_profile_id: 'prof_a', message_id: messageId, type: 'track', event: 'Viewed', traits: '{}', properties: '{}', context: '{}', timestamp: T, received_at: T, profile_num: 1 });
+    await db.insertInto('events').values([event('e1', 'ws_1', 'm-1'), event('e2', 'ws_1', 'm-2'), event('e3', 'ws_2', 'm-1')]).execute();
+
+    expect(await migrateTo(db, 'sqlite', '0011_events_message_key')).toEqual(['0011_events_message_key']);
+    const rows = raw.prepare('select id, workspace_id, message_id, message_key from events order by id').all() as { id: string; workspace_id: string; message_id: string; message_key: number }[];
+    expect(rows.map((r) => r.message_key)).toEqual(rows.map((r) => messageKey(r.workspace_id, r.message_id)));
+    // The same message id in two workspaces: two keys.
+    expect(rows[0]!.message_key).not.toBe(rows[2]!.message_key);
+    const indexes = raw.prepare("select name from sqlite_master where type = 'index' and tbl_name = 'events'").pluck().all();
+    expect(indexes).toContain('events_message_key_idx');
+    expect(indexes).not.toContain('events_message_uq');
+    const plan = raw.prepare('explain query plan select 1 from events where message_key = ? and workspace_id = ? and message_id = ?').all(1, 'ws_1', 'm-1') as { detail: string }[];
+    expect(plan.map((p) => p.detail).join(' ')).toContain('INDEX events_message_key_idx');
   });
 });

@@ -4,6 +4,7 @@ import BetterSqlite3 from 'better-sqlite3';
 import { CompiledQuery, Kysely, SqliteDialect, SqliteDriver, type DatabaseConnection, type Driver, type SqliteDialectConfig } from 'kysely';
 import type { Database } from '../schema.ts';
 import { BACKSTOP_PAGES, Checkpointer, CHECKPOINT_PAGES } from './checkpointer.ts';
+import { registerMessageKey } from './message-key.ts';
 import { PageCache, type CacheSize } from './page-cache.ts';
 import { SqliteHotPath } from './sqlite-hot-path.ts';
 import { FlushAutocommitWrites, WalSync } from './wal-sync.ts';
@@ -35,6 +36,8 @@ export function connectSqlite(
   // 186 → 176 µs) and the 1M-profile worker from ~22 to ~19 of each, for ~1.7× the bytes written per event.
   raw.pragma(`page_size = ${PAGE_SIZE}`);
   raw.pragma('journal_mode = WAL');
+  // For migration 0011, which keys the events stored before it (message-key.ts).
+  registerMessageKey(raw);
   // `group` (default): commits do not flush; the store awaits a shared flush of the WAL after each
   // transaction, and after each write outside one, off the thread and outside the write lock (see
   // wal-sync.ts). As durable when a call returns as `commit` (synchronous = FULL).

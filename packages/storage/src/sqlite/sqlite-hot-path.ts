@@ -2,6 +2,7 @@ import type BetterSqlite3 from 'better-sqlite3';
 import type { ConflictRow, EventRow, IdentityRow, InboxItem, MergeRow, ProfileRow } from '@siyu/core';
 import { decodeJson, encodeJson } from '../dialect.ts';
 import { receivedAtOf, type DeadLetterRow, type PipelineCounts } from '../pipeline.ts';
+import { messageKey } from './message-key.ts';
 import type { PageCache } from './page-cache.ts';
 import { WaitingTable } from './waiting-table.ts';
 
@@ -67,7 +68,8 @@ export class SqliteHotPath {
       deadRow: q('select * from inbox_dead where workspace_id = ? and seq = ?'),
       deadAll: q('select * from inbox_dead where workspace_id = ? order by seq'),
       deleteDead: q('delete from inbox_dead where seq = ?'),
-      eventExists: p('select 1 from events where workspace_id = ? and message_id = ?').pluck(),
+      // By the message key's index; a key shared by another message (a hash collision) is told apart by the row.
+      eventExists: p('select 1 from events where message_key = ? and workspace_id = ? and message_id = ?').pluck(),
       dataVersion: p('pragma data_version').pluck(),
       identity: p('select * from identities where workspace_id = ? and type = ? and value = ?'),
       identitiesOf: p('select * from identities where profile_id = ?'),
@@ -75,8 +77,12 @@ export class SqliteHotPath {
       insertIdentity: p(
         'insert into identities (workspace_id, type, value, profile_id, origin_profile_id, first_seen, source_message_id) values (?, ?, ?, ?, ?, ?, ?) on conflict (workspace_id, type, value) do update set profile_id = excluded.profile_id',
       ),
+      // No unique index keeps out a second event of a message (the message key's is not unique, message-key.ts):
+      // the processor drops messages whose event is stored, in the transaction that writes the batch, under the
+      // write lock; applyChanges drops repeats within a batch. (A `WHERE NOT EXISTS` guard here made each insert an
+      // INSERT … SELECT, which SQLite runs with a statement journal: a temporary file written per insert.)
       insertEvent: p(
-        'insert into events (id, workspace_id, profile_id, origin_profile_id, message_id, type, event, traits, properties, context, timestamp, received_at, profile_num) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, coalesce(?, (select num from profiles where id = ?))) on conflict (workspace_id, message_id) do nothing',
+        'insert into events (id, workspace_id, profile_id, origin_profile_id, message_id, type, event, traits, properties, context, timestamp, received_at, profile_num, message_key) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, coalesce(?, (select num from profiles where id = ?)), ?)',
       ),
       upsertProfile: p(
         `insert into profiles (id, workspace_id, traits, trait_times, first_touch, computed, merged_into, first_seen, last_seen, created_at, updated_at, num)
@@ -151,7 +157,7 @@ export class SqliteHotPath {
       groups.map(({ workspaceId, items }) => {
         const duplicates: string[] = [];
         for (const i of items) {
-          if (this.stillWaiting(waiting, workspaceId, i.messageId) || this.s.eventExists.get(workspaceId, i.messageId) !== undefined) duplicates.push(i.messageId);
+          if (this.stillWaiting(waiting, workspaceId, i.messageId) || this.eventExists(workspaceId, i.messageId)) duplicates.push(i.messageId);
           else insert(workspaceId, i.messageId, i.payload, i.receivedAt);
         }
         return duplicates;
@@ -264,8 +270,12 @@ export class SqliteHotPath {
 
   processedMessageIds(workspaceId: string, messageIds: readonly string[]): Set<string> {
     const out = new Set<string>();
-    for (const id of messageIds) if (this.s.eventExists.get(workspaceId, id) !== undefined) out.add(id);
+    for (const id of messageIds) if (this.eventExists(workspaceId, id)) out.add(id);
     return out;
+  }
+
+  private eventExists(workspaceId: string, messageId: string): boolean {
+    return this.s.eventExists.get(messageKey(workspaceId, messageId), workspaceId, messageId) !== undefined;
   }
 
   identitiesByKeys(workspaceId: string, keys: readonly { type: string; value: string }[]): IdentityRow[] {
@@ -325,8 +335,12 @@ export class SqliteHotPath {
     }
     this.loadedRows.clear();
     for (const i of c.identities) s.insertIdentity.run(i.workspaceId, i.type, i.value, i.profileId, i.originProfileId, i.firstSeen, i.sourceMessageId);
+    const written = new Set<string>();
     for (const e of c.events) {
-      s.insertEvent.run(e.id, e.workspaceId, e.profileId, e.originProfileId, e.messageId, e.type, e.event, encodeJson(e.traits), encodeJson(e.properties), encodeJson(e.context), e.timestamp, e.receivedAt, e.profileNum ?? null, e.profileId);
+      const once = `${e.workspaceId}\u0000${e.messageId}`;
+      if (written.has(once)) continue;
+      written.add(once);
+      s.insertEvent.run(e.id, e.workspaceId, e.profileId, e.originProfileId, e.messageId, e.type, e.event, encodeJson(e.traits), encodeJson(e.properties), encodeJson(e.context), e.timestamp, e.receivedAt, e.profileNum ?? null, e.profileId, messageKey(e.workspaceId, e.messageId));
     }
     for (const m of c.merges) {
       s.repointIdentities.run(m.winnerId, m.loserId);
