@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import type { WorkspaceRecord } from '@siyu/core';
-import { sqliteCacheFor } from '@siyu/cli';
+import { sqliteCacheFor, sqliteTempStoreFor } from '@siyu/cli';
 import { createServices, newId, silentLogger, type Services } from '@siyu/services';
 import { loadConfig, type Config } from '@siyu/config';
 import { openStore, WriterLock, type OpenedStore } from '@siyu/storage';
@@ -477,9 +477,9 @@ async function databaseBytes(backend: string, opened: OpenedStore, target: Targe
 }
 
 /** What the worker thread of the incremental phase opens: the same database as the bench. */
-/** `--worker inline`: this thread's store processes the events, with the page cache `siyu start` gives that connection (`sqliteCacheFor`). */
-function inlineCache(target: Target, threaded: boolean): { sqliteCacheMb?: Config['sqliteCacheMb'] } {
-  return threaded ? {} : { sqliteCacheMb: sqliteCacheFor(workerConfig(target, 1), {}) };
+/** `--worker inline`: this thread's store processes the events, with the page cache and temporary storage `siyu start` gives that connection (`sqliteCacheFor`, `sqliteTempStoreFor`). */
+function inlineCache(target: Target, threaded: boolean): { sqliteCacheMb?: Config['sqliteCacheMb']; sqliteTempStore?: 'file' | 'memory' } {
+  return threaded ? {} : { sqliteCacheMb: sqliteCacheFor(workerConfig(target, 1), {}), sqliteTempStore: sqliteTempStoreFor({}) };
 }
 
 function workerConfig(target: Target, processorBatch: number): Config {

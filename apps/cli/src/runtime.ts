@@ -33,6 +33,16 @@ export function sqliteCacheFor(config: Config, opts: { writerLock?: SharedArrayB
 }
 
 /**
+ * Where a SQLite connection keeps temporary data (see connectSqlite): in memory for every connection that
+ * processes events (statement journals of its multi-row writes), in files for the server thread beside a
+ * worker (it serves the dashboard, whose sorts would otherwise be held in memory).
+ */
+export function sqliteTempStoreFor(opts: { writerLock?: SharedArrayBuffer; role?: 'server' | 'processor' | 'audience' | 'both' }): 'file' | 'memory' {
+  const server = opts.role === 'server' || (opts.role === undefined && opts.writerLock !== undefined);
+  return server ? 'file' : 'memory';
+}
+
+/**
  * Opens storage (migrating it), wires the services and the background loops (started by the caller).
  * `writerLock`: the SQLite file is shared between the server thread and a worker thread (see
  * worker-thread.ts); `role` says which thread this is.
@@ -47,6 +57,7 @@ export async function openRuntime(config: Config, log: Logger, opts: { writerLoc
     // The server thread migrates before it starts the worker thread.
     migrate: !worker,
     sqliteCacheMb: sqliteCacheFor(config, opts),
+    sqliteTempStore: sqliteTempStoreFor(opts),
   });
   // Definitions are edited on the server thread: a worker reloads them every second rather than every 30 s.
   const services = createServices({ store: opened.store, clock: () => new Date(), newId, log }, {

@@ -52,6 +52,11 @@ export interface OpenStoreOptions {
    * benchmarks compare the two.
    */
   sqliteSync?: 'commit' | 'group' | undefined;
+  /**
+   * SQLite: where sorts larger than the page cache and statement journals go (default `file`): temporary
+   * files, or `memory` for a connection that processes events (fewer system calls; see connect.ts).
+   */
+  sqliteTempStore?: 'file' | 'memory' | undefined;
 }
 
 export interface OpenedStore {
@@ -77,7 +82,7 @@ export async function openStore(opts: OpenStoreOptions): Promise<OpenedStore> {
     dialect = 'postgres';
     location = opts.databaseUrl.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
   } else {
-    const c = connectSqlite(opts.sqliteFile, opts.queryLog, opts.sqliteCacheMb, opts.sqliteSync);
+    const c = connectSqlite(opts.sqliteFile, opts.queryLog, opts.sqliteCacheMb, opts.sqliteSync, opts.sqliteTempStore);
     walSync = c.walSync;
     checkpointer = c.checkpointer;
     db = c.db;

@@ -124,4 +124,19 @@ describe('SQLite page size', () => {
     expect(after.prepare("select count(*) as n from sqlite_master where name in ('kept', 'events')").get()).toEqual({ n: 2 });
     after.close();
   });
+
+  it('temporary storage: in files by default, in memory when asked (a connection that processes events)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'siyu-temp-'));
+    dirs.push(dir);
+    const tempStore = async (opts: { sqliteTempStore?: 'file' | 'memory' }) => {
+      const opened = await openStore({ sqliteFile: join(dir, 'siyu.db'), ...opts });
+      try {
+        return (await sql<{ temp_store: number }>`pragma temp_store`.execute(opened.store.db)).rows[0]!.temp_store;
+      } finally {
+        await opened.close();
+      }
+    };
+    expect(await tempStore({})).toBe(1);
+    expect(await tempStore({ sqliteTempStore: 'memory' })).toBe(2);
+  });
 });
