@@ -1,7 +1,7 @@
 /**
  * Version-4 UUIDs from a seeded generator, for message ids. Segment and RudderStack SDKs send a
- * random UUID as each `messageId`, so every stored event lands at a random place in the
- * (workspace_id, message_id) indexes of the inbox and of events; counter-like ids would sort
+ * random UUID as each `messageId`, so every stored event lands at a random place in the index
+ * the events are found by message id with (on SQLite by a hash of it); counter-like ids would sort
  * together and hide that cost. Seeded so that a run is repeatable.
  */
 export function seededUuids(seed: number): () => string {

@@ -149,7 +149,7 @@ export async function runIncremental(services: Services, o: IncrementalOptions):
 
   let seq = 0;
   // Bare random UUIDs as the SDKs send (see bench/uuid.ts): each lands at a random place in the events'
-  // (workspace_id, message_id) index. A run-stamp prefix, used before, kept a run's ids together in one
+  // message-id index. A run-stamp prefix, used before, kept a run's ids together in one
   // small, hot range of it. The seed takes the clock too: a `--reuse` run that starts from the seed of one
   // cut off before it saved its state would otherwise send that run's ids again, and measure deduplication.
   const uuid = seededUuids((o.seed ^ 0x5bd1e995 ^ Date.now()) | 0);

@@ -35,7 +35,8 @@ export function sqliteCacheFor(config: Config, opts: { writerLock?: SharedArrayB
 /**
  * Where a SQLite connection keeps temporary data (see connectSqlite): in memory for every connection that
  * processes events (statement journals of its multi-row writes), in files for the server thread beside a
- * worker (it serves the dashboard, whose sorts would otherwise be held in memory).
+ * worker (it serves the dashboard, whose sorts would otherwise be held in memory). `SIYU_WORKER=inline`
+ * (no role) processes and serves on one connection: in memory, so there the dashboard's sorts are too.
  */
 export function sqliteTempStoreFor(opts: { writerLock?: SharedArrayBuffer; role?: 'server' | 'processor' | 'audience' | 'both' }): 'file' | 'memory' {
   const server = opts.role === 'server' || (opts.role === undefined && opts.writerLock !== undefined);

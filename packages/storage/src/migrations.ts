@@ -363,11 +363,15 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         // (sqlite/message-key.ts says why) instead of the unique (workspace_id, message_id) index. Events
         // stored before get their key here, from the SQL function every main-file connection registers.
         // PostgreSQL keeps its unique index (its processor checks a whole batch in one `= any($1)`).
+        // Each step commits on its own (Kysely runs SQLite migrations outside a transaction), so every step
+        // may find itself done already: a start after one that failed midway (the backfill, one statement,
+        // rewrites every event through the WAL and needs about the events' size in free disk) goes on from there.
         if (dialect !== 'sqlite') return;
-        await db.schema.alterTable('events').addColumn('message_key', 'integer').execute();
-        await sql`update events set message_key = siyu_message_key(workspace_id, message_id)`.execute(db);
-        await db.schema.dropIndex('events_message_uq').execute();
-        await db.schema.createIndex('events_message_key_idx').on('events').column('message_key').execute();
+        const columns = await sql<{ name: string }>`select name from pragma_table_info('events')`.execute(db);
+        if (!columns.rows.some((c) => c.name === 'message_key')) await db.schema.alterTable('events').addColumn('message_key', 'integer').execute();
+        await sql`update events set message_key = siyu_message_key(workspace_id, message_id) where message_key is null`.execute(db);
+        await db.schema.dropIndex('events_message_uq').ifExists().execute();
+        await db.schema.createIndex('events_message_key_idx').ifNotExists().on('events').column('message_key').execute();
       },
     },
   };

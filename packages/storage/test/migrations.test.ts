@@ -74,7 +74,7 @@ describe('0011: events found by a message key (SQLite)', () => {
     cleanup = undefined;
   });
 
-  it('keys the events stored before, and replaces the unique (workspace_id, message_id) index by one on the key', async () => {
+  it('keys the events stored before (also after a start that failed midway), and replaces the unique (workspace_id, message_id) index by one on the key', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'siyu-migrate-'));
     const raw = new BetterSqlite3(join(dir, 'siyu.db'));
     registerMessageKey(raw);
@@ -88,6 +88,8 @@ describe('0011: events found by a message key (SQLite)', () => {
     const event = (id: string, ws: string, messageId: string) => ({ id, workspace_id: ws, profile_id: 'prof_a', origin_profile_id: 'prof_a', message_id: messageId, type: 'track', event: 'Viewed', traits: '{}', properties: '{}', context: '{}', timestamp: T, received_at: T, profile_num: 1 });
     await db.insertInto('events').values([event('e1', 'ws_1', 'm-1'), event('e2', 'ws_1', 'm-2'), event('e3', 'ws_2', 'm-1')]).execute();
 
+    // As a start that failed midway left it: the column added, the backfill not done.
+    await db.schema.alterTable('events').addColumn('message_key', 'integer').execute();
     expect(await migrateTo(db, 'sqlite', '0011_events_message_key')).toEqual(['0011_events_message_key']);
     const rows = raw.prepare('select id, workspace_id, message_id, message_key from events order by id').all() as { id: string; workspace_id: string; message_id: string; message_key: number }[];
     expect(rows.map((r) => r.message_key)).toEqual(rows.map((r) => messageKey(r.workspace_id, r.message_id)));

@@ -36,6 +36,8 @@ describe('parseMessage: Segment rules', () => {
     ['type not matching the endpoint', { type: 'identify', userId: 'u1', event: 'E' }, { type: 'track' }, 'type'],
     ['userId longer than 255', { type: 'identify', userId: 'u'.repeat(256) }, {}, 'userId'],
     ['messageId longer than 255', { type: 'identify', userId: 'u1', messageId: 'm'.repeat(256) }, {}, 'messageId'],
+    ['messageId with a lone high surrogate', { type: 'identify', userId: 'u1', messageId: 'm-\ud800' }, {}, 'messageId'],
+    ['userId with a lone low surrogate', { type: 'identify', userId: '\udc00u1' }, {}, 'userId'],
   ])('%s → a problem at %s', (_name, input, extra, path) => {
     const found = problems(input, extra);
     expect(found.map((p) => p.path)).toContain(path);
@@ -49,6 +51,7 @@ describe('parseMessage: Segment rules', () => {
     ['group with groupId', { type: 'group', userId: 'u1', groupId: 'g1' }],
     ['page without a name', { type: 'page', anonymousId: 'a1' }],
     ['screen', { type: 'screen', userId: 'u1', name: 'Home' }],
+    ['ids with characters beyond the BMP (surrogate pairs)', { type: 'identify', userId: 'u-😀', messageId: 'm-𠀀' }],
   ])('%s is valid', (_name, input) => {
     expect(parseMessage(input, opts()).ok).toBe(true);
   });

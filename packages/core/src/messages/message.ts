@@ -20,6 +20,8 @@ const isoTime = z.union([z.string(), z.number()]).transform((v, ctx) => {
   return d.toISOString();
 });
 const record = z.record(z.string(), z.unknown());
+/** A high surrogate not followed by a low one, or a low one not preceded by a high one. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 const ExternalId = z.object({
   id: id,
@@ -141,6 +143,8 @@ export function parseMessage(input: unknown, opts: ParseOptions): { ok: true; va
   for (const field of ['userId', 'anonymousId', 'messageId'] as const) {
     const v = m[field];
     if (typeof v === 'string' && v.length > 255) problems.push({ path: at(field), message: `${field} is ${v.length} characters; the limit is 255` });
+    // Stored as UTF-8, an unpaired surrogate comes back as U+FFFD: the id would no longer match itself.
+    else if (typeof v === 'string' && LONE_SURROGATE.test(v)) problems.push({ path: at(field), message: `${field} contains an unpaired UTF-16 surrogate (a lone \\uD800–\\uDFFF); send valid Unicode text` });
   }
 
   const originalTimestamp = m.originalTimestamp ?? m.timestamp ?? null;
