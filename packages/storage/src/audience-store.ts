@@ -460,7 +460,8 @@ export class AudienceStore {
   }
 
   /**
-   * Membership events, through the processor's event writes (on SQLite its prepared statement, one
+   * Membership events, through the processor's event writes without a message key (SqlStore.insertGeneratedEvents;
+   * on SQLite its prepared statement, one
    * run per row, instead of a 13,000-parameter statement compiled per page; on PostgreSQL one unnest
    * insert). The profile's number comes from its row, which the caller's transaction holds.
    */
@@ -482,7 +483,7 @@ export class AudienceStore {
       receivedAt: e.timestamp,
       ...(e.profileNum !== undefined ? { profileNum: e.profileNum } : {}),
     }));
-    await this.sql.applyChanges({ consumedSeqs: [], profiles: [], identities: [], events, merges: [], conflicts: [] });
+    await this.sql.insertGeneratedEvents(events);
   }
 
 

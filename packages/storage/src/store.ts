@@ -626,7 +626,22 @@ export class SqlStore {
     });
   }
 
-  private async insertIdentitiesAndEvents(identities: readonly IdentityRow[], events: readonly EventRow[]): Promise<void> {
+  /**
+   * Events Siyu makes itself (membership changes, with ids it generates), in the caller's transaction. On SQLite
+   * they are stored without a message key: nothing checks their ids for duplicates, and their sortable ids,
+   * hashed, would land at random in the key's index — a bulk recompute's events each cost a random leaf instead
+   * of appending to one (100k profiles, `orders_30d`: 2.45 → 2.8–3.0 s with keys).
+   */
+  async insertGeneratedEvents(events: readonly EventRow[]): Promise<void> {
+    if (events.length === 0) return;
+    await this.transaction(async (tx) => {
+      if (tx.hot) return tx.hot.insertEvents(events, false);
+      if (tx.dialect === 'postgres') return pgInsertEvents(tx.db, events);
+      await tx.insertIdentitiesAndEvents([], events, false);
+    });
+  }
+
+  private async insertIdentitiesAndEvents(identities: readonly IdentityRow[], events: readonly EventRow[], keyed = true): Promise<void> {
     for (const part of chunk(identities, Math.floor(MAX_PARAMS / 7))) {
       await this.db
         .insertInto('identities')
@@ -643,7 +658,7 @@ export class SqlStore {
     for (const part of chunk(once, Math.floor(MAX_PARAMS / 14))) {
       await this.db
         .insertInto('events')
-        .values(part.map((e) => ({ ...eventValues(e), profile_num: numOf(e.profileId), message_key: messageKey(e.workspaceId, e.messageId) })))
+        .values(part.map((e) => ({ ...eventValues(e), profile_num: numOf(e.profileId), message_key: keyed ? messageKey(e.workspaceId, e.messageId) : null })))
         .execute();
     }
   }

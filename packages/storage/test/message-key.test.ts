@@ -42,6 +42,10 @@ describe('message key (SQLite)', () => {
       // A message repeated within one batch is stored once (across batches the processor's check above keeps it out).
       await store.applyChanges({ consumedSeqs: [], profiles: [], identities: [], events: [event('evt_3', 'm-3'), event('evt_4', 'm-3')], merges: [], conflicts: [] });
       expect(await sql<{ n: number }>`select count(*) as n from events`.execute(store.db).then((r) => r.rows[0]!.n)).toBe(3);
+      // Events Siyu makes itself carry no key (nothing checks their ids; hashed, they would scatter in the index).
+      await store.transaction((tx) => tx.insertGeneratedEvents([event('evt_5', 'siyu-segment-entered-evt_5')]));
+      const keys = await sql<{ id: string; message_key: number | null }>`select id, message_key from events where id in ('evt_2', 'evt_5') order by id`.execute(store.db);
+      expect(keys.rows).toEqual([{ id: 'evt_2', message_key: messageKey('ws_1', 'm-1') }, { id: 'evt_5', message_key: null }]);
     } finally {
       await opened.close();
     }

@@ -335,13 +335,7 @@ export class SqliteHotPath {
     }
     this.loadedRows.clear();
     for (const i of c.identities) s.insertIdentity.run(i.workspaceId, i.type, i.value, i.profileId, i.originProfileId, i.firstSeen, i.sourceMessageId);
-    const written = new Set<string>();
-    for (const e of c.events) {
-      const once = `${e.workspaceId}\u0000${e.messageId}`;
-      if (written.has(once)) continue;
-      written.add(once);
-      s.insertEvent.run(e.id, e.workspaceId, e.profileId, e.originProfileId, e.messageId, e.type, e.event, encodeJson(e.traits), encodeJson(e.properties), encodeJson(e.context), e.timestamp, e.receivedAt, e.profileNum ?? null, e.profileId, messageKey(e.workspaceId, e.messageId));
-    }
+    this.insertEvents(c.events, true);
     for (const m of c.merges) {
       s.repointIdentities.run(m.winnerId, m.loserId);
       s.repointEvents.run(m.winnerId, m.winnerId, m.loserId);
@@ -351,6 +345,20 @@ export class SqliteHotPath {
     for (const x of c.conflicts) s.insertConflict.run(x.id, x.workspaceId, x.messageId, x.profileId, x.otherProfileId, x.identifierType, x.identifierValue, x.reason, x.createdAt);
     // c.consumedSeqs: removed from the inbox file after this transaction commits (SqlStore.transaction).
   }
+  /**
+   * Events, a repeated message id within the call stored once. `keyed`: with their message key, so the
+   * duplicate check finds them — not for events Siyu makes itself (see SqlStore.insertGeneratedEvents).
+   */
+  insertEvents(events: readonly EventRow[], keyed: boolean): void {
+    const written = new Set<string>();
+    for (const e of events) {
+      const once = `${e.workspaceId}\u0000${e.messageId}`;
+      if (written.has(once)) continue;
+      written.add(once);
+      this.s.insertEvent.run(e.id, e.workspaceId, e.profileId, e.originProfileId, e.messageId, e.type, e.event, encodeJson(e.traits), encodeJson(e.properties), encodeJson(e.context), e.timestamp, e.receivedAt, e.profileNum ?? null, e.profileId, keyed ? messageKey(e.workspaceId, e.messageId) : null);
+    }
+  }
+
 }
 
 /** Sorted runs of consecutive integers, as [first, last] pairs: [1, 2, 3, 7, 9, 8] → [[1, 3], [7, 9]]. */
