@@ -15,7 +15,7 @@ import type {
 } from '@siyu/core';
 import { chunk, decodeJson, encodeJson, jsonText, MAX_PARAMS, numOf, type Dialect } from './dialect.ts';
 import type { Database } from './schema.ts';
-import { messageKey } from './sqlite/message-key.ts';
+import { firstPerMessage, messageKey } from './sqlite/message-key.ts';
 import type { SqliteHotPath } from './sqlite/sqlite-hot-path.ts';
 import { MembershipEpoch, type WriterLock } from './sqlite/writer-lock.ts';
 import type { WalSync } from './sqlite/wal-sync.ts';
@@ -649,13 +649,7 @@ export class SqlStore {
         .onConflict((oc) => oc.columns(['workspace_id', 'type', 'value']).doUpdateSet((eb) => ({ profile_id: eb.ref('excluded.profile_id') })))
         .execute();
     }
-    // As the hot path: nothing in the schema keeps out a second event of a message (sqlite/message-key.ts).
-    const seen = new Set<string>();
-    const once = events.filter((e) => {
-      const k = `${e.workspaceId}\u0000${e.messageId}`;
-      return seen.has(k) ? false : (seen.add(k), true);
-    });
-    for (const part of chunk(once, Math.floor(MAX_PARAMS / 14))) {
+    for (const part of chunk(firstPerMessage(events), Math.floor(MAX_PARAMS / 14))) {
       await this.db
         .insertInto('events')
         .values(part.map((e) => ({ ...eventValues(e), profile_num: numOf(e.profileId), message_key: keyed ? messageKey(e.workspaceId, e.messageId) : null })))

@@ -35,3 +35,15 @@ export function messageKey(workspaceId: string, messageId: string): number {
 export function registerMessageKey(raw: import('better-sqlite3').Database): void {
   raw.function('siyu_message_key', { deterministic: true }, (workspaceId, messageId) => messageKey(String(workspaceId), String(messageId)));
 }
+
+/**
+ * The events with a message id not seen earlier in the list (per workspace). Nothing in the SQLite schema keeps
+ * out a second event of a message: the processor checks stored events, and writers drop repeats with this.
+ */
+export function firstPerMessage<T extends { workspaceId: string; messageId: string }>(events: readonly T[]): T[] {
+  const seen = new Set<string>();
+  return events.filter((e) => {
+    const k = `${e.workspaceId}\u0000${e.messageId}`;
+    return seen.has(k) ? false : (seen.add(k), true);
+  });
+}

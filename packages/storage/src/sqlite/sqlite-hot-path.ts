@@ -2,7 +2,7 @@ import type BetterSqlite3 from 'better-sqlite3';
 import type { ConflictRow, EventRow, IdentityRow, InboxItem, MergeRow, ProfileRow } from '@siyu/core';
 import { decodeJson, encodeJson } from '../dialect.ts';
 import { receivedAtOf, type DeadLetterRow, type PipelineCounts } from '../pipeline.ts';
-import { messageKey } from './message-key.ts';
+import { firstPerMessage, messageKey } from './message-key.ts';
 import type { PageCache } from './page-cache.ts';
 import { WaitingTable } from './waiting-table.ts';
 
@@ -10,16 +10,12 @@ import { WaitingTable } from './waiting-table.ts';
 const WAITING_PRUNE_FROM = 50_000;
 
 /**
- * FNV-1a of `workspace \0 messageId` as a 32-bit integer: map keys V8 stores inline (a map of the id
- * strings held ~150 bytes per waiting message — 169 MB of heap with 500k waiting at 1M profiles).
+ * The low 32 bits of the message key (message-key.ts) as a signed integer: map keys V8 stores inline (a map of
+ * the id strings held ~150 bytes per waiting message — 169 MB of heap with 500k waiting at 1M profiles).
  * A hit is confirmed against the inbox row, so a collision only costs a lookup.
  */
 export function waitingKey(workspaceId: string, messageId: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < workspaceId.length; i++) h = Math.imul(h ^ workspaceId.charCodeAt(i), 0x01000193);
-  h = Math.imul(h, 0x01000193);
-  for (let i = 0; i < messageId.length; i++) h = Math.imul(h ^ messageId.charCodeAt(i), 0x01000193);
-  return h | 0;
+  return messageKey(workspaceId, messageId) | 0;
 }
 
 /**
@@ -345,16 +341,13 @@ export class SqliteHotPath {
     for (const x of c.conflicts) s.insertConflict.run(x.id, x.workspaceId, x.messageId, x.profileId, x.otherProfileId, x.identifierType, x.identifierValue, x.reason, x.createdAt);
     // c.consumedSeqs: removed from the inbox file after this transaction commits (SqlStore.transaction).
   }
+
   /**
    * Events, a repeated message id within the call stored once. `keyed`: with their message key, so the
    * duplicate check finds them — not for events Siyu makes itself (see SqlStore.insertGeneratedEvents).
    */
   insertEvents(events: readonly EventRow[], keyed: boolean): void {
-    const written = new Set<string>();
-    for (const e of events) {
-      const once = `${e.workspaceId}\u0000${e.messageId}`;
-      if (written.has(once)) continue;
-      written.add(once);
+    for (const e of firstPerMessage(events)) {
       this.s.insertEvent.run(e.id, e.workspaceId, e.profileId, e.originProfileId, e.messageId, e.type, e.event, encodeJson(e.traits), encodeJson(e.properties), encodeJson(e.context), e.timestamp, e.receivedAt, e.profileNum ?? null, e.profileId, keyed ? messageKey(e.workspaceId, e.messageId) : null);
     }
   }
