@@ -10,7 +10,7 @@ import { loadConfig } from '@siyu/config';
 import { createApp } from '@siyu/server';
 import { silentLogger } from '@siyu/services';
 import { WriterLock } from '@siyu/storage';
-import { diffSyscalls, syscallCounts } from './audiences/incremental.ts';
+import { diffSyscalls, syscallCounts, threadCpuMs } from './audiences/incremental.ts';
 import { createBenchDatabase } from './pg-database.ts';
 
 /**
@@ -110,6 +110,9 @@ export async function main(args: string[]): Promise<void> {
     const started = performance.now();
     const cpu0 = process.cpuUsage();
     const sys0 = syscallCounts();
+    // CPU per thread (Linux): the server thread accepts (HTTP, validation, inbox), the others process.
+    const threadCpu = () => ({ server: threadCpuMs(process.pid), processor: threadCpuMs(worker?.osThreadId), audience: threadCpuMs(worker?.audienceOsThreadId) });
+    const threads0 = threadCpu();
     const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./load-client.ts', import.meta.url)), JSON.stringify({ url: `http://127.0.0.1:${port}/v1/batch`, writeKey, batches: Math.ceil(events / batchSize), batchSize, people: Number(values.people), idPrefix: prefix, concurrency: Number(values.concurrency), rate: Number(values.rate) })], { stdio: ['ignore', 'pipe', 'inherit'] });
     let childOut = '';
     child.stdout.on('data', (d: Buffer) => (childOut += d.toString()));
@@ -118,6 +121,7 @@ export async function main(args: string[]): Promise<void> {
     while (processed < events) await new Promise((r) => setTimeout(r, 20));
     const totalMs = (doneAt || performance.now()) - started;
     const cpu = process.cpuUsage(cpu0);
+    const threads1 = threadCpu();
     const sys1 = syscallCounts();
     const sys = sys0 && sys1 ? diffSyscalls(sys0, sys1) : null;
     latencies.sort((a, b) => a - b);
@@ -130,6 +134,11 @@ export async function main(args: string[]): Promise<void> {
       `${b}.end_to_end_rate: ${Math.round((events / totalMs) * 1000)} events/s`,
       // CPU the server spent per event (user + system, all its threads): steadier than rates on a shared machine.
       `${b}.server_cpu_per_event: ${((cpu.user + cpu.system) / events).toFixed(1)} µs`,
+      ...(['server', 'processor', 'audience'] as const).flatMap((t) => {
+        const a = threads0[t];
+        const z = threads1[t];
+        return a !== null && z !== null ? [`${b}.${t}_thread_cpu_per_event: ${(((z - a) * 1000) / events).toFixed(1)} µs`] : [];
+      }),
       // Read and write system calls of the server per event (all threads; Linux): steadier than CPU time.
       // SQLite only: PostgreSQL's reads and writes happen in its own processes.
       ...(sys && backend === 'sqlite' ? [`${b}.server_read_syscalls_per_event: ${(sys.reads / events).toFixed(1)} calls`, `${b}.server_write_syscalls_per_event: ${(sys.writes / events).toFixed(1)} calls`] : []),

@@ -300,7 +300,7 @@ export function diffSyscalls(a: SyscallCounts, b: SyscallCounts): SyscallCounts 
 }
 
 /** CPU time (user + system) of one thread of this process so far, ms, from `/proc` (Linux); null elsewhere. */
-function threadCpuMs(tid: number | undefined): number | null {
+export function threadCpuMs(tid: number | undefined): number | null {
   if (tid === undefined) return null;
   try {
     // Fields after the command name (which ends at the last ')'): utime and stime are the 12th and 13th, in ticks of 10 ms.
