@@ -34,6 +34,9 @@ import { fmt, median, percentile } from './audiences/stats.ts';
  *   time of the phase per event, the whole process, the processor thread (`worker`) and the audience
  *   thread alone (on a VM whose page cache is reclaimed under the benchmark, latencies swing 2×
  *   between runs; CPU time much less);
+ * - `incremental_at_2500_*`: the same at a rate the pipeline sustains (`--sustainable-rate`, 0: skipped).
+ *   Past what the pipeline gets through (`incremental_sustained_rate`) the backlog, and so the
+ *   5,000/s latency, grows for as long as the load lasts; at this rate it is the latency itself;
  * - `live_count_3tags_10M`: the engine's bitmap AND + count over 10M profiles in memory, median.
  *
  * `npm run bench -- audiences --profiles 100000 --events 2000000` takes ~2 min on SQLite and ~3 min
@@ -57,6 +60,10 @@ export async function main(args: string[]): Promise<void> {
       backend: { type: 'string', default: 'all' },
       rate: { type: 'string', default: '5000' },
       seconds: { type: 'string', default: '15' },
+      // A second incremental phase at a rate the pipeline can sustain (0: none): at 5,000/s the latency
+      // mostly measures the backlog once the load outruns the pipeline; here, the latency itself.
+      'sustainable-rate': { type: 'string', default: '2500' },
+      'sustainable-seconds': { type: 'string', default: '15' },
       // Milliseconds between ingestion calls of the incremental phase (0: as fast as the rate allows).
       'send-interval-ms': { type: 'string', default: '0' },
       'probe-share': { type: 'string', default: '0.02' },
@@ -419,7 +426,33 @@ async function incrementalPhase(
   out('incremental_event_loop_max_stall', fmt(await incStalls.stop(), 0), 'ms');
   out('rss', fmt(process.memoryUsage().rss / 1048576, 0), 'MB');
   dumpQueries(progress);
-  return inc.probesSent;
+  let used = inc.probesSent;
+  const sustainable = Number(o.values['sustainable-rate']);
+  if (sustainable > 0) {
+    progress(`${backend}: incremental at ${sustainable} events/s for ${o.values['sustainable-seconds']} s`);
+    const at = await runIncremental(services, {
+      workspace,
+      rate: sustainable,
+      seconds: Number(o.values['sustainable-seconds']),
+      sendIntervalMs: Number(o.values['send-interval-ms']),
+      probeShare: Number(o.values['probe-share']),
+      probeSegmentId,
+      probeNums: candidates.slice(used),
+      profiles,
+      processorBatch: Number(o.values['processor-batch']),
+      ...(threaded ? { threaded: { config: workerConfig(target, Number(o.values['processor-batch'])), writerLock } } : {}),
+      seed: seed + used,
+    });
+    const b = `incremental_at_${sustainable}`;
+    out(`${b}_p50`, fmt(percentile(at.latenciesMs, 50), 0), 'ms');
+    out(`${b}_p95`, fmt(percentile(at.latenciesMs, 95), 0), 'ms');
+    out(`${b}_p99`, fmt(percentile(at.latenciesMs, 99), 0), 'ms');
+    out(`${b}_probes`, `${at.latenciesMs.length}/${at.probesSent}`, 'entered/sent');
+    out(`${b}_processor_p95`, fmt(percentile(at.processorMs, 95), 0), 'ms');
+    out(`${b}_sustained_rate`, String(Math.round(at.accepted / (at.sendSeconds + at.drainSeconds))), 'events/s');
+    used += at.probesSent;
+  }
+  return used;
 }
 
 /**
