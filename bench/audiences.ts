@@ -352,6 +352,11 @@ async function reuseSqlite(dir: string, o: RunOpts): Promise<void> {
   }
 }
 
+/** How many probes an incremental phase sends (as runIncremental counts them). */
+function probesOf(rate: unknown, seconds: unknown, share: unknown): number {
+  return Math.ceil(Number(rate) * Number(seconds) * Number(share));
+}
+
 /** The incremental phase and its figures; returns how many probe candidates it used. */
 async function incrementalPhase(
   backend: string,
@@ -380,6 +385,8 @@ async function incrementalPhase(
     probeShare: Number(o.values['probe-share']),
     probeSegmentId,
     probeNums: candidates,
+    // And the sustainable phase's probes, which come next.
+    reserveNums: candidates.slice(0, probesOf(o.values.rate, o.values.seconds, o.values['probe-share']) + probesOf(o.values['sustainable-rate'], o.values['sustainable-seconds'], o.values['probe-share'])),
     profiles,
     processorBatch: Number(o.values['processor-batch']),
     ...(threaded ? { threaded: { config: workerConfig(target, Number(o.values['processor-batch'])), writerLock } } : {}),

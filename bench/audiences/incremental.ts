@@ -22,6 +22,11 @@ export interface IncrementalOptions {
   probeSegmentId: string;
   /** Profile nums known to be outside the probe segment (no order in the last 31 days), shuffled. */
   probeNums: readonly number[];
+  /**
+   * Nums the other events leave alone, besides this phase's probes: the probes of a later phase, which an
+   * order would otherwise put in the segment before they are probed (they would never be seen entering).
+   */
+  reserveNums?: readonly number[];
   profiles: number;
   processorBatch: number;
   seed: number;
@@ -76,7 +81,7 @@ export async function runIncremental(services: Services, o: IncrementalOptions):
   const rng = new Rng(o.seed);
   const probeTarget = Math.ceil(o.rate * o.seconds * o.probeShare);
   const probeNums = o.probeNums.slice(0, probeTarget);
-  const reserved = new Set(probeNums);
+  const reserved = new Set([...probeNums, ...(o.reserveNums ?? [])]);
   let nextProbe = 0;
   const probeSentAt = new Map<string, number>();
   const profileIdByNum = new Map<number, string>();
