@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { join } from 'node:path';
@@ -7,7 +8,6 @@ import type { WorkspaceRecord } from '@siyu/core';
 import { silentLogger, type Services } from '@siyu/services';
 import { ProcessorLoop, ReevaluationLoop } from '@siyu/worker';
 import { CITIES, profileId, Rng, userIdOf } from './generate.ts';
-import { seededUuids } from '../uuid.ts';
 
 export interface IncrementalOptions {
   workspace: WorkspaceRecord;
@@ -153,11 +153,13 @@ export async function runIncremental(services: Services, o: IncrementalOptions):
   }
 
   let seq = 0;
-  // Bare random UUIDs as the SDKs send (see bench/uuid.ts): each lands at a random place in the events'
-  // message-id index. A run-stamp prefix, used before, kept a run's ids together in one
-  // small, hot range of it. The seed takes the clock too: a `--reuse` run that starts from the seed of one
-  // cut off before it saved its state would otherwise send that run's ids again, and measure deduplication.
-  const uuid = seededUuids((o.seed ^ 0x5bd1e995 ^ Date.now()) | 0);
+  // Random UUIDs, as the SDKs send: each lands at a random place in the events' message-id index (a
+  // run-stamp prefix, used before, kept a run's ids together in one small, hot range of it). Not seeded:
+  // runs on a kept database must never send ids an earlier run stored. A seeded generator's 32-bit state
+  // (bench/uuid.ts) walks one cycle that each run enters at a point of its own, and one `--reuse` run had
+  // all 50,000 of its messages (rightly) taken for duplicates — most likely it started on an earlier run's
+  // stretch of that cycle.
+  const uuid = (): string => randomUUID();
   const message = (num: number, probe: boolean): object => {
     const base = { messageId: uuid(), userId: userIdOf(num), timestamp: new Date().toISOString(), context: { library: { name: 'bench-live' } } };
     const r = probe ? 0 : rng.next();
