@@ -30,6 +30,8 @@ export interface ProfileRow extends ProfileState {
   mergedInto: string | null;
   createdAt: string;
   updatedAt: string;
+  /** The profile's bitmap number, when read from storage (a profile made in this batch has none yet). */
+  num?: number;
 }
 
 export interface EventRow {

@@ -310,6 +310,9 @@ export class ProcessorService {
         context: msg.context,
         timestamp: msg.timestamp,
         receivedAt: msg.receivedAt,
+        // Known for a profile read from storage: the insert need not look it up (at 1M profiles a search of
+        // profiles_id_num_idx per event, most often a leaf not in the page cache).
+        ...(profile.num !== undefined ? { profileNum: profile.num } : {}),
       });
     }
     const statsChanged = new Set<string>();

@@ -200,6 +200,16 @@ describe.each(TEST_BACKENDS)('identity resolution through the services on $name'
 
   async function check(ws: WorkspaceRecord, row: ScenarioRow) {
     expect(await allProfiles(ws)).toEqual(row.profiles);
+    // Every event carries its profile's bitmap number, whether the processor knew it (a profile read from
+    // storage) or the insert looked it up (one made in the batch), merges and all.
+    const nums = await t.services.deps.store.db
+      .selectFrom('events')
+      .innerJoin('profiles', 'profiles.id', 'events.profile_id')
+      .select(['events.profile_num as eventNum', 'profiles.num as profileNum'])
+      .where('events.workspace_id', '=', ws.id)
+      .execute();
+    expect(nums.length).toBeGreaterThan(0);
+    for (const n of nums) expect(n.eventNum === null ? null : Number(n.eventNum)).toBe(Number(n.profileNum));
     const stats = await t.services.profiles.stats(ws.id);
     expect(stats.mergedProfiles).toBe(row.merges);
     const conflicts = await t.services.profiles.conflicts(ws.id, { limit: 100 });

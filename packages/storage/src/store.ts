@@ -479,12 +479,12 @@ export class SqlStore {
     if (this.hot) return this.hot.profilesByIds(profileIds);
     if (this.dialect === 'postgres') {
       const { rows } = await sql<Database['profiles']>`select * from profiles where id = any(${[...profileIds]}::text[])`.execute(this.db);
-      return rows.map(toProfile);
+      return rows.map(toNumberedProfile);
     }
     const out: ProfileRow[] = [];
     for (const part of chunk(profileIds, MAX_PARAMS)) {
       const rows = await this.db.selectFrom('profiles').selectAll().where('id', 'in', part).execute();
-      out.push(...rows.map(toProfile));
+      out.push(...rows.map(toNumberedProfile));
     }
     return out;
   }
@@ -921,6 +921,13 @@ function toProfile(r: Database['profiles']): ProfileRow {
     createdAt: r.created_at,
     updatedAt: r.updated_at,
   };
+}
+
+/** {@link toProfile} with the profile's bitmap number, for the processor (not in API responses). */
+function toNumberedProfile(r: Database['profiles']): ProfileRow {
+  const p = toProfile(r);
+  if (r.num != null) p.num = Number(r.num);
+  return p;
 }
 
 function profileValues(p: ProfileRow): Database['profiles'] {

@@ -305,7 +305,7 @@ export class SqliteHotPath {
     for (const id of [...profileIds].sort()) {
       const r = this.s.profile.get(id) as (ProfileDbRow & { row_number: number }) | undefined;
       if (r) this.loadedRows.set(r.id, r.row_number);
-      if (r) out.push({ id: r.id, workspaceId: r.workspace_id, traits: decodeJson(r.traits), traitTimes: decodeJson(r.trait_times), firstTouch: decodeJson(r.first_touch), computed: decodeJson(r.computed), mergedInto: r.merged_into, createdAt: r.created_at, updatedAt: r.updated_at });
+      if (r) out.push({ id: r.id, workspaceId: r.workspace_id, traits: decodeJson(r.traits), traitTimes: decodeJson(r.trait_times), firstTouch: decodeJson(r.first_touch), computed: decodeJson(r.computed), mergedInto: r.merged_into, createdAt: r.created_at, updatedAt: r.updated_at, ...(r.num == null ? {} : { num: r.num }) });
     }
     return out;
   }
@@ -386,6 +386,7 @@ interface ProfileDbRow {
   merged_into: string | null;
   created_at: string;
   updated_at: string;
+  num: number | null;
 }
 
 function toIdentity(r: IdentityDbRow): IdentityRow {
