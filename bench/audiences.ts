@@ -377,19 +377,23 @@ async function incrementalPhase(
   const loopDelay = monitorEventLoopDelay({ resolution: 10 });
   loopDelay.enable();
   const incStalls = new StallWatch();
-  const inc = await runIncremental(services, {
+  // What both phases share (the second, at a sustainable rate, follows below).
+  const shared = {
     workspace,
-    rate: Number(o.values.rate),
-    seconds: Number(o.values.seconds),
     sendIntervalMs: Number(o.values['send-interval-ms']),
     probeShare: Number(o.values['probe-share']),
     probeSegmentId,
-    probeNums: candidates,
-    // And the sustainable phase's probes, which come next.
-    reserveNums: candidates.slice(0, probesOf(o.values.rate, o.values.seconds, o.values['probe-share']) + probesOf(o.values['sustainable-rate'], o.values['sustainable-seconds'], o.values['probe-share'])),
     profiles,
     processorBatch: Number(o.values['processor-batch']),
     ...(threaded ? { threaded: { config: workerConfig(target, Number(o.values['processor-batch'])), writerLock } } : {}),
+  };
+  const inc = await runIncremental(services, {
+    ...shared,
+    rate: Number(o.values.rate),
+    seconds: Number(o.values.seconds),
+    probeNums: candidates,
+    // And the sustainable phase's probes, which come next.
+    reserveNums: candidates.slice(0, probesOf(o.values.rate, o.values.seconds, o.values['probe-share']) + probesOf(o.values['sustainable-rate'], o.values['sustainable-seconds'], o.values['probe-share'])),
     seed,
     deviceIo: () => deviceIo(target.sqliteFile ? dirname(target.sqliteFile) : tmpdir()),
   });
@@ -437,19 +441,7 @@ async function incrementalPhase(
   const sustainable = Number(o.values['sustainable-rate']);
   if (sustainable > 0) {
     progress(`${backend}: incremental at ${sustainable} events/s for ${o.values['sustainable-seconds']} s`);
-    const at = await runIncremental(services, {
-      workspace,
-      rate: sustainable,
-      seconds: Number(o.values['sustainable-seconds']),
-      sendIntervalMs: Number(o.values['send-interval-ms']),
-      probeShare: Number(o.values['probe-share']),
-      probeSegmentId,
-      probeNums: candidates.slice(used),
-      profiles,
-      processorBatch: Number(o.values['processor-batch']),
-      ...(threaded ? { threaded: { config: workerConfig(target, Number(o.values['processor-batch'])), writerLock } } : {}),
-      seed: seed + used,
-    });
+    const at = await runIncremental(services, { ...shared, rate: sustainable, seconds: Number(o.values['sustainable-seconds']), probeNums: candidates.slice(used), seed: seed + used });
     const b = `incremental_at_${sustainable}`;
     out(`${b}_p50`, fmt(percentile(at.latenciesMs, 50), 0), 'ms');
     out(`${b}_p95`, fmt(percentile(at.latenciesMs, 95), 0), 'ms');
