@@ -111,7 +111,9 @@ export async function main(args: string[]): Promise<void> {
     const cpu0 = process.cpuUsage();
     const sys0 = syscallCounts();
     // CPU per thread (Linux): the server thread accepts (HTTP, validation, inbox), the others process.
-    const threadCpu = () => ({ server: threadCpuMs(process.pid), processor: threadCpuMs(worker?.osThreadId), audience: threadCpuMs(worker?.audienceOsThreadId) });
+    // With one worker thread the audience work runs on the processor thread: no line of its own then.
+    const audienceTid = worker?.audienceOsThreadId !== worker?.osThreadId ? worker?.audienceOsThreadId : undefined;
+    const threadCpu = () => ({ server: threadCpuMs(process.pid), processor: threadCpuMs(worker?.osThreadId), audience: threadCpuMs(audienceTid) });
     const threads0 = threadCpu();
     const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./load-client.ts', import.meta.url)), JSON.stringify({ url: `http://127.0.0.1:${port}/v1/batch`, writeKey, batches: Math.ceil(events / batchSize), batchSize, people: Number(values.people), idPrefix: prefix, concurrency: Number(values.concurrency), rate: Number(values.rate) })], { stdio: ['ignore', 'pipe', 'inherit'] });
     let childOut = '';

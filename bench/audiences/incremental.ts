@@ -159,9 +159,8 @@ export async function runIncremental(services: Services, o: IncrementalOptions):
   // (bench/uuid.ts) walks one cycle that each run enters at a point of its own, and one `--reuse` run had
   // all 50,000 of its messages (rightly) taken for duplicates — most likely it started on an earlier run's
   // stretch of that cycle.
-  const uuid = (): string => randomUUID();
   const message = (num: number, probe: boolean): object => {
-    const base = { messageId: uuid(), userId: userIdOf(num), timestamp: new Date().toISOString(), context: { library: { name: 'bench-live' } } };
+    const base = { messageId: randomUUID(), userId: userIdOf(num), timestamp: new Date().toISOString(), context: { library: { name: 'bench-live' } } };
     const r = probe ? 0 : rng.next();
     if (probe || r < 0.08) {
       const total = (1800 + rng.int(30_000)) / 100;

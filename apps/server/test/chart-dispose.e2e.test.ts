@@ -24,14 +24,14 @@ describe.skipIf(skipReason !== null)(skipReason ? `disposing a chart while it pa
   });
 
   /** Starts a paint long enough to be cut into frames, disposes mid-paint, returns the page's errors. */
-  async function disposeMidPaint(useDisposeChart: boolean, afterMs = 30): Promise<string[]> {
+  async function disposeMidPaint(useDisposeChart: boolean, afterMs: number): Promise<string[]> {
     const page = await browser.newPage();
     const errors: string[] = [];
     page.on('pageerror', (err) => errors.push(err.message));
     await page.setContent('<div id="chart" style="width:800px;height:600px"></div>');
     await page.addScriptTag({ path: echartsBundle });
     await page.addScriptTag({ content: `window.disposeChart = ${disposeChart.toString()};` });
-    await page.evaluate((useIt) => {
+    await page.evaluate((o) => {
       const w = window as unknown as {
         echarts: { init(el: HTMLElement | null): { setOption(o: unknown): void; dispose(): void }; setPlatformAPI(api: { getTime(): number }): void };
         disposeChart(chart: unknown): void;
@@ -44,7 +44,7 @@ describe.skipIf(skipReason !== null)(skipReason ? `disposing a chart while it pa
       w.echarts.setPlatformAPI({ getTime: () => (now += 20) });
       const chart = w.echarts.init(document.getElementById('chart'));
       chart.setOption({ animation: false, xAxis: {}, yAxis: {}, series: [{ type: 'scatter', data, progressive: 2000, progressiveThreshold: 100 }] });
-      setTimeout(() => (useIt.disposeChart ? w.disposeChart(chart) : chart.dispose()), useIt.afterMs);
+      setTimeout(() => (o.disposeChart ? w.disposeChart(chart) : chart.dispose()), o.afterMs);
     }, { disposeChart: useDisposeChart, afterMs });
     await page.waitForTimeout(1000);
     await page.close();

@@ -310,8 +310,8 @@ export class ProcessorService {
         context: msg.context,
         timestamp: msg.timestamp,
         receivedAt: msg.receivedAt,
-        // Known for a profile read from storage: the insert need not look it up (at 1M profiles a search of
-        // profiles_id_num_idx per event, most often a leaf not in the page cache).
+        // Known for a profile read from storage: the insert need not look it up (one index search per event;
+        // measured at 1M profiles, the saving is within noise — the pages are usually cached).
         ...(profile.num !== undefined ? { profileNum: profile.num } : {}),
       });
     }
