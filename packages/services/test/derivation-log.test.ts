@@ -214,6 +214,7 @@ describe.each(TEST_BACKENDS)('derivation log on $name', (backend) => {
     // The identify that merges the anonymous profile into a new customer's; its evaluation is cut off.
     await t.services.ingest.ingest(ws, 'identify', { userId: 'm1', anonymousId: 'dev-m', traits: { phone: '13800138000' } }, 100);
     await t.drain();
+    await t.services.layers.settled();
     const survivor = await profileOf(ws, 'm1');
     expect(await logRows(ws.id, 'audiences')).toContain(anon);
 
