@@ -114,8 +114,8 @@ export async function importCommand(rt: Runtime, args: string[]): Promise<number
   } else {
     const ensured = await ensureDefaultWorkspace(rt);
     createdDefault = ensured.created;
-    workspace = await rt.opened.store.getWorkspace(ensured.creds.workspaceId);
-    if (!workspace) throw new Error(`default workspace ${ensured.creds.workspaceId} vanished`);
+    workspace = await rt.opened.store.getWorkspace(ensured.workspaceId);
+    if (!workspace) throw new Error(`default workspace ${ensured.workspaceId} vanished`);
   }
 
   const kind = kindArg as ImportKind;

@@ -7,7 +7,7 @@ import { createApp } from '@siyu/server';
 import { pino } from 'pino';
 import { WriterLock } from '@siyu/storage';
 import { tuneHeap } from './heap.ts';
-import { ensureDefaultWorkspace, openRuntime, readCredentials, rotateKeys, type Runtime } from './runtime.ts';
+import { ensureDefaultWorkspace, missingKeysHint, openRuntime, rotateKeys, type Runtime } from './runtime.ts';
 import { WorkerThread } from './worker-thread.ts';
 
 /** Usage; the environment part is every setting `loadConfig` reads, so it cannot fall behind. */
@@ -83,8 +83,13 @@ async function withRuntime(config: Config, fn: (rt: Runtime) => Promise<number>)
 async function credentials(config: Config, args: string[]): Promise<number> {
   const { values } = parseArgs({ args, options: { rotate: { type: 'boolean' }, json: { type: 'boolean' } } });
   return withRuntime(config, async (rt) => {
-    let creds = readCredentials(config);
-    if (values.rotate || !creds) creds = values.rotate && creds ? await rotateKeys(rt, creds.workspaceId, creds.workspaceName) : (await ensureDefaultWorkspace(rt)).creds;
+    const found = await ensureDefaultWorkspace(rt);
+    let creds = found.creds;
+    if (values.rotate && !found.created) creds = await rotateKeys(rt, found.workspaceId, found.workspaceName);
+    if (!creds) {
+      process.stderr.write(`${missingKeysHint(found.workspaceName)}\n`);
+      return 1;
+    }
     if (values.json) process.stdout.write(`${JSON.stringify(creds, null, 2)}\n`);
     else process.stdout.write(`workspace:   ${creds.workspaceName} (${creds.workspaceId})\nwrite key:   ${creds.writeKey}\nadmin token: ${creds.adminToken}\n`);
     return 0;
@@ -99,7 +104,7 @@ async function start(config: Config, args: string[]): Promise<number> {
   const writerLock = config.worker === 'on' && !config.databaseUrl ? WriterLock.create() : undefined;
   // The server thread: it processes events itself only with SIYU_WORKER=inline.
   const rt = await openRuntime(config, log, { ...(writerLock ? { writerLock } : {}), ...(config.worker === 'inline' ? {} : { role: 'server' as const }) });
-  const { creds, created, rotated } = await ensureDefaultWorkspace(rt);
+  const { creds, created, workspaceName } = await ensureDefaultWorkspace(rt);
   const worker = config.worker === 'on' ? new WorkerThread(config, rt.services, log, writerLock) : undefined;
   let shuttingDown = false;
   const consoleDir = join(dirname(fileURLToPath(import.meta.url)), '../../console/dist');
@@ -135,8 +140,12 @@ async function start(config: Config, args: string[]): Promise<number> {
   const lines = [
     '',
     `  Siyu 私域 is running at ${url}  (${rt.opened.dialect}: ${rt.opened.location})`,
-    created || rotated ? `  ${created ? 'Created' : 'Issued new keys for'} workspace "${creds.workspaceName}" — keep these:` : `  Workspace "${creds.workspaceName}" — \`npx siyu credentials\` prints the keys again`,
-    ...(created || rotated ? [`    write key   (tracking API, HTTP Basic user): ${creds.writeKey}`, `    admin token (console and admin API, Bearer):  ${creds.adminToken}`] : []),
+    created && creds
+      ? `  Created workspace "${workspaceName}" — keep these:`
+      : creds
+        ? `  Workspace "${workspaceName}" — \`npx siyu credentials\` prints the keys again`
+        : `  Workspace "${workspaceName}": ${missingKeysHint(workspaceName)}`,
+    ...(created && creds ? [`    write key   (tracking API, HTTP Basic user): ${creds.writeKey}`, `    admin token (console and admin API, Bearer):  ${creds.adminToken}`] : []),
     '',
   ];
   process.stdout.write(`${lines.join('\n')}\n`);

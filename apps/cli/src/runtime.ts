@@ -120,27 +120,45 @@ function writeCredentials(config: Config, creds: LocalCredentials): void {
   writeFileSync(file, `${JSON.stringify(creds, null, 2)}\n`, { mode: 0o600 });
 }
 
+/** The default workspace, with its keys when this machine has them. */
+export interface DefaultWorkspace {
+  workspaceId: string;
+  workspaceName: string;
+  /**
+   * The plaintext keys, when this install created them (or rotated them) and they still work. Undefined when
+   * the database was set up from another machine or data directory (a shared PostgreSQL): the database holds
+   * only hashes, so they can be printed only where they were made — or replaced with `siyu credentials --rotate`.
+   */
+  creds: LocalCredentials | undefined;
+  created: boolean;
+}
+
 /**
  * First start: creates the default workspace (whose admin token is the instance admin) and saves its
- * keys. Later starts reuse them. If the database has workspaces but this machine has no saved keys
- * (a shared PostgreSQL), new keys are issued for the first workspace.
+ * keys. Later starts reuse them. Keys are never replaced here: a process that finds the workspace but not
+ * its keys (another data directory, another spelling of the database URL, another machine sharing the
+ * PostgreSQL database) goes on without them, since new keys would cut off every client using the old ones.
  */
-export async function ensureDefaultWorkspace(rt: Runtime): Promise<{ creds: LocalCredentials; created: boolean; rotated: boolean }> {
+export async function ensureDefaultWorkspace(rt: Runtime): Promise<DefaultWorkspace> {
   const saved = readCredentials(rt.config);
   const store = rt.opened.store;
-  if (saved && (await store.getWorkspace(saved.workspaceId))) {
-    const ok = (await rt.services.workspaces.authenticate('admin', saved.adminToken))?.id === saved.workspaceId;
-    if (ok) return { creds: saved, created: false, rotated: false };
-  }
   const existing = (await store.listWorkspaces()).find((w) => w.instanceAdmin);
   if (existing) {
-    const creds = await rotateKeys(rt, existing.id, existing.name);
-    return { creds, created: false, rotated: true };
+    const valid = saved?.workspaceId === existing.id && (await rt.services.workspaces.authenticate('admin', saved.adminToken))?.id === existing.id;
+    return { workspaceId: existing.id, workspaceName: existing.name, creds: valid ? saved : undefined, created: false };
   }
   const created = await rt.services.workspaces.create({ name: '默认工作区' }, { instanceAdmin: true });
   const creds: LocalCredentials = { workspaceId: created.workspace.id, workspaceName: created.workspace.name, writeKey: created.writeKey, adminToken: created.adminToken, createdAt: created.workspace.createdAt };
   writeCredentials(rt.config, creds);
-  return { creds, created: true, rotated: false };
+  return { workspaceId: creds.workspaceId, workspaceName: creds.workspaceName, creds, created: true };
+}
+
+/** What to tell someone whose install has no working keys for the default workspace. */
+export function missingKeysHint(name: string): string {
+  return (
+    `the keys of workspace "${name}" are not saved in this data directory (SIYU_DATA_DIR): the database keeps only their hashes, ` +
+    'so they are printed only where they were made. Run `npx siyu credentials` there, or `npx siyu credentials --rotate` to issue new ones (clients using the old keys then stop working).'
+  );
 }
 
 export async function rotateKeys(rt: Runtime, workspaceId: string, name: string): Promise<LocalCredentials> {

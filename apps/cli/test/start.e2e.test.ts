@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -246,6 +246,36 @@ describe('siyu start (SQLite, real process)', () => {
     expect(json.code, json.stderr).toBe(0);
     expect(JSON.parse(json.stdout)).toMatchObject({ writeKey, adminToken });
     expect((await second.stop()).signal, second.output()).toBeNull();
+  });
+
+  it('a process without the saved keys never replaces them: clients keep working until `credentials --rotate`', { timeout: 120_000 }, async () => {
+    // As a second machine or data directory sharing a PostgreSQL database: the workspace is there, its keys are not.
+    const dataDir = tempDir('siyu-e2e-');
+    const port = await freePort();
+    const made = await runCli(dataDir, port, ['credentials', '--json']);
+    expect(made.code, made.stderr).toBe(0);
+    const { writeKey, adminToken } = JSON.parse(made.stdout) as { writeKey: string; adminToken: string };
+    rmSync(join(dataDir, 'credentials.json'));
+
+    const plain = await runCli(dataDir, port, ['credentials']);
+    expect(plain.code).toBe(1);
+    expect(plain.stderr).toContain('credentials --rotate');
+    expect(plain.stdout).toBe('');
+    const s = await Siyu.start(dataDir, port);
+    expect(printedKeys(s.stdout)).toEqual({ writeKey: undefined, adminToken: undefined });
+    expect(s.stdout).toContain('credentials --rotate');
+    // The keys made first still work after both.
+    expect(await s.admin('/api/v1/me', adminToken)).toMatchObject({ instanceAdmin: true });
+    expect((await fetch(`${s.base}/v1/track`, { method: 'POST', headers: { authorization: basic(writeKey) }, body: JSON.stringify({ userId: 'k', event: 'Still Here' }) })).status).toBe(200);
+
+    const rotated = await runCli(dataDir, port, ['credentials', '--rotate', '--json']);
+    expect(rotated.code, rotated.stderr).toBe(0);
+    const fresh = JSON.parse(rotated.stdout) as { writeKey: string; adminToken: string };
+    expect(fresh.writeKey).not.toBe(writeKey);
+    expect(savedKeys(dataDir)).toMatchObject(fresh);
+    const again = await runCli(dataDir, port, ['credentials', '--json']);
+    expect(JSON.parse(again.stdout)).toMatchObject(fresh);
+    expect((await s.stop()).signal, s.output()).toBeNull();
   });
 
   it('processes in a worker thread; live counts on the server thread follow what it commits', { timeout: 120_000 }, async () => {
