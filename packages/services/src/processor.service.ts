@@ -161,7 +161,9 @@ export class ProcessorService {
 
   private async processWorkspace(tx: SqlStore, workspaceId: string, items: InboxItem[], changes: ProcessorChanges) {
     const now = this.deps.clock().toISOString();
-    const rules = await this.workspaces.identityRules(workspaceId, tx);
+    // Read in the batch's transaction, not from the cache: a rule changed through the API (by another thread or
+    // process, whose cache is the one cleared) applies from the next batch on. One small read per workspace and batch.
+    const rules = await this.workspaces.identityRules(workspaceId, tx, { fresh: true });
     const processed = await tx.processedMessageIds(workspaceId, items.map((i) => i.message.messageId));
     // A message id is stored once: skip ids already stored, and repeats within the batch (the SQLite
     // inbox has no unique index on message ids; a retry from another process can wait there twice).

@@ -66,12 +66,13 @@ export class WorkspaceService {
   }
 
   /**
-   * The workspace's identity rules (cached). Inside a transaction pass its store: on SQLite the
-   * transaction holds the only connection, and a read through another store would wait forever.
+   * The workspace's identity rules (cached for {@link WorkspaceService.TTL_MS}, or read now with `fresh`). Inside a
+   * transaction pass its store: on SQLite the transaction holds the only connection, and a read through another
+   * store would wait forever.
    */
-  async identityRules(workspaceId: string, store: ServiceDeps['store'] = this.deps.store): Promise<IdentityRules> {
+  async identityRules(workspaceId: string, store: ServiceDeps['store'] = this.deps.store, opts: { fresh?: boolean } = {}): Promise<IdentityRules> {
     const hit = this.rules.get(workspaceId);
-    if (hit && Date.now() - hit.at < WorkspaceService.TTL_MS) return hit.rules;
+    if (!opts.fresh && hit && Date.now() - hit.at < WorkspaceService.TTL_MS) return hit.rules;
     const rules = toRuleMap(await store.identityRules(workspaceId));
     this.rules.set(workspaceId, { rules, at: Date.now() });
     return rules;

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppError, type WorkspaceRecord } from '@siyu/core';
-import type { IngestKind } from '@siyu/services';
+import { createServices, silentLogger, type IngestKind } from '@siyu/services';
 import { createTestSiyu, type TestSiyu } from '@siyu/services/testing';
 import { AudienceStore } from '@siyu/storage';
 import { TEST_BACKENDS } from '@siyu/storage/testing';
@@ -508,6 +508,20 @@ describe.each(TEST_BACKENDS)('identity resolution through the services on $name'
     const p = await t.services.profiles.lookup(workspace.id, 'member_no', 'M2');
     expect(p.identities.filter((i) => i.type === 'member_no').map((i) => i.value).sort()).toEqual(['M1', 'M2']);
     expect((await t.services.profiles.conflicts(workspace.id, { limit: 10 })).data).toEqual([]);
+  });
+
+  it('a limit changed on another thread applies to the next batch, not after a cache expires', async () => {
+    const { workspace } = await t.workspace();
+    // The processor in a worker thread (or another process) has services of its own, whose rules were read already.
+    const worker = createServices({ ...t.services.deps, log: silentLogger });
+    await worker.workspaces.identityRules(workspace.id);
+    await t.services.workspaces.putIdentityType(workspace.id, { type: 'phone', priority: 70, maxPerProfile: 1 });
+    await send(workspace, 'identify', { userId: 'u1', traits: { phone: '13500000001' } });
+    await send(workspace, 'identify', { userId: 'u1', traits: { phone: '13500000002' } });
+    while ((await worker.processor.processBatch(100)).messages > 0);
+    const p = await t.services.profiles.lookup(workspace.id, 'user_id', 'u1');
+    expect(p.identities.filter((i) => i.type === 'phone').map((i) => i.value)).toEqual(['+8613500000001']);
+    expect((await t.services.profiles.conflicts(workspace.id, { limit: 10 })).data.map((c) => c.identifierType)).toEqual(['phone']);
   });
 
   // Regression guard for a fixed bug: the processor merges profiles with mergeProfileStates (core/src/profile/computed.ts), which takes
