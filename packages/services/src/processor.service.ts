@@ -5,6 +5,7 @@ import {
   identifierKey,
   mergeProfileStates,
   resolveIdentifiers,
+  withoutIdentifiers,
   type ConflictRow,
   type Identifier,
   type IdentityGraph,
@@ -175,8 +176,8 @@ export class ProcessorService {
       return true;
     });
 
-    // Erased people stay erased: identifiers with a suppression record are dropped from messages
-    // (and so are traits holding their values), alias previousIds included.
+    // Erased people stay erased: identifiers with a suppression record are dropped from messages, wherever the
+    // message carries them (and so are traits holding their values), alias previousIds included.
     if (await tx.hasSuppressions(workspaceId)) {
       const hashes = new Map<string, string>();
       const hashOf = (type: string, value: string) => {
@@ -192,14 +193,17 @@ export class ProcessorService {
       const suppressed = await tx.suppressedHashes(workspaceId, [...hashes.values()]);
       if (suppressed.size) {
         const isSuppressed = (type: string, value: string) => suppressed.has(hashOf(type, value));
+        const previousSuppressed = (id: string | null) => id !== null && (isSuppressed('user_id', id) || isSuppressed('anonymous_id', id));
         work = work
           .map((item) => {
-            const dropped = item.identifiers.filter((id) => isSuppressed(id.type, id.value));
-            if (dropped.length === 0 && !(item.message.previousId && isSuppressed('user_id', item.message.previousId)) && !(item.message.previousId && isSuppressed('anonymous_id', item.message.previousId))) return item;
-            const values = new Set(dropped.map((d) => d.value));
-            const traits = Object.fromEntries(Object.entries(item.message.traits).filter(([, v]) => !(typeof v === 'string' && values.has(v))));
-            const previousId = item.message.previousId && (isSuppressed('user_id', item.message.previousId) || isSuppressed('anonymous_id', item.message.previousId)) ? null : item.message.previousId;
-            return { ...item, message: { ...item.message, traits, previousId }, identifiers: item.identifiers.filter((id) => !values.has(id.value) || !isSuppressed(id.type, id.value)) };
+            if (!item.identifiers.some((id) => isSuppressed(id.type, id.value)) && !previousSuppressed(item.message.previousId)) return item;
+            // Stored without them anywhere in the message (traits, context.traits, externalIds, device id), not only unattached.
+            const message = withoutIdentifiers(item.message, rules, (id) => isSuppressed(id.type, id.value));
+            if (previousSuppressed(message.previousId)) message.previousId = null;
+            // And any other trait holding one of their values as sent (`wechat_phone: "+86…"`).
+            const values = new Set(item.identifiers.filter((id) => isSuppressed(id.type, id.value)).map((id) => id.value));
+            for (const [key, v] of Object.entries(message.traits)) if (typeof v === 'string' && values.has(v)) delete message.traits[key];
+            return { ...item, message, identifiers: item.identifiers.filter((id) => !isSuppressed(id.type, id.value)) };
           })
           .filter((item) => item.identifiers.length > 0 || (item.message.type === 'alias' && item.message.previousId !== null));
       }

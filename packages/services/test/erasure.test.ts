@@ -86,6 +86,37 @@ describe.each(TEST_BACKENDS)('export and erasure (PIPL / GDPR) on $name', (backe
     await expect(t.services.profiles.lookup(workspace.id, 'email', 'li@x.cn')).rejects.toMatchObject({ code: 'NOT_FOUND' });
   });
 
+  it('a later message keeps none of the erased identifiers, however it spells or carries them', async () => {
+    const { workspace } = await t.workspace();
+    await send(workspace, 'identify', {
+      userId: 'erin',
+      traits: { phone: '13600002222', email: 'erin@x.com', openid: 'oErin', appId: 'wxAPP1' },
+      context: { externalIds: [{ id: 'U-ERIN', type: 'wechat_unionid' }], device: { id: 'dev-erin', model: 'iPhone' } },
+    });
+    await t.drain();
+    const person = await t.services.profiles.lookup(workspace.id, 'user_id', 'erin');
+    await t.services.profiles.erase(workspace.id, person.id, 'dpo@test');
+
+    await send(workspace, 'track', { anonymousId: 'n1', event: 'Back', context: { traits: { phone: '136 0000 2222', email: 'ERIN@x.com', city: '杭州' } } });
+    await send(workspace, 'identify', { anonymousId: 'n2', traits: { openid: 'oErin', appId: 'wxAPP1', nickname: '小E' } });
+    await send(workspace, 'track', {
+      anonymousId: 'n3',
+      event: 'Back',
+      context: { externalIds: [{ id: 'U-ERIN', type: 'wechat_unionid' }, { id: 'other', type: 'member_no' }], device: { id: 'dev-erin', model: 'iPhone' } },
+    });
+    await t.drain();
+
+    const stored: string[] = [];
+    for (const anon of ['n1', 'n2', 'n3']) {
+      const p = await t.services.profiles.lookup(workspace.id, 'anonymous_id', anon);
+      stored.push(JSON.stringify(await t.services.profiles.export(workspace.id, p.id, 'dpo@test')));
+    }
+    const all = stored.join('\n');
+    for (const gone of ['13600002222', 'erin@x.com', 'ERIN@x.com', '136 0000 2222', 'oErin', 'U-ERIN', 'dev-erin']) expect(all).not.toContain(gone);
+    // What is not theirs stays.
+    for (const kept of ['杭州', '小E', 'wxAPP1', 'other', 'iPhone']) expect(all).toContain(kept);
+  });
+
   it('a message whose only identifier was erased does not bring the person back', async () => {
     const { workspace } = await t.workspace();
     const { person } = await customer(workspace);

@@ -57,6 +57,8 @@ describe('extractIdentifiers', () => {
     ],
     ['externalIds: wechat_openid scoped by appId', { type: 'identify', anonymousId: 'a1', context: { externalIds: [{ type: 'wechat_openid', id: 'oA', appId: 'wxMini' }] } }, ['anonymous_id=a1', 'wechat_openid=wxMini:oA']],
     ['externalIds: wechat_openid scoped by collection', { type: 'identify', anonymousId: 'a1', context: { externalIds: [{ type: 'wechat_openid', id: 'oA', collection: 'wxOA' }] } }, ['anonymous_id=a1', 'wechat_openid=wxOA:oA']],
+    // Segment's own collection names the kind of object, not an app: the openid takes the message's app.
+    ['externalIds: a collection that is no WeChat app id (Segment’s "users")', { type: 'identify', anonymousId: 'a1', traits: { appId: 'wx9' }, context: { externalIds: [{ type: 'wechat_openid', id: 'oA', collection: 'users' }] } }, ['anonymous_id=a1', 'wechat_openid=wx9:oA']],
     ['externalIds: openid alias type', { type: 'identify', anonymousId: 'a1', context: { externalIds: [{ type: 'openid', id: 'oA', appId: 'wx1' }] } }, ['anonymous_id=a1', 'wechat_openid=wx1:oA']],
   ])('%s', (_name, input, expected) => {
     const r = extractIdentifiers(msg(input), RULES);

@@ -62,25 +62,87 @@ export function extractIdentifiers(
   }
   for (const [key, raw] of Object.entries(msg.traits)) {
     if (raw === null || raw === undefined || raw === '') continue;
-    const type = rules.has(key) ? key : TRAIT_ALIASES[key];
-    if (!type || !rules.has(type) || type === 'user_id' || type === 'anonymous_id') continue;
+    const type = traitType(key, rules);
+    if (!type) continue;
     // identify carries traits at `traits`; other calls only through `context.traits`.
     const v = add(type, raw, `${msg.type === 'identify' && !(msg.context.traits as Record<string, unknown> | undefined)?.[key] ? 'traits' : 'context.traits'}.${key}`, appIdFromTraits);
     // Profiles keep the cleaned value (E.164 phone, lower-case email), like the identity graph.
     if (v.ok && (type === 'phone' || type === 'email')) msg.traits[key] = v.value;
   }
   msg.externalIds.forEach((ext, i) => {
-    const type = rules.has(ext.type) ? ext.type : TRAIT_ALIASES[ext.type];
-    if (!type || !rules.has(type)) {
+    const type = externalIdType(ext.type, rules);
+    if (!type) {
       problems.push({
         path: at(`context.externalIds[${i}].type`),
         message: `"${ext.type}" is not an identifier type of this workspace (known: ${[...rules.keys()].join(', ')}); add it with POST /api/v1/identity/types`,
       });
       return;
     }
-    add(type, ext.id, `context.externalIds[${i}].id`, ext.appId ?? ext.collection ?? appIdFromTraits);
+    add(type, ext.id, `context.externalIds[${i}].id`, externalAppId(ext) ?? appIdFromTraits);
   });
   return { identifiers: [...out.values()], problems };
+}
+
+/**
+ * The message without the identifiers `drop` picks, wherever it carries them: userId and anonymousId, `context.device.id`,
+ * identifier traits (in `traits` and in `context.traits`, whatever their spelling: `136 0000 2222` is the phone
+ * +8613600002222) and `context.externalIds`. Erasure uses it: a later message carrying an erased person's
+ * identifiers is stored without them, not just left unattached. The message given is not changed.
+ */
+export function withoutIdentifiers(msg: NormalizedMessage, rules: IdentityRules, drop: (id: Identifier) => boolean): NormalizedMessage {
+  const context = { ...msg.context };
+  const contextTraits = isRecord(context.traits) ? { ...context.traits } : undefined;
+  const traits = { ...msg.traits };
+  const appId = pickAppId(msg.traits) ?? pickAppId(isRecord(context.app) ? context.app : {});
+  const dropped = (type: string, raw: unknown, appIdOf?: string) => {
+    if (raw === null || raw === undefined || raw === '') return false;
+    const v = normalizeIdentifier(type, raw, type, appIdOf);
+    return v.ok && drop({ type, value: v.value });
+  };
+  const userId = msg.userId !== null && dropped('user_id', msg.userId) ? null : msg.userId;
+  const anonymousId = msg.anonymousId !== null && dropped('anonymous_id', msg.anonymousId) ? null : msg.anonymousId;
+  if (isRecord(context.device) && dropped('device_id', context.device.id)) {
+    const { id: _id, ...device } = context.device;
+    context.device = device;
+  }
+  for (const bag of [traits, contextTraits]) {
+    if (!bag) continue;
+    for (const [key, raw] of Object.entries(bag)) {
+      const type = traitType(key, rules);
+      if (type && dropped(type, raw, appId)) delete bag[key];
+    }
+  }
+  if (contextTraits) context.traits = contextTraits;
+  const keep = msg.externalIds.map((ext) => {
+    const type = externalIdType(ext.type, rules);
+    return !type || !dropped(type, ext.id, externalAppId(ext) ?? appId);
+  });
+  // context.externalIds is the array as sent; msg.externalIds is parsed from it, one entry for each.
+  if (Array.isArray(context.externalIds) && context.externalIds.length === keep.length) context.externalIds = context.externalIds.filter((_, i) => keep[i]);
+  return { ...msg, userId, anonymousId, traits, context, externalIds: msg.externalIds.filter((_, i) => keep[i]) };
+}
+
+/** The identifier type a trait key holds (its type's name, or an alias such as `mobile`), if any. */
+function traitType(key: string, rules: IdentityRules): string | undefined {
+  const type = rules.has(key) ? key : TRAIT_ALIASES[key];
+  return type && rules.has(type) && type !== 'user_id' && type !== 'anonymous_id' ? type : undefined;
+}
+
+function externalIdType(type: string, rules: IdentityRules): string | undefined {
+  const t = rules.has(type) ? type : TRAIT_ALIASES[type];
+  return t && rules.has(t) ? t : undefined;
+}
+
+/**
+ * The WeChat app an external id names: `appId`, or `collection` when it is a WeChat app id (`wx…`). In Segment's
+ * own use `collection` names the kind of object (`users`), which is no app: such an openid takes the message's app.
+ */
+function externalAppId(ext: { appId?: string | undefined; collection?: string | undefined }): string | undefined {
+  return ext.appId ?? (ext.collection && /^wx/i.test(ext.collection) ? ext.collection : undefined);
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 function pickAppId(obj: Record<string, unknown>): string | undefined {
