@@ -259,8 +259,14 @@ export class ProcessorService {
     for (const item of work) {
       const msg = item.message;
       const identifiers = [...item.identifiers];
-      if (msg.type === 'alias' && msg.previousId) identifiers.push(aliasIdentifier(msg.previousId, graph));
-      const res = resolveIdentifiers(identifiers, rules, graph, newProfileId);
+      // An alias links its userId and previousId on purpose: past the per-profile limits (resolveIdentifiers).
+      const explicit: Identifier[] = [];
+      if (msg.type === 'alias' && msg.previousId) {
+        const previous = aliasIdentifier(msg.previousId, graph);
+        identifiers.push(previous);
+        explicit.push(previous, ...identifiers.filter((id) => (id.type === 'user_id' && id.value === msg.userId?.trim()) || (id.type === 'anonymous_id' && id.value === msg.anonymousId?.trim())));
+      }
+      const res = resolveIdentifiers(identifiers, rules, graph, newProfileId, explicit);
       if (res.createdId) {
         whole.add(res.createdId);
         profiles.set(res.createdId, { id: res.createdId, workspaceId, mergedInto: null, createdAt: msg.receivedAt, updatedAt: now, ...emptyProfileState() });

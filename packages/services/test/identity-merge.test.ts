@@ -150,6 +150,29 @@ const SCENARIOS: ScenarioRow[] = [
     conflicts: [],
   },
   {
+    name: 'alias from a customer’s old userId to a new one: one person holding both, past the one-user_id limit',
+    steps: [
+      ['identify', { userId: 'old-uid', traits: { email: 'old@x.com' } }],
+      ['alias', { previousId: 'old-uid', userId: 'new-uid' }],
+      ['track', { userId: 'new-uid', event: 'Signed In' }],
+    ],
+    profiles: [{ ids: ['email=old@x.com', 'user_id=new-uid', 'user_id=old-uid'], events: 3 }],
+    merges: 0,
+    conflicts: [],
+  },
+  {
+    name: 'alias joins two customers’ profiles the limit kept apart when only a device linked them',
+    steps: [
+      ['identify', { userId: 'u1', context: { device: { id: 'shared-ipad' } } }],
+      ['identify', { userId: 'u2', context: { device: { id: 'shared-ipad' } } }],
+      ['alias', { previousId: 'u1', userId: 'u2' }],
+    ],
+    profiles: [{ ids: ['device_id=shared-ipad', 'user_id=u1', 'user_id=u2'], events: 3 }],
+    merges: 1,
+    // The device's link, refused before the alias, stays on the review list.
+    conflicts: ['device_id'],
+  },
+  {
     name: 'the same openid in two official accounts is two people',
     steps: [
       ['identify', { anonymousId: 'a1', context: { externalIds: [{ type: 'wechat_openid', id: 'oX', appId: 'wxA' }] } }],

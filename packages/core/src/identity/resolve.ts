@@ -54,13 +54,19 @@ export interface Resolution {
  *
  * In a merge the survivor is the profile holding the higher-priority identifier (a customer's
  * user_id profile is not absorbed into an anonymous email profile), so the survivor's id stays stable.
+ *
+ * `explicit`: identifiers the sender links on purpose — an alias call's userId and previousId. The limits
+ * guard against links inferred from shared data (a device, a phone); an alias states that the two ids are
+ * one person (Segment: a user whose id changed), so links through these are made whatever the limits.
  */
 export function resolveIdentifiers(
   identifiers: readonly Identifier[],
   rules: IdentityRules,
   graph: IdentityGraph,
   newProfileId: () => string,
+  explicit: readonly Identifier[] = [],
 ): Resolution {
+  const isExplicit = (id: Identifier) => explicit.some((e) => e.type === id.type && e.value === id.value);
   const sorted = [...identifiers].sort((a, b) => priorityOf(rules, b.type) - priorityOf(rules, a.type));
   const conflicts: IdentityConflict[] = [];
   const merges: PlannedMerge[] = [];
@@ -106,7 +112,7 @@ export function resolveIdentifiers(
     }
   };
   const attachOrRefuse = (id: Identifier) => {
-    const over = fits([id]);
+    const over = isExplicit(id) ? null : fits([id]);
     if (over) {
       const max = rules.get(id.type)?.maxPerProfile;
       conflicts.push({
@@ -135,7 +141,7 @@ export function resolveIdentifiers(
     if (primary === null) {
       // Does the profile reached here accept the higher-priority new identifiers seen so far?
       held = groupByType(graph.identitiesOf(owner));
-      const over = fits(pending);
+      const over = fits(isExplicit(id) ? pending.filter((p) => !isExplicit(p)) : pending);
       if (!over) {
         adopt(owner, false);
         primaryVia = id;
@@ -148,7 +154,7 @@ export function resolveIdentifiers(
       for (const p of pending) attachOrRefuse(p);
     }
     const theirs = graph.identitiesOf(owner);
-    const over = fits(theirs);
+    const over = isExplicit(id) ? null : fits(theirs);
     if (over) {
       const max = rules.get(over.type)?.maxPerProfile;
       conflicts.push({
