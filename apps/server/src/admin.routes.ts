@@ -12,14 +12,21 @@ export function pageQuery(c: Context<AppEnv>): { limit: number; cursor: string |
   return { limit, cursor: c.req.query('cursor') || undefined };
 }
 
-export async function jsonBody(c: Context<AppEnv>): Promise<unknown> {
+/** An admin request's JSON body: an object (every admin endpoint takes one), `{}` when there is none. */
+export async function jsonBody(c: Context<AppEnv>): Promise<Record<string, unknown>> {
   const text = await c.req.text();
   if (!text.trim()) return {};
+  let value: unknown;
   try {
-    return JSON.parse(text);
+    value = JSON.parse(text);
   } catch (e) {
-    throw new AppError('INVALID_INPUT', `the body is not valid JSON: ${(e as Error).message}`);
+    throw new AppError('INVALID_INPUT', `the body is not valid JSON: ${(e as Error).message}`, { problems: [{ path: '(body)', message: (e as Error).message }] });
   }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    const got = Array.isArray(value) ? 'an array' : value === null ? 'null' : typeof value;
+    throw new AppError('INVALID_INPUT', `the body must be a JSON object, not ${got}`, { problems: [{ path: '(body)', message: `expected an object, got ${got}` }] });
+  }
+  return value as Record<string, unknown>;
 }
 
 /** Admin API (Bearer admin token). Every query is scoped to the token's workspace. */
@@ -27,9 +34,9 @@ export function adminRoutes(app: Hono<AppEnv>, { services }: AppOptions): void {
   app.use('/api/v1/*', async (c, next) => {
     const auth = c.req.header('authorization') ?? '';
     const token = auth.toLowerCase().startsWith('bearer ') ? auth.slice(7).trim() : '';
-    if (!token) throw new AppError('UNAUTHENTICATED', 'send the admin token as "Authorization: Bearer <token>"; `npx siyu credentials` prints it');
+    if (!token) throw new AppError('UNAUTHENTICATED', 'send the admin token as "Authorization: Bearer <token>"; `npx siyu credentials` prints it', { header: 'Authorization' });
     const workspace = await services.workspaces.authenticate('admin', token);
-    if (!workspace) throw new AppError('UNAUTHENTICATED', 'unknown admin token; `npx siyu credentials` prints the admin token of your workspace');
+    if (!workspace) throw new AppError('UNAUTHENTICATED', 'unknown admin token; `npx siyu credentials` prints the admin token of your workspace', { header: 'Authorization' });
     c.set('workspace', workspace);
     c.set('actor', `admin:${workspace.id}`);
     await next();

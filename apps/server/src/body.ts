@@ -20,14 +20,14 @@ export async function readJsonBody(req: Request): Promise<{ value: unknown; byte
       data = gunzipSync(buf, { maxOutputLength: MAX_WIRE_BYTES });
     } catch (e) {
       if (e instanceof RangeError || (e as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') throw tooLarge(MAX_WIRE_BYTES + 1);
-      throw new AppError('INVALID_INPUT', 'the body says it is gzip but could not be decompressed');
+      throw new AppError('INVALID_INPUT', 'the body says it is gzip but could not be decompressed', { problems: [{ path: '(body)', message: 'not valid gzip: send it uncompressed, or compressed with gzip' }] });
     }
   }
-  if (data.length === 0) throw new AppError('INVALID_INPUT', 'the request body is empty; send a JSON object');
+  if (data.length === 0) throw new AppError('INVALID_INPUT', 'the request body is empty; send a JSON object', { problems: [{ path: '(body)', message: 'empty: send a JSON object' }] });
   try {
     return { value: JSON.parse(data.toString('utf8')), bytes: data.length };
   } catch (e) {
-    throw new AppError('INVALID_INPUT', `the body is not valid JSON: ${(e as Error).message}`);
+    throw new AppError('INVALID_INPUT', `the body is not valid JSON: ${(e as Error).message}`, { problems: [{ path: '(body)', message: (e as Error).message }] });
   }
 }
 

@@ -15,6 +15,6 @@ export const HTTP_STATUS: Record<ErrorCode, ContentfulStatusCode> = {
 
 export function toAppError(err: unknown): AppError {
   if (err instanceof AppError) return err;
-  if (err instanceof SyntaxError) return new AppError('INVALID_INPUT', `the body is not valid JSON: ${err.message}`);
+  if (err instanceof SyntaxError) return new AppError('INVALID_INPUT', `the body is not valid JSON: ${err.message}`, { problems: [{ path: '(body)', message: err.message }] });
   return new AppError('INTERNAL', 'something went wrong on our side; the request id in the logs has the details', undefined, { cause: err });
 }

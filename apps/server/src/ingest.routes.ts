@@ -14,9 +14,9 @@ export function ingestRoutes(app: Hono<AppEnv>, { services }: AppOptions): void 
   const handler = (kind: IngestKind) => async (c: import('hono').Context<AppEnv>) => {
     const { value, bytes } = await readJsonBody(c.req.raw);
     const key = writeKeyFrom(c.req.header('authorization'), value);
-    if (!key) throw new AppError('UNAUTHENTICATED', 'no write key: send it as the HTTP Basic user name (Authorization: Basic base64("<writeKey>:")) or as "writeKey" in the body');
+    if (!key) throw new AppError('UNAUTHENTICATED', 'no write key: send it as the HTTP Basic user name (Authorization: Basic base64("<writeKey>:")) or as "writeKey" in the body', { header: 'Authorization' });
     const workspace = await services.workspaces.authenticate('write', key);
-    if (!workspace) throw new AppError('UNAUTHENTICATED', 'unknown write key; `npx siyu credentials` prints the write key of your workspace');
+    if (!workspace) throw new AppError('UNAUTHENTICATED', 'unknown write key; `npx siyu credentials` prints the write key of your workspace', { header: 'Authorization' });
     c.set('workspace', workspace);
     const result = await services.ingest.ingest(workspace, kind, value, bytes);
     return c.json({ success: true, ...result });

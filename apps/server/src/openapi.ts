@@ -77,7 +77,7 @@ export function openApiDocument(): object {
       },
       schemas: {
         Message: toSchema(WireMessage),
-        Error: { type: 'object', properties: { error: { type: 'object', properties: { code: { type: 'string', enum: ['INVALID_INPUT', 'UNAUTHENTICATED', 'FORBIDDEN', 'NOT_FOUND', 'CONFLICT', 'RATE_LIMITED', 'UNAVAILABLE', 'INTERNAL'] }, message: { type: 'string' }, details: { type: 'object' } }, required: ['code', 'message'] } }, required: ['error'] },
+        Error: { type: 'object', properties: { error: { type: 'object', properties: { code: { type: 'string', enum: ['INVALID_INPUT', 'UNAUTHENTICATED', 'FORBIDDEN', 'NOT_FOUND', 'CONFLICT', 'RATE_LIMITED', 'UNAVAILABLE', 'INTERNAL'] }, message: { type: 'string' }, details: { type: 'object' } }, required: ['code', 'message', 'details'] } }, required: ['error'] },
         ProfileSummary: { type: 'object', properties: { id: { type: 'string' }, traits: { type: 'object' }, computed: { type: 'object' }, identities: { type: 'array', items: { type: 'object', properties: { type: { type: 'string' }, value: { type: 'string' } } } }, createdAt: { type: 'string' }, updatedAt: { type: 'string' } } },
       },
     },

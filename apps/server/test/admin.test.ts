@@ -109,6 +109,17 @@ describe.each(TEST_BACKENDS)('admin API on $name', (backend) => {
         expect(r.status, path).toBe(401);
         expect(r.body.error.code).toBe('UNAUTHENTICATED');
         expect(r.body.error.message).toMatch(/admin token/);
+        expect(r.body.error.details).toEqual({ header: 'Authorization' });
+      }
+    });
+
+    it.each([['null'], ['[]'], ['"mergeId"'], ['{"mergeId":']])('answers 400 with the error shape for a body that is not a JSON object: %s', async (raw) => {
+      const { adminToken } = await h.t.workspace();
+      for (const [method, path] of [['POST', '/api/v1/profiles/prof_x/unmerge'], ['POST', '/api/v1/segments'], ['PUT', '/api/v1/layers/settings']] as const) {
+        const r = await h.app.request(path, { method, headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' }, body: raw });
+        const body = (await r.json()) as ErrorBody;
+        expect(r.status, `${method} ${path}`).toBe(400);
+        expect(body.error).toMatchObject({ code: 'INVALID_INPUT', details: { problems: [{ path: '(body)' }] } });
       }
     });
 

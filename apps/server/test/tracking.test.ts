@@ -191,6 +191,7 @@ describe.each(TEST_BACKENDS)('Segment HTTP Tracking API on $name', (backend) => 
       expect(r.status).toBe(401);
       expect(r.body.error.code).toBe('UNAUTHENTICATED');
       expect(r.body.error.message).toMatch(/write key/);
+      expect(r.body.error.details).toEqual({ header: 'Authorization' });
       expect(await stored(adminToken)).toBe(0);
     });
 
@@ -269,6 +270,8 @@ describe.each(TEST_BACKENDS)('Segment HTTP Tracking API on $name', (backend) => 
       expect(r.status).toBe(400);
       expect(r.body.error.code).toBe('INVALID_INPUT');
       expect(r.body.error.message.length).toBeGreaterThan(10);
+      // The whole shape, details included: the problem is the body itself.
+      expect(r.body.error.details).toMatchObject({ problems: [{ path: '(body)', message: expect.any(String) }] });
       expect(await stored(adminToken)).toBe(0);
     });
   });

@@ -33,8 +33,9 @@ export class AppError extends Error {
     this.details = details;
   }
 
-  toJSON(): { error: { code: ErrorCode; message: string; details?: Record<string, unknown> } } {
-    return { error: { code: this.code, message: this.message, ...(this.details ? { details: this.details } : {}) } };
+  /** The body every edge answers with: `details` always present (`{}` when there is nothing more to say). */
+  toJSON(): { error: { code: ErrorCode; message: string; details: Record<string, unknown> } } {
+    return { error: { code: this.code, message: this.message, details: this.details ?? {} } };
   }
 }
 

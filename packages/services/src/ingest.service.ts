@@ -53,7 +53,7 @@ export class IngestService {
   async ingest(workspace: WorkspaceRecord, kind: IngestKind, body: unknown, bodyBytes: number): Promise<IngestResult> {
     const receivedAt = this.deps.clock();
     if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-      throw new AppError('INVALID_INPUT', 'the request body must be a JSON object');
+      throw new AppError('INVALID_INPUT', 'the request body must be a JSON object', { problems: [{ path: '(body)', message: `expected an object, got ${Array.isArray(body) ? 'an array' : body === null ? 'null' : typeof body}` }] });
     }
     let raw: unknown[];
     let batchSentAt: string | null = null;
