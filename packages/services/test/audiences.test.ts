@@ -310,6 +310,18 @@ describe.each(VARIANTS)('audience scenarios on $name', ({ backend, readOutsideLo
     expect([...(await memberUsers(ws.id, segment.id))]).toEqual(['r3']);
   });
 
+  it('an event timestamped a little ahead of the clock enters an `ever` segment when its time comes, with no new event', async () => {
+    const { workspace: ws } = await t.workspace('future event');
+    const segment = await t.services.segments.create(ws.id, { name: '送过礼', definition: { version: 1, condition: { event: 'Gift Sent', op: 'gte', value: 1 } } });
+    const ahead = new Date(t.clock().getTime() + 60_000).toISOString();
+    await t.services.ingest.ingest(ws, 'track', { userId: 'f1', event: 'Gift Sent', timestamp: ahead }, 10);
+    await settle();
+    expect([...(await memberUsers(ws.id, segment.id))]).toEqual([]);
+    t.clock.advance(61_000);
+    await t.services.audienceEngine.runDue(t.clock());
+    expect([...(await memberUsers(ws.id, segment.id))]).toEqual(['f1']);
+  });
+
   it('entering and leaving write history rows and Segment Entered / Exited events', async () => {
     const { workspace: ws } = await t.workspace('events');
     const segment = await t.services.segments.create(ws.id, { name: '近30天购买', definition: { version: 1, condition: { event: 'Order Completed', op: 'gte', value: 1, window: { last_days: 30 } } } });

@@ -40,6 +40,10 @@ export function evaluateRow(model: WorkspaceModel, row: EvaluationRow, now: Date
   const ctx: EvaluationContext = { now, timeZone: model.timeZone, profile, events: row.events };
   const changes: DerivedChange[] = [];
   let nextAt: number | null = null;
+  // An event timestamped ahead of now (the API takes up to 5 minutes of clock skew) counts from its timestamp on,
+  // even in an `ever` window: behaviour definitions are then re-checked at that instant, like time-dependent ones.
+  const nowMs = now.getTime();
+  const futureEvents = row.events.some((e) => Date.parse(e.timestamp) > nowMs);
   for (const def of model.ordered) {
     if (only && !only.has(def)) continue;
     const match = evaluateCondition(def.condition, ctx);
@@ -61,7 +65,7 @@ export function evaluateRow(model: WorkspaceModel, row: EvaluationRow, now: Date
         }
       }
     }
-    if (def.deps.timeDependent) {
+    if (def.deps.timeDependent || (futureEvents && def.deps.events.length > 0)) {
       const at = nextChangeAt(def.condition, ctx);
       if (at && (nextAt === null || at.getTime() < nextAt)) nextAt = at.getTime();
     }
