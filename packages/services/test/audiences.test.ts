@@ -322,6 +322,30 @@ describe.each(VARIANTS)('audience scenarios on $name', ({ backend, readOutsideLo
     expect([...(await memberUsers(ws.id, segment.id))]).toEqual(['f1']);
   });
 
+  it('a segment on another segment’s membership events follows them at once, not at the next event', async () => {
+    const { workspace: ws } = await t.workspace('membership events');
+    const shanghai = await t.services.segments.create(ws.id, { name: '上海', definition: { version: 1, condition: { trait: 'city', op: 'eq', value: '上海' } } });
+    const everIn = await t.services.segments.create(ws.id, {
+      name: '进过上海分群',
+      definition: { version: 1, condition: { event: 'Segment Entered', where: [{ property: 'segment_id', op: 'eq', value: shanghai.id }], op: 'gte', value: 1 } },
+    });
+    // And one more step along the chain: entering the second segment is read by a third.
+    const chain = await t.services.segments.create(ws.id, {
+      name: '链',
+      definition: { version: 1, condition: { event: 'Segment Entered', where: [{ property: 'segment_id', op: 'eq', value: everIn.id }], op: 'gte', value: 1 } },
+    });
+    await t.services.ingest.ingest(ws, 'identify', { userId: 'm1', traits: { city: '上海' } }, 10);
+    await settle();
+    expect([...(await memberUsers(ws.id, shanghai.id))]).toEqual(['m1']);
+    expect([...(await memberUsers(ws.id, everIn.id))]).toEqual(['m1']);
+    expect([...(await memberUsers(ws.id, chain.id))]).toEqual(['m1']);
+    // Leaving 上海 does not undo having entered it.
+    await t.services.ingest.ingest(ws, 'identify', { userId: 'm1', traits: { city: '北京' } }, 10);
+    await settle();
+    expect([...(await memberUsers(ws.id, shanghai.id))]).toEqual([]);
+    expect([...(await memberUsers(ws.id, everIn.id))]).toEqual(['m1']);
+  });
+
   it('entering and leaving write history rows and Segment Entered / Exited events', async () => {
     const { workspace: ws } = await t.workspace('events');
     const segment = await t.services.segments.create(ws.id, { name: '近30天购买', definition: { version: 1, condition: { event: 'Order Completed', op: 'gte', value: 1, window: { last_days: 30 } } } });

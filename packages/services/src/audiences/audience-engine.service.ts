@@ -75,6 +75,8 @@ const LEASE_MS = 5 * 60_000;
 const DUE_BATCH = 500;
 /** Profiles per incremental transaction: a processor batch's worth, so one commit writes each touched page once. */
 const INCREMENTAL_CHUNK = 2000;
+/** Rounds of re-evaluation for definitions that read the membership events the engine writes (followMembershipEvents). */
+const MAX_MEMBERSHIP_EVENT_ROUNDS = 3;
 /** Current members read per query when a recompute lists them. */
 const MEMBER_PAGE = 100_000;
 /** Candidates screened per read when a recompute first drops those its trait conditions decide. */
@@ -329,7 +331,7 @@ export class AudienceEngine {
    * re-evaluation time replaced; against some, only brought forward (the others' times still stand;
    * one that moved later costs one early evaluation, which then sets it right).
    */
-  private async evaluateGroups(workspaceId: string, groups: readonly EvaluationGroup[], now: Date, reason: MembershipReason): Promise<void> {
+  private async evaluateGroups(workspaceId: string, groups: readonly EvaluationGroup[], now: Date, reason: MembershipReason, depth = 0): Promise<void> {
     const total = groups.reduce((n, g) => n + g.ids.length, 0);
     if (total === 0) return;
     const model = await this.model(workspaceId);
@@ -359,6 +361,7 @@ export class AudienceEngine {
       }
     }
     if (current.length) chunks.push(current);
+    const written: MembershipChange[] = [];
     for (const chunk of chunks) {
       const read = this.readOutsideLock ? await this.readOutside(workspaceId, chunk) : null;
       const { changes, rows } = await this.store.transaction(async (tx) => {
@@ -386,7 +389,37 @@ export class AudienceEngine {
         return { changes: committed, rows: allRows };
       }, audienceLockOf(workspaceId));
       this.afterCommit(workspaceId, changes, rows.map((r) => ({ op: 'profile', num: r.num, present: true })));
+      written.push(...changes);
     }
+    await this.followMembershipEvents(workspaceId, written, now, reason, depth);
+  }
+
+  /**
+   * Definitions that read membership events (`Segment Entered` with a segment_id…) are evaluated again for the
+   * profiles whose events were just committed: the evaluation that wrote them read the profile's events before
+   * they existed. Bounded: a chain of definitions reacting to each other's events stops after a few rounds (the
+   * profile's next evaluation, whatever causes it, picks up the rest).
+   */
+  private async followMembershipEvents(workspaceId: string, written: readonly MembershipChange[], now: Date, reason: MembershipReason, depth: number): Promise<void> {
+    if (written.length === 0 || depth >= MAX_MEMBERSHIP_EVENT_ROUNDS) return;
+    const model = await this.model(workspaceId);
+    if (!model.usesMembershipEvents) return;
+    const names = new Map<string, Set<string>>();
+    for (const c of written) {
+      let set = names.get(c.profileId);
+      if (!set) names.set(c.profileId, (set = new Set()));
+      set.add(MEMBERSHIP_EVENTS[c.kind][c.action]);
+    }
+    const groups = new Map<string, EvaluationGroup>();
+    for (const [profileId, events] of names) {
+      const defs = model.readingMembershipEvents(events);
+      if (defs !== null && defs.length === 0) continue;
+      const key = defs === null ? '*' : defs.map((d) => `${d.kind}:${d.id}`).join(',');
+      let g = groups.get(key);
+      if (!g) groups.set(key, (g = { ids: [], defs }));
+      g.ids.push(profileId);
+    }
+    await this.evaluateGroups(workspaceId, [...groups.values()], now, reason, depth + 1);
   }
 
   /**
@@ -574,6 +607,7 @@ export class AudienceEngine {
       }
       const only = new Set([def]);
       const changed = new Set<string>();
+      const written: MembershipChange[] = [];
       let entered = 0;
       let exited = 0;
       // A page is read whole in the transaction, or (`screened`) was read without events by the screen
@@ -593,6 +627,7 @@ export class AudienceEngine {
           return { rows, changes: committed };
         }, audienceLockOf(workspaceId));
         this.afterCommit(workspaceId, changes, rows.map((r) => ({ op: 'profile', num: r.num, present: true })));
+        if (model.usesMembershipEvents) written.push(...changes);
         for (const c of changes) {
           changed.add(c.profileId);
           if (c.action === 'entered') entered++;
@@ -656,7 +691,10 @@ export class AudienceEngine {
       }
       if (kind === 'segment') await this.store.markSegmentComputed(workspaceId, id, now.toISOString());
       if (changed.size > 0 && model.ordered.some((d) => d !== def && (kind === 'tag' ? d.deps.tags.some((r) => model.resolveTag(r) === id) : d.deps.segments.includes(id)))) {
+        // Against every definition: those reading the membership events just written included.
         await this.evaluateProfiles(workspaceId, [...changed], now, reason);
+      } else {
+        await this.followMembershipEvents(workspaceId, written, now, reason, 0);
       }
       return { entered, exited };
     });

@@ -172,8 +172,9 @@ export class WorkspaceModel {
    * conditions use (checked here), manual tags through their own re-evaluation, layers through theirs.
    */
   affectedBy(change: { whole: boolean; events: ReadonlySet<string>; traits: ReadonlySet<string>; computed: ReadonlySet<string> }): boolean {
-    // Membership events (`Segment Entered`…) are written by the engine itself, without a processor
-    // batch: a definition using them sees them at the profile's next evaluation, whatever causes it.
+    // Membership events (`Segment Entered`…) are written by the engine itself, without a processor batch: a
+    // definition using them is evaluated again once they are committed (AudienceEngine.followMembershipEvents),
+    // and, as here, at any change of the profile.
     if (change.whole || ENGINE_EVENTS.some((e) => this.eventsUsed.has(e))) return true;
     for (const e of change.events) if (this.eventsUsed.has(e)) return true;
     for (const t of change.traits) if (this.traitsUsed.has(t)) return true;
@@ -190,6 +191,24 @@ export class WorkspaceModel {
    */
   affectedDefinitions(change: { whole: boolean; events: ReadonlySet<string>; traits: ReadonlySet<string>; computed: ReadonlySet<string> }): CompiledDefinition[] | null {
     if (change.whole || ENGINE_EVENTS.some((e) => this.eventsUsed.has(e))) return null;
+    return this.reading(change);
+  }
+
+  /** Whether a definition reads membership events (`Segment Entered`, `Tag Added`…). */
+  get usesMembershipEvents(): boolean {
+    return ENGINE_EVENTS.some((e) => this.eventsUsed.has(e));
+  }
+
+  /**
+   * The definitions that read the membership events just written for a profile (`names`), with their dependants,
+   * in evaluation order (null: all). The engine evaluates them again once those events are committed: the
+   * evaluation that wrote them read the profile's events before they existed.
+   */
+  readingMembershipEvents(names: ReadonlySet<string>): CompiledDefinition[] | null {
+    return this.reading({ events: names, traits: new Set(), computed: new Set() });
+  }
+
+  private reading(change: { events: ReadonlySet<string>; traits: ReadonlySet<string>; computed: ReadonlySet<string> }): CompiledDefinition[] | null {
     const top = (path: string) => path.split('.')[0]!;
     const hit = new Set<string>();
     const out: CompiledDefinition[] = [];
