@@ -183,6 +183,12 @@ describe.each(TEST_BACKENDS)('tags on $name', (backend) => {
     expect((cycle.details as { problems: { path: string; message: string }[] }).problems).toEqual([{ path: 'definition.condition.tag', message: expect.stringMatching(/depends back on this segment/) }]);
     const self = await errorOf(t.services.segments.update(ws.id, a.id, { definition: { version: 1, condition: { segment: a.id, in: false } } }));
     expect((self.details as { problems: { message: string }[] }).problems[0]!.message).toMatch(/cannot refer to itself/);
+    // The cycle is reported with the definition's other problems, not only when it is the only one.
+    const both = await errorOf(t.services.segments.update(ws.id, a.id, { definition: { version: 1, condition: { all: [{ trait: 'city', op: 'gt', value: 1 }, { tag: tag.id, has: true }] } } }));
+    expect((both.details as { problems: { path: string }[] }).problems.map((p) => p.path)).toEqual(['definition.condition.all[0].op', 'definition.condition.all[1].tag']);
+    // So is a tag group that does not exist, beside other problems of the tag.
+    const tagProblems = await errorOf(t.services.tags.create(ws.id, { name: '', kind: 'weird', groupId: 'tgrp_nope' }));
+    expect((tagProblems.details as { problems: { path: string }[] }).problems.map((p) => p.path).sort()).toEqual(['groupId', 'kind', 'name']);
     await expect(t.services.tags.create(ws.id, { name: 'R', kind: 'rule' })).rejects.toMatchObject({ code: 'INVALID_INPUT' });
     await expect(t.services.tags.create(ws.id, { name: 'M', definition: { version: 1, condition: { lifecycle: 'new' } } })).rejects.toMatchObject({ code: 'INVALID_INPUT' });
   });

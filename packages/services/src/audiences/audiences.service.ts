@@ -76,9 +76,10 @@ export class AudienceService {
     };
     const v = validateCondition(input, catalog);
     const warnings = v.warnings.filter((w) => !isUntypedTraitWarning(w, cat.untyped)).map(prefix);
-    if (!v.ok) return { ok: false, problems: v.problems.map(prefix), warnings };
-    const cycles = opts.self ? model.cycleProblems(opts.self, v.value.condition, 'condition') : [];
-    if (cycles.length) return { ok: false, problems: cycles.map(prefix), warnings };
+    // Cycles with the other problems (every problem at once): read from the definition as sent when it is not valid.
+    const condition = v.ok ? v.value.condition : (input as { condition?: unknown } | null)?.condition;
+    const cycles = opts.self ? model.cycleProblems(opts.self, condition, 'condition') : [];
+    if (!v.ok || cycles.length) return { ok: false, problems: [...(v.ok ? [] : v.problems), ...cycles].map(prefix), warnings };
     return { ok: true, definition: v.value, warnings };
   }
 

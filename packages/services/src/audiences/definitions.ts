@@ -22,14 +22,20 @@ export interface ConditionRef {
 }
 
 /** Every tag and segment reference in a condition, with paths like `condition.all[1].tag`. */
-export function conditionRefs(node: ConditionNode, path = 'condition'): ConditionRef[] {
+export function conditionRefs(node: ConditionNode | unknown, path = 'condition'): ConditionRef[] {
   const out: ConditionRef[] = [];
-  const visit = (n: ConditionNode, p: string): void => {
-    if ('all' in n) n.all.forEach((c, i) => visit(c, `${p}.all[${i}]`));
-    else if ('any' in n) n.any.forEach((c, i) => visit(c, `${p}.any[${i}]`));
-    else if ('not' in n) visit(n.not, `${p}.not`);
-    else if ('tag' in n) out.push({ kind: 'tag', ref: n.tag, path: `${p}.tag` });
-    else if ('segment' in n) out.push({ kind: 'segment', ref: n.segment, path: `${p}.segment` });
+  // Defensive about shape: it also reads definitions that failed validation, so that a cycle is reported
+  // with their other problems.
+  const visit = (n: unknown, p: string): void => {
+    if (typeof n !== 'object' || n === null || Array.isArray(n)) return;
+    const o = n as Record<string, unknown>;
+    if ('all' in o || 'any' in o) {
+      const key = 'all' in o ? 'all' : 'any';
+      const list = o[key];
+      if (Array.isArray(list)) list.forEach((c, i) => visit(c, `${p}.${key}[${i}]`));
+    } else if ('not' in o) visit(o.not, `${p}.not`);
+    else if (typeof o.tag === 'string') out.push({ kind: 'tag', ref: o.tag, path: `${p}.tag` });
+    else if (typeof o.segment === 'string') out.push({ kind: 'segment', ref: o.segment, path: `${p}.segment` });
   };
   visit(node, path);
   return out;
@@ -265,7 +271,7 @@ export class WorkspaceModel {
    * Problems for references in `condition` (the new definition of `self`) that lead back to `self`
    * through other rule tags and segments: a definition cannot depend on itself.
    */
-  cycleProblems(self: { kind: DefinitionKind; id: string }, condition: ConditionNode, pathPrefix: string): Problem[] {
+  cycleProblems(self: { kind: DefinitionKind; id: string }, condition: ConditionNode | unknown, pathPrefix: string): Problem[] {
     const target = keyOf(self.kind, self.id);
     const problems: Problem[] = [];
     for (const r of conditionRefs(condition, pathPrefix)) {

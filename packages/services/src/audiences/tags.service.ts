@@ -159,8 +159,10 @@ export class TagService {
     } else if (body.definition !== undefined) {
       problems.push({ path: 'definition', message: `only rule tags have a definition; remove it or use "kind": "rule"` });
     }
-    if (parsed.success && parsed.data.groupId && !(await this.store.getTagGroup(workspaceId, parsed.data.groupId))) {
-      problems.push({ path: 'groupId', message: `tag group "${parsed.data.groupId}" does not exist; create it with POST /api/v1/tag-groups` });
+    // Checked whatever else is wrong (every problem at once).
+    const groupId = typeof body.groupId === 'string' && body.groupId ? body.groupId : undefined;
+    if (groupId && !(await this.store.getTagGroup(workspaceId, groupId))) {
+      problems.push({ path: 'groupId', message: `tag group "${groupId}" does not exist; create it with POST /api/v1/tag-groups` });
     }
     if (problems.length || !parsed.success) throw invalid('the tag is not valid', problems, warnings);
     const d = parsed.data;
@@ -216,8 +218,9 @@ export class TagService {
         else problems.push(...v.problems);
       }
     }
-    if (parsed.success && parsed.data.groupId && !(await this.store.getTagGroup(workspaceId, parsed.data.groupId))) {
-      problems.push({ path: 'groupId', message: `tag group "${parsed.data.groupId}" does not exist` });
+    const groupId = typeof body.groupId === 'string' && body.groupId ? body.groupId : undefined;
+    if (groupId && !(await this.store.getTagGroup(workspaceId, groupId))) {
+      problems.push({ path: 'groupId', message: `tag group "${groupId}" does not exist` });
     }
     if (problems.length || !parsed.success) throw invalid('the tag change is not valid', problems, warnings);
     const d = parsed.data;
