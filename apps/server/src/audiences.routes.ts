@@ -21,6 +21,8 @@ export function audienceRoutes(app: Hono<AppEnv>, { services }: AppOptions): voi
   // ------------------------------------------------------------ tag groups and tags
   app.get('/api/v1/tag-groups', async (c) => c.json(await services.tags.listGroups(ws(c))));
   app.post('/api/v1/tag-groups', async (c) => c.json(await services.tags.createGroup(ws(c), await jsonBody(c)), 201));
+  app.put('/api/v1/tag-groups/:id', async (c) => c.json(await services.tags.updateGroup(ws(c), c.req.param('id'), await jsonBody(c))));
+  app.delete('/api/v1/tag-groups/:id', async (c) => c.json(await services.tags.deleteGroup(ws(c), c.req.param('id'))));
 
   app.get('/api/v1/tags', async (c) => c.json(await services.tags.list(ws(c), { groupId: c.req.query('groupId'), kind: c.req.query('kind') })));
   app.post('/api/v1/tags', async (c) => c.json(await services.tags.create(ws(c), await jsonBody(c)), 201));
@@ -141,6 +143,10 @@ function openApiPaths(): Record<string, Record<string, Op>> {
   const S = 'Segments';
   return {
     '/api/v1/tag-groups': { get: op('List tag groups', T), post: op('Create a tag group', T, { requestBody: json(tagGroupInput), responses: ok({ type: 'object' }, '201') }) },
+    '/api/v1/tag-groups/{id}': {
+      put: op('Rename a tag group or change its description', T, { parameters: [path('id', 'tag group id')], requestBody: json(tagGroupInput) }),
+      delete: op('Delete an empty tag group; 409 with its tags while it holds any', T, { parameters: [path('id', 'tag group id')] }),
+    },
     '/api/v1/tags': {
       get: op('List tags with their current counts', T, { parameters: [q('groupId', 'only this group'), q('kind', 'manual, rule or imported')] }),
       post: op('Create a tag (rule tags are computed before the answer)', T, { requestBody: json(tagInput), responses: ok({ type: 'object' }, '201') }),

@@ -207,6 +207,28 @@ describe.each(TEST_BACKENDS)('audiences API on $name', (backend) => {
     expect((await api(h.app, token, 'GET', `/api/v1/tags/${tag.body.id}`)).status).toBe(404);
   });
 
+  it('tag groups over HTTP: renamed, described, deleted once empty (refused with their tags before)', async () => {
+    const { token } = await seeded('tag groups', 1);
+    const group = await api<{ id: string }>(h.app, token, 'POST', '/api/v1/tag-groups', { name: '渠道' });
+    await api(h.app, token, 'POST', '/api/v1/tag-groups', { name: '兴趣' });
+    const renamed = await api<{ name: string; description: string | null }>(h.app, token, 'PUT', `/api/v1/tag-groups/${group.body.id}`, { name: '来源渠道', description: '客户从哪里来' });
+    expect(renamed.status).toBe(200);
+    expect(renamed.body).toMatchObject({ id: group.body.id, name: '来源渠道', description: '客户从哪里来' });
+    const taken = await api<ErrorBody>(h.app, token, 'PUT', `/api/v1/tag-groups/${group.body.id}`, { name: '兴趣' });
+    expect(taken.status).toBe(409);
+    const bad = await api<ErrorBody>(h.app, token, 'PUT', `/api/v1/tag-groups/${group.body.id}`, { name: '', colour: 'red' });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.details!.problems!.map((p) => p.path).sort()).toEqual(['(root)', 'name']);
+    const tag = await api<{ id: string }>(h.app, token, 'POST', '/api/v1/tags', { name: '小红书', groupId: group.body.id });
+    const refused = await api<ErrorBody>(h.app, token, 'DELETE', `/api/v1/tag-groups/${group.body.id}`);
+    expect(refused.status).toBe(409);
+    expect(refused.body.error.details).toEqual({ tags: [{ id: tag.body.id, name: '小红书' }] });
+    expect((await api(h.app, token, 'PUT', `/api/v1/tags/${tag.body.id}`, { groupId: null })).status).toBe(200);
+    expect((await api(h.app, token, 'DELETE', `/api/v1/tag-groups/${group.body.id}`)).status).toBe(200);
+    expect((await api<{ data: { name: string }[] }>(h.app, token, 'GET', '/api/v1/tag-groups')).body.data.map((g) => g.name)).toEqual(['兴趣']);
+    expect((await api(h.app, token, 'DELETE', `/api/v1/tag-groups/${group.body.id}`)).status).toBe(404);
+  });
+
   it('workspace isolation: B cannot see, change or count A’s tags and segments', async () => {
     const a = await seeded('iso-a', 2);
     const b = await seeded('iso-b', 1);
@@ -215,6 +237,10 @@ describe.each(TEST_BACKENDS)('audiences API on $name', (backend) => {
     const aProfile = await h.t.services.profiles.lookup(a.workspace.id, 'user_id', 'u0');
     expect((await api(h.app, b.token, 'GET', `/api/v1/tags/${tag.body.id}`)).status).toBe(404);
     expect((await api(h.app, b.token, 'PUT', `/api/v1/tags/${tag.body.id}`, { name: 'stolen' })).status).toBe(404);
+    const group = await api<{ id: string }>(h.app, a.token, 'POST', '/api/v1/tag-groups', { name: 'A group' });
+    expect((await api(h.app, b.token, 'PUT', `/api/v1/tag-groups/${group.body.id}`, { name: 'stolen' })).status).toBe(404);
+    expect((await api(h.app, b.token, 'DELETE', `/api/v1/tag-groups/${group.body.id}`)).status).toBe(404);
+    expect((await api<{ data: { name: string }[] }>(h.app, a.token, 'GET', '/api/v1/tag-groups')).body.data.map((g) => g.name)).toEqual(['A group']);
     expect((await api(h.app, b.token, 'DELETE', `/api/v1/segments/${seg.body.id}`)).status).toBe(404);
     expect((await api(h.app, b.token, 'GET', `/api/v1/segments/${seg.body.id}/members`)).status).toBe(404);
     expect((await api(h.app, b.token, 'GET', `/api/v1/segments/${seg.body.id}/export`)).status).toBe(404);

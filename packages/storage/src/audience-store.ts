@@ -205,6 +205,20 @@ export class AudienceStore {
     return row ? toTagGroup(row) : undefined;
   }
 
+  async updateTagGroup(workspaceId: string, id: string, change: { name?: string; description?: string | null }): Promise<void> {
+    if (change.name === undefined && change.description === undefined) return;
+    await this.db
+      .updateTable('tag_groups')
+      .set({ ...(change.name !== undefined ? { name: change.name } : {}), ...(change.description !== undefined ? { description: change.description } : {}) })
+      .where('workspace_id', '=', workspaceId)
+      .where('id', '=', id)
+      .execute();
+  }
+
+  async deleteTagGroup(workspaceId: string, id: string): Promise<void> {
+    await this.db.deleteFrom('tag_groups').where('workspace_id', '=', workspaceId).where('id', '=', id).execute();
+  }
+
   async tagGroupByName(workspaceId: string, name: string): Promise<TagGroupRecord | undefined> {
     const row = await this.db.selectFrom('tag_groups').selectAll().where('workspace_id', '=', workspaceId).where('name', '=', name).executeTakeFirst();
     return row ? toTagGroup(row) : undefined;

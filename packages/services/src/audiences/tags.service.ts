@@ -138,6 +138,34 @@ export class TagService {
     return { data: (await this.store.listTagGroups(workspaceId)).map(groupView) };
   }
 
+  /** Renames a tag group or changes its description. */
+  async updateGroup(workspaceId: string, id: string, input: unknown): Promise<TagGroupView> {
+    const group = await this.store.getTagGroup(workspaceId, id);
+    if (!group) throw notFound('tag group', id);
+    const parsed = TagGroupInput.partial().safeParse(input);
+    if (!parsed.success) throw invalid('the tag group change is not valid', zodProblems(parsed.error.issues));
+    const { name, description } = parsed.data;
+    if (name !== undefined && name !== group.name && (await this.store.tagGroupByName(workspaceId, name))) {
+      throw new AppError('CONFLICT', `a tag group named "${name}" already exists`, { name });
+    }
+    await this.store.updateTagGroup(workspaceId, id, { ...(name !== undefined ? { name } : {}), ...(description !== undefined ? { description } : {}) });
+    return groupView((await this.store.getTagGroup(workspaceId, id))!);
+  }
+
+  /** Deletes an empty tag group; one that still holds tags is refused with their list (move or delete them first). */
+  async deleteGroup(workspaceId: string, id: string): Promise<{ deleted: true; id: string }> {
+    const group = await this.store.getTagGroup(workspaceId, id);
+    if (!group) throw notFound('tag group', id);
+    const tags = (await this.store.listTags(workspaceId)).filter((t) => t.groupId === id);
+    if (tags.length) {
+      throw new AppError('CONFLICT', `tag group "${group.name}" still holds ${tags.length} tag(s) (${tags.slice(0, 5).map((t) => `"${t.name}"`).join(', ')}${tags.length > 5 ? ', …' : ''}); move them to another group (PUT /api/v1/tags/{id} with "groupId") or delete them first`, {
+        tags: tags.map((t) => ({ id: t.id, name: t.name })),
+      });
+    }
+    await this.store.deleteTagGroup(workspaceId, id);
+    return { deleted: true, id };
+  }
+
   // ---------------------------------------------------------------- tags
 
   /** Creates a tag; a rule tag is computed for everyone before this returns. */
