@@ -86,6 +86,8 @@ export interface AppliedTag {
   name: string;
   /** `manual`, `api`, `import` or `rule`. */
   source: string;
+  /** Who applied it (the admin token's actor), `rule` for rule tags; absent from older servers. */
+  appliedBy?: string;
   appliedAt: string;
   /** When the application lapses; null or absent: never. */
   expiresAt?: string | null;
@@ -273,6 +275,8 @@ export interface MembershipHistory {
   action: 'entered' | 'exited';
   reason: string | null;
   at: string;
+  /** Who made the change by hand or by API; null for Siyu's own changes. */
+  actor?: string | null;
 }
 
 export interface ProfileTagResult {

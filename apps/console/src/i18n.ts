@@ -179,6 +179,7 @@ const zh = {
   'profile.colTag': '标签',
   'profile.colTagSource': '来源',
   'profile.colAppliedAt': '打标时间',
+  'profile.colAppliedBy': '打标人',
   'profile.noTags': '还没有标签',
   'profile.thisProfile': '当前档案',
   'tagSource.manual': '手动',
@@ -434,6 +435,7 @@ const zh = {
   'history.exited': '退出',
   'history.empty': '还没有变更记录',
   'history.noMore': '没有更多了',
+  'history.by': '操作人 {actor}',
 
   // tags
   'tags.title': '标签',
@@ -813,6 +815,7 @@ const en: Dictionary = {
   'profile.colTag': 'Tag',
   'profile.colTagSource': 'Source',
   'profile.colAppliedAt': 'Applied at',
+  'profile.colAppliedBy': 'Applied by',
   'profile.noTags': 'No tags yet',
   'profile.thisProfile': 'this profile',
   'tagSource.manual': 'Manual',
@@ -1059,6 +1062,7 @@ const en: Dictionary = {
   'history.exited': 'Left',
   'history.empty': 'No changes yet',
   'history.noMore': 'No more',
+  'history.by': 'by {actor}',
 
   'tags.title': 'Tags',
   'tags.subtitle': 'Tag customers by hand, by imported lists, or by rules kept current automatically',

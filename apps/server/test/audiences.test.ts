@@ -174,7 +174,7 @@ describe.each(TEST_BACKENDS)('audiences API on $name', (backend) => {
     expect(one.status).toBe(201);
     expect(one.body.tag.expiresAt).toBe('2026-04-01T00:00:00.000Z');
     const profile = await api<ProfileView>(h.app, token, 'GET', `/api/v1/profiles/${u0.id}`);
-    expect(profile.body.tags).toEqual([{ id: tag.body.id, name: '门店', source: 'manual', appliedAt: NOW, expiresAt: '2026-04-01T00:00:00.000Z' }]);
+    expect(profile.body.tags).toEqual([{ id: tag.body.id, name: '门店', source: 'manual', appliedBy: expect.stringMatching(/^admin:/), appliedAt: NOW, expiresAt: '2026-04-01T00:00:00.000Z' }]);
     const badApply = await api<ErrorBody>(h.app, token, 'POST', `/api/v1/profiles/${u0.id}/tags`, { tagId: tag.body.id, tagName: '门店' });
     expect(badApply.status).toBe(400);
 

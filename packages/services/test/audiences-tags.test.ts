@@ -50,17 +50,25 @@ describe.each(TEST_BACKENDS)('tags on $name', (backend) => {
     const tag = await t.services.tags.create(ws.id, { name: '咖啡爱好者', groupId: group.id });
     expect(tag).toMatchObject({ kind: 'manual', groupId: group.id, count: 0, definition: null });
     const applied = await t.services.tags.applyToProfile(ws.id, ids[0]!, { tagName: '咖啡爱好者' }, 'staff:wang');
-    expect(applied).toMatchObject({ applied: true, tag: { id: tag.id, name: '咖啡爱好者', source: 'manual', appliedAt: t.clock().toISOString(), expiresAt: null } });
+    expect(applied).toMatchObject({ applied: true, tag: { id: tag.id, name: '咖啡爱好者', source: 'manual', appliedBy: 'staff:wang', appliedAt: t.clock().toISOString(), expiresAt: null } });
     const again = await t.services.tags.applyToProfile(ws.id, ids[0]!, { tagId: tag.id }, 'staff:wang');
     expect(again.applied).toBe(false);
     const view = await t.services.profiles.get(ws.id, ids[0]!);
-    expect(view.tags).toEqual([{ id: tag.id, name: '咖啡爱好者', source: 'manual', appliedAt: t.clock().toISOString(), expiresAt: null }]);
+    expect(view.tags).toEqual([{ id: tag.id, name: '咖啡爱好者', source: 'manual', appliedBy: 'staff:wang', appliedAt: t.clock().toISOString(), expiresAt: null }]);
     expect((await t.services.tags.list(ws.id, { groupId: group.id })).data.map((x) => [x.name, x.count])).toEqual([['咖啡爱好者', 1]]);
     expect((await t.services.tags.listGroups(ws.id)).data.map((g) => g.name)).toEqual(['兴趣偏好']);
     const history = await t.services.tags.history(ws.id, tag.id, { limit: 10 });
-    expect(history.data).toEqual([expect.objectContaining({ profileId: ids[0], action: 'entered', reason: 'manual' })]);
+    expect(history.data).toEqual([expect.objectContaining({ profileId: ids[0], action: 'entered', reason: 'manual', actor: 'staff:wang' })]);
+    // Who removed it is kept too.
+    await t.services.tags.removeFromProfile(ws.id, ids[0]!, tag.id, 'staff:li');
+    const after = await t.services.tags.history(ws.id, tag.id, { limit: 10 });
+    expect(after.data.map((h) => [h.action, h.reason, h.actor])).toEqual([['exited', 'manual', 'staff:li'], ['entered', 'manual', 'staff:wang']]);
+    await t.services.tags.applyToProfile(ws.id, ids[0]!, { tagId: tag.id }, 'staff:wang');
     const events = (await t.services.profiles.events(ws.id, ids[0]!, { limit: 10 })).data.filter((e) => e.event === 'Tag Added');
-    expect(events.map((e) => e.properties)).toEqual([{ tag_id: tag.id, tag_name: '咖啡爱好者', source: 'manual' }]);
+    expect(events.map((e) => e.properties)).toEqual([
+      { tag_id: tag.id, tag_name: '咖啡爱好者', source: 'manual' },
+      { tag_id: tag.id, tag_name: '咖啡爱好者', source: 'manual' },
+    ]);
     await expect(t.services.tags.create(ws.id, { name: '咖啡爱好者' })).rejects.toMatchObject({ code: 'CONFLICT' });
     await expect(t.services.tags.applyToProfile(ws.id, ids[0]!, { tagName: 'nope' }, 'x')).rejects.toMatchObject({ code: 'NOT_FOUND' });
   });

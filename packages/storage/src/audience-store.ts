@@ -66,6 +66,8 @@ export interface MembershipHistoryRecord {
   action: 'entered' | 'exited';
   reason: string | null;
   at: string;
+  /** Who made the change by hand or by API; null for Siyu's own (rules, schedules, expiry, merges). */
+  actor?: string | null;
 }
 
 /** An event the audience engine writes (`Segment Entered`, `Tag Added`…), attributed to its profile. */
@@ -449,10 +451,10 @@ export class AudienceStore {
   // ---------------------------------------------------------------- history and events
 
   async insertHistory(rows: readonly MembershipHistoryRecord[]): Promise<void> {
-    for (const part of chunk(rows, Math.floor(MAX_PARAMS / 8))) {
+    for (const part of chunk(rows, Math.floor(MAX_PARAMS / 9))) {
       await this.db
         .insertInto('membership_history')
-        .values(part.map((h) => ({ id: h.id, workspace_id: h.workspaceId, kind: h.kind, ref_id: h.refId, profile_id: h.profileId, action: h.action, reason: h.reason, at: h.at })))
+        .values(part.map((h) => ({ id: h.id, workspace_id: h.workspaceId, kind: h.kind, ref_id: h.refId, profile_id: h.profileId, action: h.action, reason: h.reason, at: h.at, actor: h.actor ?? null })))
         .execute();
     }
   }
@@ -1093,8 +1095,8 @@ function toProfileTag(r: { tag_id: string; profile_id: string; source: string; a
   return { tagId: r.tag_id, profileId: r.profile_id, source: r.source, actor: r.actor, appliedAt: r.applied_at, expiresAt: r.expires_at };
 }
 
-function toHistory(r: { id: string; workspace_id: string; kind: string; ref_id: string; profile_id: string; action: string; reason: string | null; at: string }): MembershipHistoryRecord {
-  return { id: r.id, workspaceId: r.workspace_id, kind: r.kind as 'segment' | 'tag', refId: r.ref_id, profileId: r.profile_id, action: r.action as 'entered' | 'exited', reason: r.reason, at: r.at };
+function toHistory(r: { id: string; workspace_id: string; kind: string; ref_id: string; profile_id: string; action: string; reason: string | null; at: string; actor: string | null }): MembershipHistoryRecord {
+  return { id: r.id, workspaceId: r.workspace_id, kind: r.kind as 'segment' | 'tag', refId: r.ref_id, profileId: r.profile_id, action: r.action as 'entered' | 'exited', reason: r.reason, at: r.at, actor: r.actor };
 }
 
 function toLayerCell(r: { lifecycle: string; rfm_r: number | null; rfm_f: number | null; rfm_m: number | null; rfm_segment: string | null }): LayerCell {

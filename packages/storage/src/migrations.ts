@@ -374,6 +374,13 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.createIndex('events_message_key_idx').ifNotExists().on('events').column('message_key').execute();
       },
     },
+    '0012_membership_history_actor': {
+      async up(db: Kysely<any>) {
+        // Who made a change to a tag by hand or by API (the admin token's actor); null for Siyu's own changes
+        // (rules, schedules, expiry, merges). Rows from before stay null.
+        await db.schema.alterTable('membership_history').addColumn('actor', 'text').execute();
+      },
+    },
   };
 }
 

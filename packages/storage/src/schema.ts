@@ -192,6 +192,8 @@ export interface MembershipHistoryTable {
   action: string;
   reason: string | null;
   at: string;
+  /** Who changed it by hand or by API; null for Siyu's own changes (migration 0012). */
+  actor: string | null;
 }
 
 export interface ProfileLayersTable {

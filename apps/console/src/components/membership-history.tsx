@@ -84,6 +84,7 @@ export function MembershipHistoryTimeline({
               </Flex>
               <Typography.Text type="secondary" style={{ fontSize: 12 }}>
                 {formatTime(h.at)} · {historyReasonLabel(h.reason, t)}
+                {h.actor ? ` · ${t('history.by', { actor: h.actor })}` : ''}
               </Typography.Text>
             </Flex>
           ),

@@ -523,6 +523,7 @@ function TagsTab({ profile, onChanged }: { profile: Profile; onChanged: () => vo
       dataIndex: 'source',
       render: (source: string) => <Tag color={source === 'rule' ? 'purple' : undefined}>{tagSourceLabel(source, t)}</Tag>,
     },
+    { title: t('profile.colAppliedBy'), dataIndex: 'appliedBy', render: (by: string | undefined) => by ?? '—' },
     { title: t('profile.colAppliedAt'), dataIndex: 'appliedAt', render: (iso: string) => formatTime(iso) },
     {
       title: t('profile.colExpiresAt'),

@@ -45,6 +45,8 @@ export interface MembershipChange {
   reason: MembershipReason;
   /** For tags: how the application came about (`manual`, `api`, `import`, `rule`). */
   source?: string;
+  /** Who made it by hand or by API (kept in the history); unset for Siyu's own changes. */
+  actor?: string;
   at: string;
 }
 
@@ -394,6 +396,12 @@ export class AudienceEngine {
     await this.followMembershipEvents(workspaceId, written, now, reason, depth);
   }
 
+  /** After membership changes committed outside the engine's own evaluation (tags applied by hand or by API): see {@link followMembershipEvents}. */
+  membershipEventsCommitted(workspaceId: string, changes: readonly MembershipChange[]): Promise<void> {
+    if (changes.length === 0) return Promise.resolve();
+    return this.exclusive(() => this.followMembershipEvents(workspaceId, changes, this.deps.clock(), 'event', 0));
+  }
+
   /**
    * Definitions that read membership events (`Segment Entered` with a segment_id…) are evaluated again for the
    * profiles whose events were just committed: the evaluation that wrote them read the profile's events before
@@ -512,7 +520,7 @@ export class AudienceEngine {
     const events: AudienceEventRecord[] = [];
     for (const c of changes) {
       const id = this.deps.newId('event');
-      history.push({ id: `mbh_${id.slice(id.indexOf('_') + 1)}`, workspaceId, kind: c.kind, refId: c.refId, profileId: c.profileId, action: c.action, reason: c.reason, at: c.at });
+      history.push({ id: `mbh_${id.slice(id.indexOf('_') + 1)}`, workspaceId, kind: c.kind, refId: c.refId, profileId: c.profileId, action: c.action, reason: c.reason, at: c.at, actor: c.actor ?? null });
       if (opts.events === false) continue;
       const properties =
         c.kind === 'segment' ? { segment_id: c.refId, segment_name: c.refName } : { tag_id: c.refId, tag_name: c.refName, source: c.source ?? null };

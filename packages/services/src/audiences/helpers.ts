@@ -8,10 +8,12 @@ export interface MembershipHistoryView {
   action: 'entered' | 'exited';
   reason: string | null;
   at: string;
+  /** Who made the change by hand or by API (`admin:<workspace>`…); null for Siyu's own (rules, schedules, expiry, merges). */
+  actor: string | null;
 }
 
 export function historyView(h: MembershipHistoryRecord): MembershipHistoryView {
-  return { id: h.id, profileId: h.profileId, action: h.action, reason: h.reason, at: h.at };
+  return { id: h.id, profileId: h.profileId, action: h.action, reason: h.reason, at: h.at, actor: h.actor ?? null };
 }
 
 export function zodProblems(issues: ReadonlyArray<{ path: ReadonlyArray<PropertyKey>; message: string }>): Problem[] {

@@ -71,6 +71,8 @@ export interface ProfileTagView {
   id: string;
   name: string;
   source: string;
+  /** Who applied it: the admin token's actor for manual, API and imported applications, `rule` for rule tags. */
+  appliedBy: string;
   appliedAt: string;
   expiresAt: string | null;
 }
@@ -302,7 +304,7 @@ export class TagService {
   /** The tags a profile holds, oldest application first. */
   async tagsOf(workspaceId: string, profileId: string): Promise<ProfileTagView[]> {
     const rows = await this.store.tagsOfProfiles(workspaceId, [profileId]);
-    return rows.map((r) => ({ id: r.tagId, name: r.name, source: r.source, appliedAt: r.appliedAt, expiresAt: r.expiresAt }));
+    return rows.map((r) => ({ id: r.tagId, name: r.name, source: r.source, appliedBy: r.actor, appliedAt: r.appliedAt, expiresAt: r.expiresAt }));
   }
 
   /** Applies a manual or imported tag to one person (a merged-away id applies to the survivor). */
@@ -316,7 +318,7 @@ export class TagService {
     const expiresAt = this.expiryOf(tag, parsed.data.expiresAt, 'expiresAt');
     const r = await this.apply(workspaceId, tag, [profile.id], { source: 'manual', actor, expiresAt });
     const [view] = (await this.tagsOf(workspaceId, profile.id)).filter((t) => t.id === tag.id);
-    return { profileId: profile.id, applied: r.applied.length === 1, tag: view ?? { id: tag.id, name: tag.name, source: 'manual', appliedAt: this.deps.clock().toISOString(), expiresAt } };
+    return { profileId: profile.id, applied: r.applied.length === 1, tag: view ?? { id: tag.id, name: tag.name, source: 'manual', appliedBy: actor, appliedAt: this.deps.clock().toISOString(), expiresAt } };
   }
 
   async removeFromProfile(workspaceId: string, profileId: string, tagId: string, actor: string): Promise<{ profileId: string; tagId: string; removed: boolean }> {
@@ -398,12 +400,13 @@ export class TagService {
       await tx.insertProfileTags(workspaceId, fresh.map((profileId) => ({ tagId: tag.id, profileId, source: opts.source, actor: opts.actor, appliedAt: at, expiresAt: opts.expiresAt })));
       await tx.setTagExpiry(workspaceId, tag.id, refreshed, opts.expiresAt);
       const nums = new Map((await tx.profileNums(workspaceId, fresh)).map((n) => [n.id, n.num ?? -1]));
-      const changes: MembershipChange[] = fresh.map((profileId) => ({ kind: 'tag', refId: tag.id, refName: tag.name, profileId, num: nums.get(profileId) ?? -1, action: 'entered', reason: opts.source, source: opts.source, at }));
+      const changes: MembershipChange[] = fresh.map((profileId) => ({ kind: 'tag', refId: tag.id, refName: tag.name, profileId, num: nums.get(profileId) ?? -1, action: 'entered', reason: opts.source, source: opts.source, actor: opts.actor, at }));
       await this.engine.recordChanges(tx, workspaceId, changes);
       return { changes, refreshed };
     }, audienceLockOf(workspaceId));
     this.engine.afterCommit(workspaceId, changes.filter((c) => c.num >= 0));
     await this.reevaluateDependants(workspaceId, tag, changes.map((c) => c.profileId));
+    await this.engine.membershipEventsCommitted(workspaceId, changes);
     return { applied: changes.map((c) => c.profileId), refreshed };
   }
 
@@ -414,12 +417,13 @@ export class TagService {
     const changes = await this.store.transaction(async (tx) => {
       const removed = await tx.deleteProfileTags(workspaceId, tag.id, profileIds);
       const nums = new Map((await tx.profileNums(workspaceId, removed)).map((n) => [n.id, n.num ?? -1]));
-      const changes: MembershipChange[] = removed.map((profileId) => ({ kind: 'tag', refId: tag.id, refName: tag.name, profileId, num: nums.get(profileId) ?? -1, action: 'exited', reason: opts.reason, source: opts.reason, at }));
+      const changes: MembershipChange[] = removed.map((profileId) => ({ kind: 'tag', refId: tag.id, refName: tag.name, profileId, num: nums.get(profileId) ?? -1, action: 'exited', reason: opts.reason, source: opts.reason, actor: opts.actor, at }));
       await this.engine.recordChanges(tx, workspaceId, changes);
       return changes;
     }, audienceLockOf(workspaceId));
     this.engine.afterCommit(workspaceId, changes.filter((c) => c.num >= 0));
     await this.reevaluateDependants(workspaceId, tag, changes.map((c) => c.profileId));
+    await this.engine.membershipEventsCommitted(workspaceId, changes);
     return changes.map((c) => c.profileId);
   }
 
