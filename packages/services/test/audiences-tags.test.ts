@@ -167,6 +167,24 @@ describe.each(TEST_BACKENDS)('tags on $name', (backend) => {
     await expect(t.services.segments.get(ws.id, s1.id)).rejects.toMatchObject({ code: 'NOT_FOUND' });
   });
 
+  it('event property filters and measures are checked against the types the event’s latest occurrences carry', async () => {
+    const { ws } = await people('property types', 1);
+    await t.services.ingest.ingest(ws, 'track', { userId: 'p', event: 'Order Completed', properties: { total: 99.5, category: '咖啡', mixed: 1, shipping: { city: '上海' } } }, 10);
+    await t.services.ingest.ingest(ws, 'track', { userId: 'p', event: 'Order Completed', properties: { total: 20, category: '茶', mixed: 'x' } }, 10);
+    await t.drain();
+    const definition = (condition: unknown) => ({ name: `s${Math.random()}`, definition: { version: 1, condition } });
+    const err = await errorOf(
+      t.services.segments.create(ws.id, definition({ event: 'Order Completed', where: [{ property: 'category', op: 'gt', value: 3 }], measure: { sum: 'category' }, op: 'gte', value: 1 })),
+    );
+    expect((err.details as { problems: { path: string }[] }).problems.map((p) => p.path).sort()).toEqual(['definition.condition.measure.sum', 'definition.condition.where[0].op']);
+    // Right types pass; a property never seen is a warning (it may come later); one seen with two types is not checked.
+    const ok = await t.services.segments.create(
+      ws.id,
+      definition({ event: 'Order Completed', where: [{ property: 'shipping.city', op: 'eq', value: '上海' }, { property: 'coupon', op: 'exists' }, { property: 'mixed', op: 'gt', value: 0 }], measure: { sum: 'total' }, op: 'gte', value: 50 }),
+    );
+    expect(ok.warnings.map((w) => w.path)).toEqual(['definition.condition.where[1].property']);
+  });
+
   it('definitions are validated against the workspace with every problem and its path; cycles through rule tags are refused', async () => {
     const { ws } = await people('validation', 1);
     await t.services.ingest.ingest(ws, 'identify', { userId: 'v', traits: { age: 30, city: '上海' } }, 10);

@@ -938,6 +938,20 @@ export class AudienceStore {
     return r.rows.map((row) => decodeJson<Record<string, unknown>>(row.traits) ?? {});
   }
 
+  /** Properties of the latest `limit` track events of this name (by events_name_num_idx), to learn their types. */
+  async sampleEventProperties(workspaceId: string, event: string, limit: number): Promise<Record<string, unknown>[]> {
+    const rows = await this.db
+      .selectFrom('events')
+      .select('properties')
+      .where('workspace_id', '=', workspaceId)
+      .where('event', '=', event)
+      .where('type', '=', 'track')
+      .orderBy('timestamp', 'desc')
+      .limit(limit)
+      .execute();
+    return rows.map((r) => decodeJson<Record<string, unknown>>(r.properties) ?? {});
+  }
+
   /**
    * Event names seen in the workspace (page and screen calls as "Page Viewed" / "Screen Viewed"): a
    * skip scan over events_name_num_idx — one seek per distinct `event` value (track names and page

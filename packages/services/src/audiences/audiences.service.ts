@@ -42,6 +42,18 @@ interface CachedCatalog {
 }
 
 const CATALOG_TTL_MS = 30_000;
+/** Latest events of a name read to learn its properties' types. */
+const EVENT_SAMPLE = 200;
+/** Events per definition whose properties are typed (the rest are checked for existence only). */
+const MAX_TYPED_EVENTS = 20;
+
+/** What the latest events of one name say about its properties. */
+interface EventProperties {
+  types: Map<string, ValueType>;
+  /** Seen with more than one type (or as objects): known, but not type-checked. */
+  untyped: Set<string>;
+  at: number;
+}
 const TRAIT_SAMPLE = 500;
 const SAMPLE_SIZE = 10;
 const ISO_DATE = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/;
@@ -52,6 +64,7 @@ const ISO_DATE = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|
  */
 export class AudienceService {
   private readonly catalogs = new Map<string, CachedCatalog>();
+  private readonly eventProperties = new Map<string, EventProperties>();
 
   constructor(
     private readonly deps: ServiceDeps,
@@ -68,14 +81,19 @@ export class AudienceService {
     const prefix = (p: Problem): Problem => ({ path: opts.path ? (p.path === '(root)' ? opts.path : `${opts.path}.${p.path}`) : p.path, message: p.message });
     const model = await this.engine.model(workspaceId);
     const cat = await this.cachedCatalog(workspaceId);
+    // Property types of the events the definition filters or measures on, from their latest occurrences.
+    const typed = new Map<string, EventProperties>();
+    for (const name of eventsNamedIn(input).filter((e) => cat.events.includes(e) && !PAGE_EVENTS.has(e)).slice(0, MAX_TYPED_EVENTS)) {
+      typed.set(name, await this.propertiesOf(workspaceId, name));
+    }
     const catalog: ConditionCatalog = {
       traits: cat.traits,
-      events: new Map(cat.events.map((e) => [e, {}])),
+      events: new Map(cat.events.map((e) => [e, typed.has(e) ? { properties: typed.get(e)!.types } : {}])),
       tags: { known: new Set([...model.tagById.keys(), ...model.tagByName.keys()]), closed: true },
       segments: { known: new Set(model.segmentById.keys()), closed: true },
     };
     const v = validateCondition(input, catalog);
-    const warnings = v.warnings.filter((w) => !isUntypedTraitWarning(w, cat.untyped)).map(prefix);
+    const warnings = v.warnings.filter((w) => !isUntypedTraitWarning(w, cat.untyped) && !isUntypedPropertyWarning(w, typed)).map(prefix);
     // Cycles with the other problems (every problem at once): read from the definition as sent when it is not valid.
     const condition = v.ok ? v.value.condition : (input as { condition?: unknown } | null)?.condition;
     const cycles = opts.self ? model.cycleProblems(opts.self, condition, 'condition') : [];
@@ -189,31 +207,64 @@ export class AudienceService {
     return out;
   }
 
+  /** The types of an event's properties, from its latest occurrences (cached like the catalog). */
+  private async propertiesOf(workspaceId: string, event: string): Promise<EventProperties> {
+    const key = `${workspaceId}\u0000${event}`;
+    const hit = this.eventProperties.get(key);
+    if (hit && Date.now() - hit.at <= CATALOG_TTL_MS) return hit;
+    if (this.eventProperties.size > 10_000) this.eventProperties.clear();
+    const found: EventProperties = { ...typesOf(await this.engine.store.sampleEventProperties(workspaceId, event, EVENT_SAMPLE)), at: Date.now() };
+    this.eventProperties.set(key, found);
+    return found;
+  }
+
   private async cachedCatalog(workspaceId: string): Promise<CachedCatalog> {
     const hit = this.catalogs.get(workspaceId);
     if (hit && Date.now() - hit.at <= CATALOG_TTL_MS) return hit;
     const [samples, events] = await Promise.all([this.engine.store.sampleTraits(workspaceId, TRAIT_SAMPLE), this.engine.store.eventNames(workspaceId)]);
-    const seen = new Map<string, Set<ValueType | 'object'>>();
-    const note = (path: string, value: unknown, depth: number): void => {
-      const type = valueType(value);
-      if (type === null) return;
-      let set = seen.get(path);
-      if (!set) seen.set(path, (set = new Set()));
-      set.add(type);
-      if (type === 'object' && depth < 3) for (const [k, v] of Object.entries(value as Record<string, unknown>)) note(`${path}.${k}`, v, depth + 1);
-    };
-    for (const traits of samples) for (const [k, v] of Object.entries(traits)) note(k, v, 1);
-    const traits = new Map<string, ValueType>();
-    const untyped = new Set<string>();
-    for (const [name, types] of seen) {
-      const [only] = types;
-      if (types.size === 1 && only !== undefined && only !== 'object') traits.set(name, only);
-      else untyped.add(name);
-    }
+    const { types: traits, untyped } = typesOf(samples);
     const cat: CachedCatalog = { traits, untyped, events, at: Date.now() };
     this.catalogs.set(workspaceId, cat);
     return cat;
   }
+}
+
+const PAGE_EVENTS = new Set(['Page Viewed', 'Screen Viewed']);
+
+/** Event names a definition (as sent, valid or not) refers to, in `event` conditions and sequence steps. */
+function eventsNamedIn(input: unknown): string[] {
+  const out = new Set<string>();
+  const visit = (n: unknown, depth: number): void => {
+    if (depth > 40 || typeof n !== 'object' || n === null) return;
+    if (Array.isArray(n)) return n.forEach((c) => visit(c, depth + 1));
+    const o = n as Record<string, unknown>;
+    if (typeof o.event === 'string') out.add(o.event);
+    for (const v of Object.values(o)) if (typeof v === 'object' && v !== null) visit(v, depth + 1);
+  };
+  visit(input, 0);
+  return [...out];
+}
+
+/** Types seen per property path (nested objects to three levels), as traits are typed. */
+function typesOf(samples: readonly Record<string, unknown>[]): { types: Map<string, ValueType>; untyped: Set<string> } {
+  const seen = new Map<string, Set<ValueType | 'object'>>();
+  const note = (path: string, value: unknown, depth: number): void => {
+    const type = valueType(value);
+    if (type === null) return;
+    let set = seen.get(path);
+    if (!set) seen.set(path, (set = new Set()));
+    set.add(type);
+    if (type === 'object' && depth < 3) for (const [k, v] of Object.entries(value as Record<string, unknown>)) note(`${path}.${k}`, v, depth + 1);
+  };
+  for (const sample of samples) for (const [k, v] of Object.entries(sample)) note(k, v, 1);
+  const types = new Map<string, ValueType>();
+  const untyped = new Set<string>();
+  for (const [name, set] of seen) {
+    const [only] = set;
+    if (set.size === 1 && only !== undefined && only !== 'object') types.set(name, only);
+    else untyped.add(name);
+  }
+  return { types, untyped };
 }
 
 function valueType(v: unknown): ValueType | 'object' | null {
@@ -224,6 +275,11 @@ function valueType(v: unknown): ValueType | 'object' | null {
   if (typeof v === 'string') return ISO_DATE.test(v) && !Number.isNaN(Date.parse(v.replace(' ', 'T'))) ? 'date' : 'string';
   if (typeof v === 'object') return 'object';
   return null;
+}
+
+function isUntypedPropertyWarning(w: Problem, typed: ReadonlyMap<string, EventProperties>): boolean {
+  const m = /^property "(.+)" has not been seen on "(.+)" yet/.exec(w.message);
+  return m !== null && (typed.get(m[2]!)?.untyped.has(m[1]!) ?? false);
 }
 
 function isUntypedTraitWarning(w: Problem, untyped: ReadonlySet<string>): boolean {
