@@ -134,6 +134,22 @@ u2,李强,12,li@example.com,北京,35
     expect((await t.services.profiles.lookup(workspace.id, 'phone', '13900139000')).traits.name).toBe('王敏');
   });
 
+  it('a row with a value that cannot be converted is reported with all its other problems too', async () => {
+    const { workspace } = await t.workspace('profiles, every problem');
+    const csv = `user_id,phone,email,age
+q1,12345,bad-email,xx
+q2,13800138001,q2@example.com,41
+`;
+    const s = await importFile(t, { kind: 'profiles', file: tempFile('people-bad.csv', csv), workspace, map: [{ column: 'age', field: 'traits.age:number' }] });
+    expect(s).toMatchObject({ rowsRead: 2, accepted: 1, rowsRejected: 1 });
+    expect(s.errors.map((e) => [e.row, e.field])).toEqual([
+      [2, 'age'],
+      [2, 'phone'],
+      [2, 'email'],
+    ]);
+    await expect(t.services.profiles.lookup(workspace.id, 'user_id', 'q1')).rejects.toMatchObject({ code: 'NOT_FOUND' });
+  });
+
   it('imports events as track calls in the workspace time zone', async () => {
     const { workspace } = await t.workspace('events');
     const csv = `user_id,event,timestamp,plan,amount

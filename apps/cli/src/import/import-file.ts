@@ -152,8 +152,20 @@ export async function importFile(target: IngestTarget, opts: ImportOptions): Pro
   let rowParser: RowParser | null = null;
   let assembler: OrderAssembler | null = null;
 
+  // Rows with values that could not be converted: validated without storing, so the report has all their problems.
+  let checkOnly: RowMessage[] = [];
   const flush = async () => {
     for (const r of rejectedNow.splice(0)) await recordErrors(r.errors, r.rows);
+    if (checkOnly.length) {
+      const check = checkOnly;
+      checkOnly = [];
+      const res = await sendChunk(target, opts.workspace, check.map((b) => b.message), { dryRun: true });
+      const more = new Map(res.invalid.map((inv) => [inv.index, inv.problems]));
+      for (const [i, b] of check.entries()) {
+        const extra = (more.get(i) ?? []).map((p) => ({ row: b.rows[0]!, field: rowParser!.columnForPath(p.path) ?? p.path, message: p.message }));
+        await recordErrors([...b.errors!, ...extra], 1);
+      }
+    }
     if (pending.length === 0) return;
     const batch = pending;
     pending = [];
@@ -214,9 +226,10 @@ export async function importFile(target: IngestTarget, opts: ImportOptions): Pro
       else {
         const built = rowParser.buildSingle(parsed, record);
         if (Array.isArray(built)) rejectedNow.push({ errors: built, rows: 1 });
+        else if (built.errors) checkOnly.push(built);
         else pending.push(built);
       }
-      if (pending.length >= chunkSize || rejectedNow.length >= chunkSize) await flush();
+      if (pending.length >= chunkSize || rejectedNow.length >= chunkSize || checkOnly.length >= chunkSize) await flush();
     }
   } catch (e) {
     await report?.close();

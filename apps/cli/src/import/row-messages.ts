@@ -15,6 +15,11 @@ export interface RowMessage {
   message: Record<string, unknown>;
   /** Every row that went into it (an order has one per line). */
   rows: number[];
+  /**
+   * Values that could not be converted (left out of `message`): the row is rejected, and `message` is only
+   * validated so that the report lists the row's other problems too.
+   */
+  errors?: RowError[];
 }
 
 export interface BuildOptions {
@@ -156,9 +161,15 @@ export class RowParser {
   /** profiles → identify, events → track. */
   buildSingle(p: ParsedRow, record: readonly string[]): RowMessage | RowError[] {
     const { kind } = this.opts;
-    if (p.errors.length) return p.errors;
     const ids = this.identity(p);
-    if (!ids) return [this.noIdentifier(p.row)];
+    if (!ids) return [...p.errors, this.noIdentifier(p.row)];
+    const built = this.buildMessage(p, record, ids);
+    if (p.errors.length === 0) return built;
+    return Array.isArray(built) ? [...p.errors, ...built] : { ...built, errors: p.errors };
+  }
+
+  private buildMessage(p: ParsedRow, record: readonly string[], ids: { userId?: string; anonymousId?: string }): RowMessage | RowError[] {
+    const { kind } = this.opts;
     const messageId = p.messageId ?? deterministicId(kind, record.join('\u001f'));
     if (kind === 'profiles') {
       const message = { type: 'identify', messageId, ...ids, ...(p.timestamp ? { timestamp: p.timestamp } : {}), traits: p.traits, ...(Object.keys(p.properties).length ? { properties: p.properties } : {}), context: p.context };
