@@ -302,7 +302,12 @@ export class ProcessorService {
         this.rememberConflict(key);
         changes.conflicts.push(toConflictRow(this.deps.newId('conflict'), workspaceId, msg.messageId, c, now));
       }
-      applyMessage(profile, msg);
+      // A refused identifier is not written as a trait either: the profile would show a member number, phone… that
+      // is not its own (the event keeps the message as sent).
+      if (res.conflicts.length) {
+        const refused = new Set(res.conflicts.map((c) => identifierKey(c.type, c.value)));
+        applyMessage(profile, { ...msg, traits: withoutIdentifiers(msg, rules, (id) => refused.has(identifierKey(id.type, id.value))).traits });
+      } else applyMessage(profile, msg);
       if (setsTraits(msg.traits)) traitsSet.add(profile.id);
       profile.updatedAt = now;
       touched.add(profile.id);

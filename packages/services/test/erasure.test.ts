@@ -35,7 +35,7 @@ describe.each(TEST_BACKENDS)('export and erasure (PIPL / GDPR) on $name', (backe
     const out = await t.services.profiles.export(workspace.id, visitor.id, 'dpo@test');
     expect(out.profile).toMatchObject({
       id: person.id,
-      traits: { phone: PHONE, email: 'li@x.cn', city: '上海', member_no: 'M2' },
+      traits: { phone: PHONE, email: 'li@x.cn', city: '上海', member_no: 'M1' },
       identities: expect.arrayContaining([
         expect.objectContaining({ type: 'user_id', value: 'u1' }),
         expect.objectContaining({ type: 'anonymous_id', value: 'a-old' }),

@@ -533,6 +533,17 @@ describe.each(TEST_BACKENDS)('identity resolution through the services on $name'
     expect((await t.services.profiles.conflicts(workspace.id, { limit: 10 })).data).toEqual([]);
   });
 
+  it('a refused second member number is not written as the profile’s trait either', async () => {
+    const { workspace } = await t.workspace();
+    await send(workspace, 'identify', { userId: 'u1', traits: { member_no: 'M001', name: '张婷' } });
+    await send(workspace, 'identify', { userId: 'u1', traits: { member_no: 'M002', city: '上海' } });
+    await t.drain();
+    const p = await t.services.profiles.lookup(workspace.id, 'user_id', 'u1');
+    expect(p.identities.filter((i) => i.type === 'member_no').map((i) => i.value)).toEqual(['M001']);
+    expect(p.traits).toMatchObject({ member_no: 'M001', name: '张婷', city: '上海' });
+    expect((await t.services.profiles.conflicts(workspace.id, { limit: 10 })).data.map((c) => [c.identifierType, c.identifierValue])).toEqual([['member_no', 'M002']]);
+  });
+
   it('a limit changed on another thread applies to the next batch, not after a cache expires', async () => {
     const { workspace } = await t.workspace();
     // The processor in a worker thread (or another process) has services of its own, whose rules were read already.
