@@ -13,9 +13,19 @@ export interface ProfileView {
   computed: ProfileRow['computed'];
   identities: { type: string; value: string; firstSeen: string; sourceMessageId: string }[];
   merges: Omit<MergeRow, 'workspaceId'>[];
-  tags: { id: string; name: string; source: string; appliedAt: string; expiresAt: string | null }[];
+  tags: ProfileTag[];
   createdAt: string;
   updatedAt: string;
+}
+
+/** A tag a person holds, as profile responses show it. */
+export interface ProfileTag {
+  id: string;
+  name: string;
+  source: string;
+  appliedBy?: string;
+  appliedAt: string;
+  expiresAt: string | null;
 }
 
 export interface ProfileSummary {
@@ -23,9 +33,14 @@ export interface ProfileSummary {
   traits: Record<string, unknown>;
   computed: ProfileRow['computed'];
   identities: { type: string; value: string }[];
+  /** Set by the tag service's decorator (every summary a service answers with carries it). */
+  tags?: ProfileTag[];
   createdAt: string;
   updatedAt: string;
 }
+
+/** Enriches a page of profile summaries (profile lists, segment members, count samples) in one go. */
+export type ProfileSummaryDecorator = (workspaceId: string, summaries: ProfileSummary[]) => Promise<void>;
 
 /** Enriches a profile view (tags, lifecycle…) — later capabilities register one. */
 export type ProfileDecorator = (workspaceId: string, view: ProfileView) => Promise<void>;
@@ -41,6 +56,18 @@ export class ProfileService {
 
   addDecorator(d: ProfileDecorator): void {
     this.decorators.push(d);
+  }
+
+  private readonly summaryDecorators: ProfileSummaryDecorator[] = [];
+
+  addSummaryDecorator(d: ProfileSummaryDecorator): void {
+    this.summaryDecorators.push(d);
+  }
+
+  /** Runs the summary decorators (tags…) over summaries built elsewhere (segment members, count samples). */
+  async decorateSummaries(workspaceId: string, summaries: ProfileSummary[]): Promise<ProfileSummary[]> {
+    if (summaries.length) for (const d of this.summaryDecorators) await d(workspaceId, summaries);
+    return summaries;
   }
 
   /**
@@ -71,10 +98,8 @@ export class ProfileService {
       list.push({ type: i.type, value: i.value });
       byProfile.set(i.profileId, list);
     }
-    return {
-      data: page.data.map((p) => ({ id: p.id, traits: p.traits, computed: p.computed, identities: byProfile.get(p.id) ?? [], createdAt: p.createdAt, updatedAt: p.updatedAt })),
-      nextCursor: page.nextCursor,
-    };
+    const data: ProfileSummary[] = page.data.map((p) => ({ id: p.id, traits: p.traits, computed: p.computed, identities: byProfile.get(p.id) ?? [], createdAt: p.createdAt, updatedAt: p.updatedAt }));
+    return { data: await this.decorateSummaries(workspaceId, data), nextCursor: page.nextCursor };
   }
 
   /** A profile by id; an id that was merged away answers with the surviving profile. */

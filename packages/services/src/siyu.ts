@@ -30,7 +30,7 @@ export function createServices(deps: ServiceDeps, opts: { defaultTimeZone?: stri
   const profiles = new ProfileService(deps, workspaces);
   const layers = new LayerService(deps, processor, opts.layers);
   const audienceEngine = new AudienceEngine(deps, processor, layers, opts.audiences);
-  const audiences = new AudienceService(deps, audienceEngine);
+  const audiences = new AudienceService(deps, audienceEngine, profiles);
   const tags = new TagService(deps, workspaces, audienceEngine, audiences, profiles);
   const segments = new SegmentService(deps, audienceEngine, audiences);
   // Unmerge and erasure change profiles outside processor batches: layers and audiences follow them

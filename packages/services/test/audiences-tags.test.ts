@@ -57,6 +57,14 @@ describe.each(TEST_BACKENDS)('tags on $name', (backend) => {
     expect(view.tags).toEqual([{ id: tag.id, name: '咖啡爱好者', source: 'manual', appliedBy: 'staff:wang', appliedAt: t.clock().toISOString(), expiresAt: null }]);
     expect((await t.services.tags.list(ws.id, { groupId: group.id })).data.map((x) => [x.name, x.count])).toEqual([['咖啡爱好者', 1]]);
     expect((await t.services.tags.listGroups(ws.id)).data.map((g) => g.name)).toEqual(['兴趣偏好']);
+    // Lists, segment members and count samples carry each person's tags too.
+    const listed = await t.services.profiles.list(ws.id, { limit: 10 });
+    expect(Object.fromEntries(listed.data.map((p) => [p.id, p.tags?.map((x) => x.name)]))).toEqual({ [ids[0]!]: ['咖啡爱好者'], [ids[1]!]: [] });
+    const fans = await t.services.segments.create(ws.id, { name: '咖啡客', definition: { version: 1, condition: { tag: '咖啡爱好者', has: true } } });
+    expect((await t.services.segments.members(ws.id, fans.id, { limit: 10 })).data.map((p) => [p.id, p.tags?.map((x) => x.appliedBy)])).toEqual([[ids[0], ['staff:wang']]]);
+    const counted = await t.services.audiences.count(ws.id, { version: 1, condition: { tag: '咖啡爱好者', has: true } });
+    expect(counted.sample.map((p) => p.tags?.map((x) => x.name))).toEqual([['咖啡爱好者']]);
+    await t.services.segments.delete(ws.id, fans.id);
     const history = await t.services.tags.history(ws.id, tag.id, { limit: 10 });
     expect(history.data).toEqual([expect.objectContaining({ profileId: ids[0], action: 'entered', reason: 'manual', actor: 'staff:wang' })]);
     // Who removed it is kept too.

@@ -12,7 +12,7 @@ import {
 import { AudienceBitmaps, type Bitmap, type EvaluationRow, type PageNeeds } from '@siyu/storage';
 import type { ServiceDeps } from '../deps.ts';
 import { yieldToEventLoop } from './yield.ts';
-import type { ProfileSummary } from '../profiles.service.ts';
+import type { ProfileService, ProfileSummary } from '../profiles.service.ts';
 import type { AudienceEngine } from './audience-engine.service.ts';
 import { pageNeedsOf, type DefinitionKind } from './definitions.ts';
 import { toEvaluationProfile } from './evaluation.ts';
@@ -69,6 +69,8 @@ export class AudienceService {
   constructor(
     private readonly deps: ServiceDeps,
     private readonly engine: AudienceEngine,
+    /** Decorates member pages and count samples as profile lists are (their tags). */
+    private readonly profiles?: ProfileService,
   ) {}
 
   /**
@@ -204,7 +206,7 @@ export class AudienceService {
       const p = byId.get(id);
       if (p) out.push({ id: p.id, traits: p.traits, computed: p.computed, identities: byProfile.get(p.id) ?? [], createdAt: p.createdAt, updatedAt: p.updatedAt });
     }
-    return out;
+    return this.profiles ? this.profiles.decorateSummaries(workspaceId, out) : out;
   }
 
   /** The types of an event's properties, from its latest occurrences (cached like the catalog). */

@@ -119,6 +119,14 @@ export class TagService {
       const tags = await this.tagsOf(workspaceId, view.id);
       view.tags = tags;
     });
+    // Lists, segment members and count samples: one read for the page.
+    profiles.addSummaryDecorator(async (workspaceId, summaries) => {
+      const byProfile = new Map<string, ProfileTagView[]>(summaries.map((s) => [s.id, []]));
+      for (const r of await this.store.tagsOfProfiles(workspaceId, summaries.map((s) => s.id))) {
+        byProfile.get(r.profileId)?.push({ id: r.tagId, name: r.name, source: r.source, appliedBy: r.actor, appliedAt: r.appliedAt, expiresAt: r.expiresAt });
+      }
+      for (const s of summaries) s.tags = byProfile.get(s.id) ?? [];
+    });
   }
 
   private get store() {
