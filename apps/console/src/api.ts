@@ -61,6 +61,8 @@ export interface ProfileSummary {
   traits: Traits;
   computed: Computed;
   identities: Identifier[];
+  /** The person's current tags (profile lists, segment member pages, count samples); absent from older servers. */
+  tags?: AppliedTag[];
   createdAt: string;
   updatedAt: string;
 }
@@ -631,6 +633,13 @@ export const api = {
 
   createTagGroup: (input: { name: string; description?: string | null }) =>
     request<TagGroup>('POST', '/api/v1/tag-groups', { body: input }),
+
+  /** Renames or re-describes a group (only the fields given change); 409 (`CONFLICT`) when another group has the name. */
+  updateTagGroup: (id: string, input: { name?: string; description?: string | null }) =>
+    request<TagGroup>('PUT', `/api/v1/tag-groups/${enc(id)}`, { body: input }),
+
+  /** 409 (`CONFLICT`, `details.tags: [{ id, name }]`) while the group still holds tags; 404 when unknown. */
+  deleteTagGroup: (id: string) => request<{ deleted: true; id: string }>('DELETE', `/api/v1/tag-groups/${enc(id)}`),
 
   listTags: (query: { groupId?: string; kind?: TagKind } = {}, signal?: AbortSignal) =>
     request<{ data: TagItem[] }>('GET', '/api/v1/tags', { query: { groupId: query.groupId, kind: query.kind }, signal }),

@@ -110,6 +110,8 @@ const zh = {
   'profiles.unnamed': '未命名客户',
   'profiles.empty': '没有符合条件的客户',
   'profiles.moreIdentities': '等 {n} 个',
+  'profiles.colTags': '标签',
+  'profiles.moreTags': '+{n}',
 
   // profile detail
   'profile.backToList': '返回客户列表',
@@ -494,6 +496,15 @@ const zh = {
   'tagGroups.name': '标签组名称',
   'tagGroups.namePlaceholder': '如：消费偏好、渠道来源',
   'tagGroups.nameRequired': '请输入标签组名称',
+  'tagGroups.edit': '编辑标签组',
+  'tagGroups.editTitle': '编辑标签组：{name}',
+  'tagGroups.updated': '标签组「{name}」已更新',
+  'tagGroups.delete': '删除标签组',
+  'tagGroups.deleteConfirm': '删除标签组「{name}」？',
+  'tagGroups.deleteConfirmText': '只能删除空的标签组：组里的标签要先移到其他标签组或删除。',
+  'tagGroups.deleted': '标签组「{name}」已删除',
+  'tagGroups.deleteBlockedTitle': '无法删除标签组「{name}」',
+  'tagGroups.deleteBlockedText': '这个标签组里还有以下标签，请先把它们移到其他标签组或删除：',
 
   // bulk tagging
   'bulk.titleApply': '批量打标',
@@ -747,6 +758,8 @@ const en: Dictionary = {
   'profiles.unnamed': 'Unnamed customer',
   'profiles.empty': 'No profiles match',
   'profiles.moreIdentities': '+{n} more',
+  'profiles.colTags': 'Tags',
+  'profiles.moreTags': '+{n}',
 
   'profile.backToList': 'Back to profiles',
   'profile.notFound': 'Profile not found',
@@ -1120,6 +1133,15 @@ const en: Dictionary = {
   'tagGroups.name': 'Group name',
   'tagGroups.namePlaceholder': 'e.g. Preferences, Channels',
   'tagGroups.nameRequired': 'Enter a group name',
+  'tagGroups.edit': 'Edit group',
+  'tagGroups.editTitle': 'Edit tag group: {name}',
+  'tagGroups.updated': 'Tag group "{name}" updated',
+  'tagGroups.delete': 'Delete group',
+  'tagGroups.deleteConfirm': 'Delete tag group "{name}"?',
+  'tagGroups.deleteConfirmText': 'Only an empty group can be deleted: move its tags to another group or delete them first.',
+  'tagGroups.deleted': 'Tag group "{name}" deleted',
+  'tagGroups.deleteBlockedTitle': 'Cannot delete tag group "{name}"',
+  'tagGroups.deleteBlockedText': 'The group still holds these tags; move them to another group or delete them first:',
 
   'bulk.titleApply': 'Apply in bulk',
   'bulk.titleRemove': 'Remove in bulk',

@@ -44,6 +44,36 @@ function IdentityCell({ profile, type, reveal }: { profile: ProfileSummary; type
   );
 }
 
+const TAGS_SHOWN = 3;
+
+/** The person's tags as small tags: the first {@link TAGS_SHOWN}, then "+N" with the rest in a tooltip. */
+function TagsCell({ profile }: { profile: ProfileSummary }) {
+  const { t } = useI18n();
+  const tags = profile.tags ?? [];
+  if (tags.length === 0) return <Typography.Text type="secondary">—</Typography.Text>;
+  const rest = tags.slice(TAGS_SHOWN);
+  return (
+    <Flex wrap gap={4} data-testid="profile-tags">
+      {tags.slice(0, TAGS_SHOWN).map((tag) => (
+        <Tag key={tag.id} color="geekblue" style={{ marginInlineEnd: 0, fontSize: 12 }} data-testid="profile-tag" data-tag-name={tag.name}>
+          {tag.name}
+        </Tag>
+      ))}
+      {rest.length ? (
+        <Tooltip
+          title={rest.map((tag) => (
+            <div key={tag.id}>{tag.name}</div>
+          ))}
+        >
+          <Tag style={{ marginInlineEnd: 0, fontSize: 12 }} data-testid="profile-tags-more">
+            {t('profiles.moreTags', { n: rest.length })}
+          </Tag>
+        </Tooltip>
+      ) : null}
+    </Flex>
+  );
+}
+
 export function ProfilesPage() {
   const { t } = useI18n();
   const { message } = App.useApp();
@@ -143,6 +173,12 @@ export function ProfilesPage() {
       title: t('profiles.colEmail'),
       key: 'email',
       render: (_, p) => <IdentityCell profile={p} type="email" reveal={reveal} />,
+    },
+    {
+      title: t('profiles.colTags'),
+      key: 'tags',
+      width: 280,
+      render: (_, p) => <TagsCell profile={p} />,
     },
     {
       title: t('profiles.colOrders'),
@@ -269,7 +305,7 @@ export function ProfilesPage() {
           loading={pages.loading}
           pagination={false}
           size="middle"
-          scroll={{ x: 860 }}
+          scroll={{ x: 1140 }}
           locale={{ emptyText: t('profiles.empty') }}
           data-testid="profiles-table"
           onRow={(p) =>

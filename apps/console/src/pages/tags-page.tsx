@@ -74,7 +74,19 @@ function topTagsOption(tags: TagItem[], t: Translate): ChartOption {
   };
 }
 
-function GroupModal({ open, onClose, onCreated }: { open: boolean; onClose: () => void; onCreated: (g: TagGroup) => void }) {
+/** The `details.tags` of a 409 answer to deleting a tag group (the tags it still holds). */
+function heldTags(err: unknown): { id: string; name: string }[] {
+  if (!isApiError(err) || err.status !== 409) return [];
+  const list = err.details?.tags;
+  if (!Array.isArray(list)) return [];
+  return (list as unknown[]).filter(
+    (x): x is { id: string; name: string } =>
+      typeof x === 'object' && x !== null && typeof (x as { id?: unknown }).id === 'string' && typeof (x as { name?: unknown }).name === 'string',
+  );
+}
+
+/** Creates a group, or with `group` renames / re-describes it. */
+function GroupModal({ open, group, onClose, onSaved }: { open: boolean; group: TagGroup | null; onClose: () => void; onSaved: (g: TagGroup) => void }) {
   const { t } = useI18n();
   const { message } = App.useApp();
   const [form] = Form.useForm<{ name: string; description?: string }>();
@@ -82,10 +94,11 @@ function GroupModal({ open, onClose, onCreated }: { open: boolean; onClose: () =
   const submit = async (values: { name: string; description?: string }) => {
     setBusy(true);
     try {
-      const g = await api.createTagGroup({ name: values.name.trim(), description: values.description?.trim() || null });
-      void message.success(t('tagGroups.created', { name: g.name }));
+      const input = { name: values.name.trim(), description: values.description?.trim() || null };
+      const g = group ? await api.updateTagGroup(group.id, input) : await api.createTagGroup(input);
+      void message.success(t(group ? 'tagGroups.updated' : 'tagGroups.created', { name: g.name }));
       form.resetFields();
-      onCreated(g);
+      onSaved(g);
     } catch (err) {
       const problems = errorProblems(err);
       const name = problems.filter((p) => p.path === 'name').map((p) => p.message);
@@ -97,21 +110,28 @@ function GroupModal({ open, onClose, onCreated }: { open: boolean; onClose: () =
   return (
     <Modal
       open={open}
-      title={t('tagGroups.createTitle')}
+      title={group ? t('tagGroups.editTitle', { name: group.name }) : t('tagGroups.createTitle')}
       onCancel={onClose}
-      okText={t('tagGroups.createOk')}
+      okText={group ? t('common.save') : t('tagGroups.createOk')}
       cancelText={t('common.cancel')}
       confirmLoading={busy}
       onOk={() => form.submit()}
       okButtonProps={{ 'data-testid': 'tag-group-submit' } as Record<string, string>}
       destroyOnHidden
     >
-      <Form form={form} layout="vertical" onFinish={(v) => void submit(v)} requiredMark={false}>
+      <Form
+        form={form}
+        layout="vertical"
+        onFinish={(v) => void submit(v)}
+        requiredMark={false}
+        initialValues={group ? { name: group.name, description: group.description ?? '' } : undefined}
+        data-testid="tag-group-form"
+      >
         <Form.Item name="name" label={t('tagGroups.name')} rules={[{ required: true, whitespace: true, message: t('tagGroups.nameRequired') }]}>
           <Input maxLength={100} placeholder={t('tagGroups.namePlaceholder')} data-testid="tag-group-name" />
         </Form.Item>
         <Form.Item name="description" label={t('tags.description')}>
-          <Input.TextArea maxLength={1000} autoSize={{ minRows: 2, maxRows: 4 }} />
+          <Input.TextArea maxLength={1000} autoSize={{ minRows: 2, maxRows: 4 }} data-testid="tag-group-description-input" />
         </Form.Item>
       </Form>
     </Modal>
@@ -126,6 +146,8 @@ export function TagsPage() {
   const [kind, setKind] = useState<TagKind | undefined>(undefined);
   const [formTag, setFormTag] = useState<TagItem | null | undefined>(undefined); // undefined: closed; null: new
   const [groupOpen, setGroupOpen] = useState(false);
+  const [editGroup, setEditGroup] = useState<TagGroup | null>(null);
+  const [deletingGroup, setDeletingGroup] = useState<string | null>(null);
   const [bulk, setBulk] = useState<{ tag: TagItem; action: BulkAction } | null>(null);
   const [historyTag, setHistoryTag] = useState<TagItem | null>(null);
   const [deleting, setDeleting] = useState<string | null>(null);
@@ -137,6 +159,7 @@ export function TagsPage() {
 
   const groupList = useMemo(() => groups.data?.data ?? [], [groups.data]);
   const groupName = useMemo(() => new Map(groupList.map((g) => [g.id, g.name])), [groupList]);
+  const selectedGroup = useMemo(() => groupList.find((g) => g.id === group) ?? null, [groupList, group]);
   const allTags = useMemo(() => tags.data?.data ?? [], [tags.data]);
   const rows = useMemo(
     () =>
@@ -184,6 +207,50 @@ export function TagsPage() {
       }
     } finally {
       setDeleting(null);
+    }
+  };
+
+  const removeGroup = async (g: TagGroup) => {
+    setDeletingGroup(g.id);
+    try {
+      await api.deleteTagGroup(g.id);
+      void message.success(t('tagGroups.deleted', { name: g.name }));
+      setGroup(ALL);
+      groups.reload();
+    } catch (err) {
+      if (isApiError(err) && err.status === 409) {
+        const held = heldTags(err);
+        modal.error({
+          title: t('tagGroups.deleteBlockedTitle', { name: g.name }),
+          width: 520,
+          content: (
+            <div data-testid="group-delete-blocked">
+              <Typography.Paragraph>{t('tagGroups.deleteBlockedText')}</Typography.Paragraph>
+              {held.length ? (
+                <Flex wrap gap={6} style={{ marginBottom: 12 }}>
+                  {held.map((x) => (
+                    <Tag key={x.id} color="geekblue" style={{ marginInlineEnd: 0 }} data-testid="group-delete-blocked-tag">
+                      {x.name}
+                    </Tag>
+                  ))}
+                </Flex>
+              ) : null}
+              <Typography.Text type="secondary" style={{ fontSize: 12 }}>
+                {describeError(err, t)}
+              </Typography.Text>
+            </div>
+          ),
+        });
+        tags.reload(); // the list may be out of date: show the tags the group holds now
+      } else {
+        if (isApiError(err) && err.status === 404) {
+          setGroup(ALL);
+          groups.reload();
+        }
+        void message.error(describeError(err, t));
+      }
+    } finally {
+      setDeletingGroup(null);
     }
   };
 
@@ -293,7 +360,14 @@ export function TagsPage() {
 
   const groupOptions = [
     { value: ALL, label: t('tags.allGroups') },
-    ...groupList.map((g) => ({ value: g.id, label: g.name })),
+    ...groupList.map((g) => ({
+      value: g.id,
+      label: (
+        <span data-testid="tag-group-option" data-group-id={g.id} data-group-name={g.name}>
+          {g.name}
+        </span>
+      ),
+    })),
     { value: UNGROUPED, label: t('tags.noGroup') },
   ];
 
@@ -320,7 +394,42 @@ export function TagsPage() {
       ) : null}
       <Card>
         <Flex justify="space-between" align="center" gap={12} wrap style={{ marginBottom: 16 }}>
-          <Segmented value={group} onChange={(v) => setGroup(String(v))} options={groupOptions} data-testid="tag-group-filter" />
+          <Flex align="center" gap={4} wrap>
+            <Segmented value={group} onChange={(v) => setGroup(String(v))} options={groupOptions} data-testid="tag-group-filter" />
+            {selectedGroup ? (
+              <Space size={2} data-testid="tag-group-actions" data-group-id={selectedGroup.id} data-group-name={selectedGroup.name}>
+                <Tooltip title={t('tagGroups.edit')}>
+                  <Button
+                    size="small"
+                    type="text"
+                    icon={<EditOutlined />}
+                    onClick={() => setEditGroup(selectedGroup)}
+                    data-testid="tag-group-edit"
+                    aria-label={t('tagGroups.edit')}
+                  />
+                </Tooltip>
+                <Popconfirm
+                  title={t('tagGroups.deleteConfirm', { name: selectedGroup.name })}
+                  description={<div style={{ maxWidth: 280 }}>{t('tagGroups.deleteConfirmText')}</div>}
+                  okText={t('common.delete')}
+                  okType="danger"
+                  cancelText={t('common.cancel')}
+                  okButtonProps={{ 'data-testid': 'tag-group-delete-confirm' } as Record<string, string>}
+                  onConfirm={() => removeGroup(selectedGroup)}
+                >
+                  <Button
+                    size="small"
+                    type="text"
+                    danger
+                    icon={<DeleteOutlined />}
+                    loading={deletingGroup === selectedGroup.id}
+                    data-testid="tag-group-delete"
+                    aria-label={t('tagGroups.delete')}
+                  />
+                </Popconfirm>
+              </Space>
+            ) : null}
+          </Flex>
           <Flex gap={8}>
             <Select
               allowClear
@@ -335,6 +444,11 @@ export function TagsPage() {
             </Button>
           </Flex>
         </Flex>
+        {selectedGroup?.description ? (
+          <Typography.Paragraph type="secondary" style={{ marginTop: -8, marginBottom: 12, fontSize: 12 }} data-testid="tag-group-description">
+            {selectedGroup.description}
+          </Typography.Paragraph>
+        ) : null}
         {tags.error ? <ErrorAlert error={tags.error} onRetry={tags.reload} /> : null}
         {groups.error ? <ErrorAlert error={groups.error} onRetry={groups.reload} /> : null}
         <Table<TagItem>
@@ -353,13 +467,27 @@ export function TagsPage() {
 
       <GroupModal
         open={groupOpen}
+        group={null}
         onClose={() => setGroupOpen(false)}
-        onCreated={(g) => {
+        onSaved={(g) => {
           setGroupOpen(false);
           groups.reload();
           setGroup(g.id);
         }}
       />
+      {editGroup ? (
+        // keyed by the group: a fresh form filled with its current name and description each time
+        <GroupModal
+          key={editGroup.id}
+          open
+          group={editGroup}
+          onClose={() => setEditGroup(null)}
+          onSaved={() => {
+            setEditGroup(null);
+            groups.reload();
+          }}
+        />
+      ) : null}
       <TagFormModal
         open={formTag !== undefined}
         tag={formTag ?? null}
