@@ -41,6 +41,9 @@ async function main() {
   }
 
   const started = performance.now();
+  // Vite keeps a NODE_ENV it finds (vitest runs this with NODE_ENV=test), and React then ships its
+  // development build, which `npm start` would go on serving: this build is always the production one.
+  process.env.NODE_ENV = 'production';
   try {
     await build({ root: consoleDir, logLevel: 'warn', mode: 'production' });
   } catch (err) {
