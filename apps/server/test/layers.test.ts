@@ -69,9 +69,9 @@ describe.each(TEST_BACKENDS)('layers API on $name', (backend) => {
     expect([ra.body.customers, ra.body.revenue]).toEqual([3, 20_000 + 5_000 + 2_000]);
     expect(ra.body.cells.reduce((n, c) => n + c.customers, 0)).toBe(3);
     expect(ra.body.computedAt).toBe(NOW);
-    // By hand (3 buyers, score = 1 + ⌊5 × buyers worse / 3⌋): a1 R4 F4 M4, a2 R2 F1 M2, a3 R1 F1 M1.
+    // By hand (3 buyers, score = 1 + ⌊5 × buyers worse / 3⌋, the best value 5): a1 R5 F5 M5, a2 R2 F1 M2, a3 R1 F1 M1.
     expect(ra.body.cells.filter((c) => c.customers > 0)).toEqual([
-      { r: 4, f: 4, customers: 1, revenue: 20_000 },
+      { r: 5, f: 5, customers: 1, revenue: 20_000 },
       { r: 2, f: 1, customers: 1, revenue: 5_000 },
       { r: 1, f: 1, customers: 1, revenue: 2_000 },
     ]);

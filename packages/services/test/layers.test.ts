@@ -276,7 +276,7 @@ describe.each(TEST_BACKENDS)('layering on $name', (backend) => {
       expect([...layers.keys()]).toEqual([survivor]);
       // Two orders 30 days apart, the last 20 days ago: interval 30 → active (< 45 days).
       expect(layers.get(survivor)?.lifecycle).toBe('active');
-      expect(layers.get(survivor)?.rfm?.f).toBe(3); // 2 orders vs 1: 1 + ⌊5 × 1 / 2⌋
+      expect(layers.get(survivor)?.rfm?.f).toBe(5); // 2 orders vs 1: the best value scores 5
       expect(changedIn(ws, before)).toContain(loser);
       const report = await t.services.layers.rfm(ws.id);
       expect([report.customers, report.revenue]).toEqual([2, 8_000 + 12_000 + 1_000]);

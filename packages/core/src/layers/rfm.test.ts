@@ -40,6 +40,17 @@ describe('computeRfm by quintiles', () => {
     expect(computeRfm([...many].reverse(), { now }).map((s) => s.f)).toEqual([5, 4, 4, 1, 1, 1, 1, 1, 1, 1]);
   });
 
+  test('the best value scores 5 even when more than a fifth of customers share it', () => {
+    // 35 % ordered today (recency 0): strictly-worse shares alone would give them 1 + ⌊5 × 0.65⌋ = 4.
+    const many = Array.from({ length: 20 }, (_, i) => ({ id: `c${i}`, lastOrderAt: daysAgo(i < 7 ? 0 : i), orderCount: 1 + (i % 3), totalSpent: 100 * (i + 1) }));
+    const scores = computeRfm(many, { now });
+    expect(scores.slice(0, 7).map((s) => s.r)).toEqual([5, 5, 5, 5, 5, 5, 5]);
+    expect(scores.slice(7).every((s) => s.r < 5)).toBe(true);
+    // The worst value still scores 1, and everyone alike scores 1 as before.
+    expect(scores[19]!.r).toBe(1);
+    expect(new Set(computeRfm(many.map((c) => ({ ...c, totalSpent: 500 })), { now }).map((s) => s.m))).toEqual(new Set([1]));
+  });
+
   test('ten distinct values split two per score', () => {
     const ten = Array.from({ length: 10 }, (_, i) => ({ id: `c${i}`, lastOrderAt: daysAgo(10 * i), orderCount: i + 1, totalSpent: (i + 1) * 1000 }));
     const scores = computeRfm(ten, { now });

@@ -144,12 +144,17 @@ function upperBound(sorted: readonly number[], v: number): number {
 
 /**
  * Quintile score 1–5 by the share of customers with a strictly worse value:
- * `1 + ⌊5 × worse / n⌋`. Equal values always get equal scores.
+ * `1 + ⌊5 × worse / n⌋`. Equal values always get equal scores. The best value scores 5 whenever customers
+ * differ: otherwise, when more than a fifth tie at the top (everyone who ordered today: recency 0 days),
+ * no one would score 5 and the top row of the matrix would stay empty.
  */
 function quintileScorer(values: readonly number[], higherIsBetter: boolean): (v: number) => RfmScoreValue {
   const sorted = [...values].sort((a, b) => a - b);
   const n = sorted.length;
+  const best = higherIsBetter ? sorted[n - 1] : sorted[0];
+  const differ = n > 0 && sorted[0] !== sorted[n - 1];
   return (v) => {
+    if (differ && v === best) return 5;
     const worse = higherIsBetter ? lowerBound(sorted, v) : n - upperBound(sorted, v);
     return clampScore(1 + Math.floor((5 * worse) / n));
   };
