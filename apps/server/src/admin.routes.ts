@@ -81,6 +81,7 @@ export function adminRoutes(app: Hono<AppEnv>, { services }: AppOptions): void {
     const page = await services.profiles.list(c.get('workspace').id, {
       ...pageQuery(c),
       traits,
+      q: c.req.query('q'),
       identifierType: c.req.query('identifierType'),
       identifierValue: c.req.query('identifierValue'),
     });

@@ -57,7 +57,7 @@ export function openApiDocument(): object {
       post: admin('Put dead letters back in line for the processor (the given seqs, or all when omitted)', { requestBody: json({ type: 'object', properties: { seqs: { type: 'array', items: { type: 'integer', minimum: 1 }, maxItems: 1000 } } }) }),
     },
     '/api/v1/profiles': {
-      get: admin('List profiles', { parameters: [...paging, q('trait.<name>', 'filter by a trait value, e.g. trait.city=上海'), q('identifierType', 'with identifierValue: filter by an identifier'), q('identifierValue', 'identifier value')], responses: ok(page({ $ref: '#/components/schemas/ProfileSummary' })) }),
+      get: admin('List profiles', { parameters: [...paging, q('q', 'search: any identifier (phone, email, user id, member number…, written as you like), the last 4–10 digits of a phone, or the start of a name or nickname'), q('trait.<name>', 'filter by a trait value, e.g. trait.city=上海'), q('identifierType', 'with identifierValue: filter by an identifier'), q('identifierValue', 'identifier value')], responses: ok(page({ $ref: '#/components/schemas/ProfileSummary' })) }),
     },
     '/api/v1/profiles/lookup': { get: admin('Find the profile holding an identifier (follows merges)', { parameters: [q('type', 'identifier type, e.g. phone', true), q('value', 'value, normalised like ingestion', true)] }) },
     '/api/v1/profiles/{id}': { get: admin('A profile: traits, computed traits, identities, merge history', { parameters: [idParam] }), delete: admin('Erase the person (PIPL/GDPR); identifiers are suppressed', { parameters: [idParam] }) },

@@ -225,6 +225,44 @@ describe.each(TEST_BACKENDS)('admin API on $name', (backend) => {
         expect(r.body.error.code).toBe('INVALID_INPUT');
       }
     });
+
+    it('searches (?q=) by any identifier as written, a phone’s last digits, or the start of a name', async () => {
+      const { writeKey, adminToken } = await h.t.workspace();
+      await send(
+        h.app,
+        '/v1/batch',
+        {
+          batch: [
+            { type: 'identify', userId: 'jin', traits: { name: '金若曦', phone: '13350356537', email: 'Jin@Example.com' } },
+            { type: 'identify', userId: 'wang', traits: { name: '王小明', nickname: '金子', phone: '13900139000', member_no: 'M-88' } },
+            { type: 'identify', userId: 'li', traits: { name: '李_娜%', phone: '13700006537' } },
+          ],
+        },
+        { writeKey },
+      );
+      await h.t.drain();
+      const found = async (text: string) => {
+        const r = await api<Page<ProfileSummary>>(h.app, adminToken, 'GET', `/api/v1/profiles?q=${enc(text)}`);
+        expect(r.status, r.text).toBe(200);
+        return r.body.data.map((p) => p.identities.find((i) => i.type === 'user_id')?.value).sort();
+      };
+      expect(await found('133 5035 6537')).toEqual(['jin']);
+      expect(await found('+8613350356537')).toEqual(['jin']);
+      expect(await found('jin@example.COM')).toEqual(['jin']);
+      expect(await found('6537')).toEqual(['jin', 'li']);
+      expect(await found('金')).toEqual(['jin', 'wang']); // a name, and a nickname
+      expect(await found('金若曦')).toEqual(['jin']);
+      expect(await found('M-88')).toEqual(['wang']);
+      expect(await found('wang')).toEqual(['wang']); // a user id
+      // LIKE's wildcards are plain characters here.
+      expect(await found('李_')).toEqual(['li']);
+      expect(await found('_')).toEqual([]);
+      expect(await found('%')).toEqual([]);
+      expect(await found('nobody')).toEqual([]);
+      // With a filter, both apply.
+      const r = await api<Page<ProfileSummary>>(h.app, adminToken, 'GET', `/api/v1/profiles?q=${enc('金')}&trait.name=${enc('王小明')}`);
+      expect(r.body.data.map((p) => p.traits.name)).toEqual(['王小明']);
+    });
   });
 
   describe('one profile', () => {
@@ -588,6 +626,7 @@ describe.each(TEST_BACKENDS)('admin API on $name', (backend) => {
     const PROBES: Probe[] = [
       { name: 'list profiles', method: 'GET', path: () => '/api/v1/profiles', intruder: [200], owner: { status: 200, shows: (a) => [a.winnerId, a.phoneE164] } },
       { name: 'list profiles by trait', method: 'GET', path: (a) => `/api/v1/profiles?trait.city=${enc(a.city)}`, intruder: [200], owner: { status: 200, shows: (a) => [a.winnerId] } },
+      { name: 'search profiles', method: 'GET', path: (a) => `/api/v1/profiles?q=${enc(a.phoneE164)}`, intruder: [200], owner: { status: 200, shows: (a) => [a.winnerId] } },
       { name: 'list profiles by identifier', method: 'GET', path: (a) => `/api/v1/profiles?identifierType=phone&identifierValue=${enc(a.phoneE164)}`, intruder: [200], owner: { status: 200, shows: (a) => [a.winnerId] } },
       { name: 'get profile', method: 'GET', path: (a) => `/api/v1/profiles/${a.winnerId}`, intruder: [404], owner: { status: 200, shows: (a) => [a.phoneE164, a.userId, a.mergeId] } },
       { name: 'get merged-away profile', method: 'GET', path: (a) => `/api/v1/profiles/${a.loserId}`, intruder: [404], owner: { status: 200, shows: (a) => [a.winnerId] } },

@@ -84,13 +84,17 @@ export class ProfileService {
     for (const l of this.changeListeners) l(workspaceId, new Set(touched), new Set(removed), log);
   }
 
-  async list(workspaceId: string, q: { limit: number; cursor?: string | undefined; traits?: Record<string, string>; identifierType?: string | undefined; identifierValue?: string | undefined }): Promise<Page<ProfileSummary>> {
+  async list(
+    workspaceId: string,
+    q: { limit: number; cursor?: string | undefined; traits?: Record<string, string>; identifierType?: string | undefined; identifierValue?: string | undefined; q?: string | undefined },
+  ): Promise<Page<ProfileSummary>> {
     let identifier: { type: string; value: string } | undefined;
     if (q.identifierType || q.identifierValue) {
-      if (!q.identifierType || !q.identifierValue) throw new AppError('INVALID_INPUT', 'give both identifierType and identifierValue to filter by an identifier');
+      if (!q.identifierType || !q.identifierValue) throw new AppError('INVALID_INPUT', 'give both identifierType and identifierValue to filter by an identifier', { problems: [{ path: q.identifierType ? 'identifierValue' : 'identifierType', message: 'required' }] });
       identifier = await this.normalizeIdentifier(workspaceId, q.identifierType, q.identifierValue);
     }
-    const page = await this.deps.store.listProfiles(workspaceId, { limit: q.limit, cursor: q.cursor, traits: q.traits, identifier });
+    const search = q.q?.trim() ? await this.searchOf(workspaceId, q.q.trim()) : undefined;
+    const page = await this.deps.store.listProfiles(workspaceId, { limit: q.limit, cursor: q.cursor, traits: q.traits, identifier, search });
     const ids = await this.deps.store.identitiesOfProfiles(page.data.map((p) => p.id));
     const byProfile = new Map<string, { type: string; value: string }[]>();
     for (const i of ids) {
@@ -222,6 +226,26 @@ export class ProfileService {
       applyMessage(state, eventToMessage(e));
     }
     await tx.upsertProfiles([{ ...p, ...state, updatedAt: now }]);
+  }
+
+  /**
+   * What a search box text matches: any identifier it is, written as ingestion would store it (`138 0013 8000` is
+   * the phone +8613800138000, `Li@X.cn` the email li@x.cn, or a user id, member number…), the last 4–10 digits of
+   * a phone, or the start of a name or nickname.
+   */
+  private async searchOf(workspaceId: string, text: string): Promise<{ identifiers: { type: string; value: string }[]; phoneSuffix?: string; namePrefix: string }> {
+    const rules = await this.workspaces.identityRules(workspaceId);
+    const identifiers: { type: string; value: string }[] = [];
+    for (const type of rules.keys()) {
+      // An openid means nothing without its app; a search by one goes through lookup with the app id.
+      if (type === 'wechat_openid') continue;
+      try {
+        identifiers.push(await this.normalizeIdentifier(workspaceId, type, text));
+      } catch {
+        // Not a valid value of this type: it cannot match.
+      }
+    }
+    return { identifiers, ...(/^\d{4,10}$/.test(text) ? { phoneSuffix: text } : {}), namePrefix: text };
   }
 
   private async normalizeIdentifier(workspaceId: string, type: string, value: string): Promise<{ type: string; value: string }> {

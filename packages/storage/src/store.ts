@@ -1,4 +1,4 @@
-import { sql, type Kysely, type Transaction } from 'kysely';
+import { sql, type Expression, type Kysely, type SqlBool, type Transaction } from 'kysely';
 import type {
   ConflictRow,
   EventRow,
@@ -55,6 +55,12 @@ export interface ProfileListQuery {
   cursor?: string | undefined;
   traits?: Record<string, string> | undefined;
   identifier?: Identifier | undefined;
+  /**
+   * The console's search box: profiles holding one of `identifiers`, or a phone ending in `phoneSuffix`, or whose
+   * `name` / `nickname` trait starts with `namePrefix` (any of them). The prefix and suffix read every profile or
+   * phone of the workspace that the page needs, so they are for people typing, not for integrations.
+   */
+  search?: { identifiers: Identifier[]; phoneSuffix?: string | undefined; namePrefix?: string | undefined } | undefined;
 }
 
 export interface WorkspaceStats {
@@ -706,6 +712,42 @@ export class SqlStore {
       query = query.where((eb) =>
         eb.exists(eb.selectFrom('identities').select('identities.profile_id').whereRef('identities.profile_id', '=', 'profiles.id').where('identities.workspace_id', '=', workspaceId).where('identities.type', '=', type).where('identities.value', '=', value)),
       );
+    }
+    if (q.search) {
+      const { identifiers, phoneSuffix, namePrefix } = q.search;
+      const like = (v: string) => v.replace(/[\\%_]/g, (c) => `\\${c}`);
+      query = query.where((eb) => {
+        const any: Expression<SqlBool>[] = [];
+        if (identifiers.length) {
+          any.push(
+            eb.exists(
+              eb
+                .selectFrom('identities')
+                .select('identities.profile_id')
+                .whereRef('identities.profile_id', '=', 'profiles.id')
+                .where('identities.workspace_id', '=', workspaceId)
+                .where((ib) => ib.or(identifiers.map((i) => ib.and([ib('identities.type', '=', i.type), ib('identities.value', '=', i.value)])))),
+            ),
+          );
+        }
+        if (phoneSuffix) {
+          any.push(
+            eb.exists(
+              eb
+                .selectFrom('identities')
+                .select('identities.profile_id')
+                .whereRef('identities.profile_id', '=', 'profiles.id')
+                .where('identities.workspace_id', '=', workspaceId)
+                .where('identities.type', '=', 'phone')
+                .where(sql<SqlBool>`identities.value like ${`%${like(phoneSuffix)}`} escape '\\'`),
+            ),
+          );
+        }
+        if (namePrefix) {
+          for (const key of ['name', 'nickname']) any.push(sql<SqlBool>`${jsonText(this.dialect, 'profiles.traits', key)} like ${`${like(namePrefix)}%`} escape '\\'`);
+        }
+        return any.length ? eb.or(any) : eb.val(false);
+      });
     }
     const rows = await query.orderBy('profiles.id').limit(q.limit + 1).execute();
     const data = rows.slice(0, q.limit).map(toProfile);
