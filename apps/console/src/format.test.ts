@@ -1,13 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import {
+  actorLabel,
   displayIdentifier,
   fillMissingDays,
   formatDateTime,
   formatMoney,
   maskEmail,
   maskPhone,
+  mergeReasonText,
   profileName,
 } from './format';
+import { translate, type Translate } from './i18n';
 
 describe('formatDateTime', () => {
   it('shows UTC instants in the workspace time zone as YYYY-MM-DD HH:mm', () => {
@@ -71,5 +74,23 @@ describe('fillMissingDays', () => {
       { day: '2024-02-29', count: 0 },
       { day: '2024-03-01', count: 5 },
     ]);
+  });
+});
+
+describe('merge reasons and actors, for operators', () => {
+  const zh: Translate = (key, vars) => translate('zh-CN', key, vars);
+  it('a merge reason reads in Chinese with its identifiers masked unless revealed', () => {
+    const both = 'one message carried phone +8613350356537 and wechat_openid wx1:oAbc, held by the two profiles';
+    expect(mergeReasonText(both, false, zh)).not.toContain('13350356537');
+    expect(mergeReasonText(both, false, zh)).toContain('6537');
+    expect(mergeReasonText(both, false, zh)).toMatch(/^同一条消息同时带有/);
+    expect(mergeReasonText(both, true, zh)).toContain('13350356537');
+    expect(mergeReasonText('shared email li.lei@example.com', false, zh)).toMatch(/^共用 /);
+    expect(mergeReasonText('shared email li.lei@example.com', false, zh)).not.toContain('li.lei@example.com');
+    // Another wording: shown as written, phones and emails in it masked.
+    expect(mergeReasonText('manual: +8613800138000 and a@b.cn', false, zh)).not.toMatch(/13800138000|a@b\.cn/);
+  });
+  it('actors have labels', () => {
+    expect([actorLabel('identity-resolution', zh), actorLabel('rule', zh), actorLabel('admin:ws_1', zh), actorLabel('staff:wang', zh), actorLabel(null, zh)]).toEqual(['自动识别', '规则', '管理员', 'staff:wang', '—']);
   });
 });

@@ -144,3 +144,27 @@ export function fillMissingDays(days: readonly DayCount[]): DayCount[] {
   }
   return out;
 }
+
+/**
+ * A merge's reason in the operator's language, identifiers masked unless revealed. The server writes
+ * `shared phone +86…` or `one message carried user_id u1 and anonymous_id a1, held by the two profiles`;
+ * anything else (older or future wordings) is shown as written, phone numbers and emails in it masked.
+ */
+export function mergeReasonText(reason: string, reveal: boolean, t: Translate): string {
+  const id = (type: string, value: string) => `${identifierTypeLabel(type, t)} ${displayIdentifier(type, value, reveal)}`;
+  const both = /^one message carried (\S+) (.+?) and (\S+) (.+), held by the two profiles$/.exec(reason);
+  if (both) return t('profile.mergeReasonBoth', { a: id(both[1]!, both[2]!), b: id(both[3]!, both[4]!) });
+  const shared = /^shared (\S+) (.+)$/.exec(reason);
+  if (shared) return t('profile.mergeReasonShared', { id: id(shared[1]!, shared[2]!) });
+  if (reveal) return reason;
+  return reason.replace(/\+?\d[\d -]{7,}\d/g, (m) => maskPhone(m.replace(/[ -]/g, ''))).replace(/[^\s,;:()]+@[^\s,;:()]+/g, (m) => maskEmail(m));
+}
+
+/** Who made a change, for operators: Siyu's identity resolution, a rule, an admin token, or as written. */
+export function actorLabel(actor: string | null | undefined, t: Translate): string {
+  if (!actor) return '—';
+  if (actor === 'identity-resolution') return t('actor.identityResolution');
+  if (actor === 'rule') return t('actor.rule');
+  if (actor.startsWith('admin:')) return t('actor.admin');
+  return actor;
+}

@@ -3,6 +3,7 @@ import { Button, Empty, Flex, Skeleton, Tag, Timeline, Typography } from 'antd';
 import { LoginOutlined, LogoutOutlined } from '@ant-design/icons';
 import { isAbortError, type MembershipHistory, type Page, type PageQuery } from '../api';
 import { useI18n } from '../i18n';
+import { actorLabel } from '../format';
 import { useDateTime } from '../workspace-context';
 import { historyReasonLabel } from './condition-labels';
 import { ErrorAlert } from './error-alert';
@@ -84,7 +85,7 @@ export function MembershipHistoryTimeline({
               </Flex>
               <Typography.Text type="secondary" style={{ fontSize: 12 }}>
                 {formatTime(h.at)} · {historyReasonLabel(h.reason, t)}
-                {h.actor ? ` · ${t('history.by', { actor: h.actor })}` : ''}
+                {h.actor ? ` · ${t('history.by', { actor: actorLabel(h.actor, t) })}` : ''}
               </Typography.Text>
             </Flex>
           ),

@@ -52,12 +52,14 @@ import { ErrorAlert } from '../components/error-alert';
 import { ProfileLink } from '../components/profile-link';
 import { richText } from '../components/rich-text';
 import {
+  actorLabel,
   displayIdentifier,
   formatMoney,
   formatNumber,
   formatValue,
   identifierTypeLabel,
   isSensitiveKey,
+  mergeReasonText,
   profileName,
 } from '../format';
 import { hasMessage, useI18n, type Translate } from '../i18n';
@@ -120,11 +122,18 @@ interface TraitRow {
   setAt: string | null;
 }
 
+const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/;
+
 function TraitsTab({ profile, reveal }: { profile: Profile; reveal: boolean }) {
   const { t } = useI18n();
   const formatTime = useDateTime();
+  // Instants (first_seen…, as the server writes them: ISO-8601 in UTC) read in the workspace's time zone.
   const renderValue = (key: string, value: unknown) =>
-    typeof value === 'string' && isSensitiveKey(key) ? displayIdentifier(key, value, reveal) : formatValue(value);
+    typeof value === 'string' && isSensitiveKey(key)
+      ? displayIdentifier(key, value, reveal)
+      : typeof value === 'string' && ISO_INSTANT.test(value)
+        ? formatTime(value)
+        : formatValue(value);
 
   const traitRows: TraitRow[] = Object.entries(profile.traits)
     .map(([key, value]) => ({ key, value, setAt: profile.traitTimes[key] ?? null }))
@@ -366,7 +375,7 @@ function TimelineTab({ profileId, refreshKey }: { profileId: string; refreshKey:
   );
 }
 
-function MergesTab({ profile, onUnmerged }: { profile: Profile; onUnmerged: () => void }) {
+function MergesTab({ profile, reveal, onUnmerged }: { profile: Profile; reveal: boolean; onUnmerged: () => void }) {
   const { t } = useI18n();
   const { message } = App.useApp();
   const formatTime = useDateTime();
@@ -403,8 +412,8 @@ function MergesTab({ profile, onUnmerged }: { profile: Profile; onUnmerged: () =
     { title: t('profile.colMergedAt'), dataIndex: 'createdAt', width: 150, render: (iso: string) => formatTime(iso) },
     { title: t('profile.colWinner'), dataIndex: 'winnerId', render: profileCell },
     { title: t('profile.colLoser'), dataIndex: 'loserId', render: profileCell },
-    { title: t('profile.colReason'), dataIndex: 'reason', render: (reason: string) => <Typography.Text>{reason}</Typography.Text> },
-    { title: t('profile.colActor'), dataIndex: 'actor', responsive: ['xl'], render: (actor: string | null) => actor ?? '—' },
+    { title: t('profile.colReason'), dataIndex: 'reason', render: (reason: string) => <Typography.Text data-testid="merge-reason">{mergeReasonText(reason, reveal, t)}</Typography.Text> },
+    { title: t('profile.colActor'), dataIndex: 'actor', responsive: ['xl'], render: (actor: string | null) => <span title={actor ?? undefined}>{actorLabel(actor, t)}</span> },
     {
       title: t('profile.colStatus'),
       key: 'status',
@@ -523,7 +532,7 @@ function TagsTab({ profile, onChanged }: { profile: Profile; onChanged: () => vo
       dataIndex: 'source',
       render: (source: string) => <Tag color={source === 'rule' ? 'purple' : undefined}>{tagSourceLabel(source, t)}</Tag>,
     },
-    { title: t('profile.colAppliedBy'), dataIndex: 'appliedBy', render: (by: string | undefined) => by ?? '—' },
+    { title: t('profile.colAppliedBy'), dataIndex: 'appliedBy', render: (by: string | undefined) => <span title={by}>{actorLabel(by, t)}</span> },
     { title: t('profile.colAppliedAt'), dataIndex: 'appliedAt', render: (iso: string) => formatTime(iso) },
     {
       title: t('profile.colExpiresAt'),
@@ -792,7 +801,7 @@ export function ProfileDetailPage() {
         <Tabs
           activeKey={tab}
           onChange={setTab}
-          tabBarExtraContent={tab === 'traits' || tab === 'identities' ? revealSwitch : undefined}
+          tabBarExtraContent={tab === 'traits' || tab === 'identities' || tab === 'merges' ? revealSwitch : undefined}
           items={[
             {
               key: 'traits',
@@ -820,7 +829,7 @@ export function ProfileDetailPage() {
                   {t('profile.tabMerges')} ({profile.merges.length})
                 </span>
               ),
-              children: <MergesTab profile={profile} onUnmerged={refresh} />,
+              children: <MergesTab profile={profile} reveal={reveal} onUnmerged={refresh} />,
             },
             {
               key: 'tags',
