@@ -58,6 +58,9 @@ export function audienceRoutes(app: Hono<AppEnv>, { services }: AppOptions): voi
     c.header('content-type', 'text/csv; charset=utf-8');
     c.header('content-disposition', `attachment; filename="${encodeURIComponent(out.filename)}"; filename*=UTF-8''${encodeURIComponent(out.filename)}`);
     return stream(c, async (s) => {
+      // A byte-order mark: Excel (on Chinese Windows above all) reads a CSV without one in the local code page,
+      // and names come out garbled. Other readers skip it.
+      await s.write('\uFEFF');
       for await (const chunk of out.lines) await s.write(chunk);
     });
   });

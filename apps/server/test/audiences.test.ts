@@ -148,7 +148,10 @@ describe.each(TEST_BACKENDS)('audiences API on $name', (backend) => {
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^text\/csv/);
     expect(res.headers.get('content-disposition')).toMatch(/attachment/);
-    const lines = (await res.text()).trimEnd().split('\r\n');
+    const bytes = Buffer.from(await res.arrayBuffer());
+    // A UTF-8 byte-order mark first, so Excel reads the Chinese right.
+    expect([...bytes.subarray(0, 3)]).toEqual([0xef, 0xbb, 0xbf]);
+    const lines = bytes.subarray(3).toString('utf8').trimEnd().split('\r\n');
     expect(lines[0]).toBe('id,traits.name,traits.phone,computed.total_spent,identities.user_id');
     expect(lines).toHaveLength(6);
     const u1 = await h.t.services.profiles.lookup(workspace.id, 'user_id', 'u1');
