@@ -270,7 +270,8 @@ function draftOf(settings: LayerSettings, rfm: RfmReport | undefined): Record<Rf
 function SettingsCard({ settings, rfm, onSaved }: { settings: LayerSettings; rfm: RfmReport | undefined; onSaved: () => void }) {
   const { t } = useI18n();
   const { message } = App.useApp();
-  const [lifecycle, setLifecycle] = useState<LifecycleThresholds>(settings.lifecycle);
+  // A cleared field stays empty (null) until the operator fills it: it is not silently 0.
+  const [lifecycle, setLifecycle] = useState<Record<keyof LifecycleThresholds, number | null>>(settings.lifecycle);
   const [dims, setDims] = useState(() => draftOf(settings, rfm));
   const [problems, setProblems] = useState<Problem[]>([]);
   const [error, setError] = useState<unknown>(null);
@@ -284,13 +285,26 @@ function SettingsCard({ settings, rfm, onSaved }: { settings: LayerSettings; rfm
   };
 
   const save = async () => {
+    // What the operator left empty is said here, in their language, before anything is sent.
+    const missing: Problem[] = [];
+    for (const f of LIFECYCLE_FIELDS) if (lifecycle[f] === null) missing.push({ path: `lifecycle.${f}`, message: t('layers.fieldRequired') });
+    for (const d of DIMS) {
+      if (dims[d].source !== 'fixed') continue;
+      const empty = dims[d].cuts.flatMap((c, i) => (c === null ? [i + 1] : []));
+      if (empty.length) missing.push({ path: `rfm.thresholds.${d}`, message: t('layers.cutsRequired', { n: empty.join('、') }) });
+    }
+    if (missing.length) {
+      setProblems(missing);
+      setError(null);
+      return;
+    }
     const thresholds: Partial<Record<RfmDimension, number[]>> = {};
     for (const d of DIMS) {
       if (dims[d].source !== 'fixed') continue;
       // sent as typed; the server says which cut point is missing or out of order
       thresholds[d] = dims[d].cuts.map((c) => (c === null ? (null as unknown as number) : d === 'm' ? Math.round(c * 100) : c));
     }
-    const input = { rfm: { thresholds: Object.keys(thresholds).length ? thresholds : null }, lifecycle } as LayerSettings;
+    const input = { rfm: { thresholds: Object.keys(thresholds).length ? thresholds : null }, lifecycle: lifecycle as LifecycleThresholds } as LayerSettings;
     setSaving(true);
     setProblems([]);
     setError(null);
@@ -345,10 +359,10 @@ function SettingsCard({ settings, rfm, onSaved }: { settings: LayerSettings; rfm
                   <Form.Item label={t(`layers.field.${f}`)} tooltip={t(`layers.fieldHint.${f}`)} {...help(`lifecycle.${f}`)}>
                     <InputNumber
                       value={lifecycle[f]}
-                      min={0}
+                      min={MULTIPLES.has(f) ? 0.1 : 1}
                       step={MULTIPLES.has(f) ? 0.5 : 1}
                       suffix={MULTIPLES.has(f) ? '×' : t('builder.daysSuffix')}
-                      onChange={(v) => setLifecycle({ ...lifecycle, [f]: v ?? 0 })}
+                      onChange={(v) => setLifecycle({ ...lifecycle, [f]: v ?? null })}
                       style={{ width: '100%' }}
                       data-testid={`settings-${f}`}
                     />
