@@ -128,6 +128,9 @@ describe.each(TEST_BACKENDS)('tags on $name', (backend) => {
     expect(bad.message).toMatch(/type,value/);
     const removed = await t.services.tags.removeBulk(ws.id, tag.id, { csv: `user_id\nuser-0\nuser-1\n` }, 'x');
     expect(removed).toMatchObject({ removed: 2 });
+    // A spreadsheet exported in China: 姓名,手机号 (with the phone written as people write it).
+    const zh = await t.services.tags.applyBulk(ws.id, tag.id, { csv: `姓名,手机号\n张三,${phones[1]!.replace(/^(\d{3})(\d{4})/, '$1 $2 ')}\n` }, 'x');
+    expect(zh).toMatchObject({ requested: 1, applied: 1 });
   });
 
   it('expiring applications are removed by the scheduler and recorded; default TTL per tag', async () => {

@@ -82,6 +82,33 @@ export function parseCsv(text: string): string[][] {
  * Reads identifiers from CSV: a header `type,value` (one identifier per row), or a column named
  * after an identifier type of the workspace (`phone`, `email`, `user_id`…), whose values are read.
  */
+/**
+ * Column names spreadsheets exported in China use for identifiers (and common English spellings), by the type
+ * they hold: a list headed 手机号 or 会员卡号 is read without renaming the column first.
+ */
+const HEADER_ALIASES: Record<string, string> = {
+  手机号: 'phone',
+  手机号码: 'phone',
+  手机: 'phone',
+  电话: 'phone',
+  联系电话: 'phone',
+  mobile: 'phone',
+  邮箱: 'email',
+  电子邮箱: 'email',
+  邮件: 'email',
+  会员号: 'member_no',
+  会员编号: 'member_no',
+  会员卡号: 'member_no',
+  用户id: 'user_id',
+  用户编号: 'user_id',
+  userid: 'user_id',
+  unionid: 'wechat_unionid',
+  openid: 'wechat_openid',
+  外部联系人id: 'wecom_external_userid',
+  external_userid: 'wecom_external_userid',
+  设备id: 'device_id',
+};
+
 export function parseIdentifierCsv(text: string, rules: IdentityRules): Identifier[] {
   const rows = parseCsv(text);
   const header = rows[0]?.map((h) => h.trim().toLowerCase());
@@ -96,13 +123,14 @@ export function parseIdentifierCsv(text: string, rules: IdentityRules): Identifi
       if (type && value) out.push({ type, value });
     }
   } else {
-    const col = header.findIndex((h) => rules.has(h));
+    const typeOf = (h: string) => (rules.has(h) ? h : HEADER_ALIASES[h.replace(/\s+/g, '')]);
+    const col = header.findIndex((h) => { const t = typeOf(h); return t !== undefined && rules.has(t); });
     if (col < 0) {
       throw new AppError('INVALID_INPUT', `the CSV header must be "type,value" or name an identifier type (one of ${[...rules.keys()].join(', ')}); got "${rows[0]!.join(',')}"`, {
         problems: [{ path: 'csv[0]', message: 'unknown header' }],
       });
     }
-    const type = header[col]!;
+    const type = typeOf(header[col]!)!;
     for (const r of rows.slice(1)) {
       const value = r[col]?.trim() ?? '';
       if (value) out.push({ type, value });
