@@ -3,6 +3,7 @@ import {
   coerceText,
   fromCondition,
   fromDefinition,
+  hasUnfinishedRule,
   newGroup,
   newRule,
   placeProblems,
@@ -120,5 +121,16 @@ describe('edits and values', () => {
     expect(coerceText('true', 'boolean', 'scalar')).toBe(true);
     expect(yuanToFen(99.99)).toBe(9999);
     expect(yuanToFen(null)).toBeUndefined();
+  });
+});
+
+describe('unfinished rules', () => {
+  it('a rule without its trait, event, tag or segment yet is unfinished; the tree is too', () => {
+    const root = fromDefinition({ version: 1, condition: { all: [{ trait: 'city', op: 'eq', value: '上海' }] } });
+    expect(hasUnfinishedRule(root)).toBe(false);
+    const blank = fromDefinition({ version: 1, condition: { all: [{ trait: 'city', op: 'eq', value: '上海' }, { trait: '', op: 'eq', value: '' }] } });
+    expect(hasUnfinishedRule(blank)).toBe(true);
+    expect(hasUnfinishedRule(fromDefinition({ version: 1, condition: { event: '', op: 'gte', value: 1 } }))).toBe(true);
+    expect(hasUnfinishedRule(fromDefinition({ version: 1, condition: { lifecycle: 'new' } }))).toBe(false);
   });
 });

@@ -303,6 +303,35 @@ function ruleJson(rule: RuleNode): { json: unknown; problem?: string } {
   }
 }
 
+/**
+ * Whether a rule still lacks what the operator has to pick first (the trait, computed trait, event, tag or
+ * segment): such a rule is not sent for a live count, so a row just added is not shown as an error.
+ */
+export function isUnfinishedRule(node: RuleNode): boolean {
+  switch (node.kind) {
+    case 'trait':
+      return node.trait.trim() === '';
+    case 'computed':
+      return node.computed.trim() === '';
+    case 'tag':
+      return node.tag === '';
+    case 'segment':
+      return node.segment === '';
+    case 'event':
+    case 'not_done':
+      return node.event.trim() === '';
+    case 'sequence':
+      return node.steps.some((s) => s.trim() === '');
+    default:
+      return false;
+  }
+}
+
+/** Whether any rule of the tree is unfinished ({@link isUnfinishedRule}). */
+export function hasUnfinishedRule(node: BuilderNode): boolean {
+  return node.type === 'group' ? node.children.some(hasUnfinishedRule) : isUnfinishedRule(node);
+}
+
 export interface SerializedDefinition {
   definition: ConditionDefinitionJson;
   /** Each builder node's JSON path, e.g. `definition.condition.all[1]`. */

@@ -49,6 +49,7 @@ import {
   computedType,
   fenToYuan,
   fromDefinition,
+  hasUnfinishedRule,
   newGroup,
   newRule,
   opsForType,
@@ -88,7 +89,10 @@ export interface DefinitionEditor {
   setJsonText: (text: string) => void;
   /** What to send, or null while something cannot be written yet (a JSON text that does not parse). */
   definition: ConditionDefinitionJson | null;
-  /** The visual tree has no condition yet (nothing worth counting). */
+  /**
+   * The visual tree has no condition yet, or a rule still lacks its trait, event, tag… (nothing worth counting
+   * yet: a row just added is not an error).
+   */
   isEmpty: boolean;
   /** Each builder node's JSON path (visual view only). */
   paths: ReadonlyMap<string, string>;
@@ -154,7 +158,7 @@ export function useDefinitionEditor(initial: unknown, pathPrefix = 'definition')
     jsonText,
     setJsonText,
     definition,
-    isEmpty: mode === 'visual' && root.children.length === 0,
+    isEmpty: mode === 'visual' && (root.children.length === 0 || hasUnfinishedRule(root)),
     paths: mode === 'visual' ? serialized.paths : new Map(),
     localProblems,
     reset,
