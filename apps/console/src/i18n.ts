@@ -409,7 +409,7 @@ const zh = {
   // condition summary
   'summary.all': '满足以下全部条件',
   'summary.any': '满足以下任一条件',
-  'summary.trait': '属性 {trait} {cmp}',
+  'summary.trait': '{trait} {cmp}',
   'summary.tagHas': '拥有标签「{tag}」',
   'summary.tagHasNot': '没有标签「{tag}」',
   'summary.segmentIn': '属于分群「{segment}」',
@@ -1056,7 +1056,7 @@ const en: Dictionary = {
 
   'summary.all': 'All of the following',
   'summary.any': 'Any of the following',
-  'summary.trait': 'trait {trait} {cmp}',
+  'summary.trait': '{trait} {cmp}',
   'summary.tagHas': 'has tag "{tag}"',
   'summary.tagHasNot': 'does not have tag "{tag}"',
   'summary.segmentIn': 'in segment "{segment}"',

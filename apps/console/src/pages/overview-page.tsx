@@ -6,7 +6,7 @@ import { api, type Stats } from '../api';
 import { EChart, type ChartOption } from '../components/echart';
 import { ErrorAlert } from '../components/error-alert';
 import { PageHeader } from '../components/page-header';
-import { fillMissingDays, identifierTypeLabel } from '../format';
+import { fillMissingDays, formatNumber, identifierTypeLabel } from '../format';
 import { useI18n, type Translate } from '../i18n';
 import { BRAND_COLOR } from '../theme';
 import { useRequest } from '../use-request';
@@ -72,7 +72,7 @@ function topEventsOption(stats: Stats, t: Translate): ChartOption {
         data: rows.map((r) => r.count),
         barMaxWidth: 22,
         itemStyle: { borderRadius: [0, 4, 4, 0] },
-        label: { show: true, position: 'right' },
+        label: { show: true, position: 'right', formatter: (p: { value: unknown }) => formatNumber(Number(p.value)) },
       },
     ],
   };
