@@ -73,7 +73,8 @@ export function adminRoutes(app: Hono<AppEnv>, { services }: AppOptions): void {
     const rule = await services.workspaces.putIdentityType(c.get('workspace').id, await jsonBody(c));
     return c.json(rule, 201);
   });
-  app.get('/api/v1/identity/conflicts', async (c) => c.json(await services.profiles.conflicts(c.get('workspace').id, pageQuery(c))));
+  app.get('/api/v1/identity/conflicts', async (c) => c.json(await services.profiles.conflicts(c.get('workspace').id, { ...pageQuery(c), status: c.req.query('status') })));
+  app.post('/api/v1/identity/conflicts/:id/resolve', async (c) => c.json(await services.processor.resolveConflict(c.get('workspace').id, c.req.param('id'), await jsonBody(c), c.get('actor'))));
 
   app.get('/api/v1/profiles', async (c) => {
     const traits: Record<string, string> = {};

@@ -50,7 +50,13 @@ export function openApiDocument(): object {
       post: admin('Create a workspace; returns its write key and admin token once', { requestBody: json(toSchema(CreateWorkspaceInput)) }),
     },
     '/api/v1/identity/types': { get: admin('Identifier types with priority and per-profile limit'), post: admin('Add a custom identifier type or change priority/limit') },
-    '/api/v1/identity/conflicts': { get: admin('Refused merges, for review', { parameters: paging }) },
+    '/api/v1/identity/conflicts': { get: admin('Refused links, for review (open ones by default)', { parameters: [...paging, q('status', 'open (default), resolved or all')] }) },
+    '/api/v1/identity/conflicts/{id}/resolve': {
+      post: admin('Review a refused link: merge anyway (an ordinary merge, undone with unmerge) or dismiss', {
+        parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+        requestBody: json({ type: 'object', properties: { action: { type: 'string', enum: ['merge', 'dismiss'] } }, required: ['action'] }),
+      }),
+    },
     '/api/v1/pipeline': { get: admin('Processing status: messages waiting for the processor, how long the first in line has waited (lagMs), dead letters') },
     '/api/v1/pipeline/dead-letters': { get: admin('Messages whose processing failed, oldest first, with the error and the message as accepted', { parameters: paging }) },
     '/api/v1/pipeline/dead-letters/retry': {

@@ -81,6 +81,10 @@ export interface ConflictRow {
   identifierValue: string;
   reason: string;
   createdAt: string;
+  /** Set once an operator reviewed the refused link: merged anyway, or dismissed (kept apart). */
+  resolution?: 'merged' | 'dismissed' | null;
+  resolvedAt?: string | null;
+  resolvedBy?: string | null;
 }
 
 /** Everything one processor batch writes, committed in one transaction. */

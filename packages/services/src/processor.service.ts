@@ -1,5 +1,8 @@
 import {
+  AppError,
   aliasIdentifier,
+  formatPath,
+  notFound,
   applyMessage,
   emptyProfileState,
   identifierKey,
@@ -14,6 +17,7 @@ import {
   type ProfileRow,
 } from '@siyu/core';
 import { isTransientStorageError, type DerivationRange, type SqlStore } from '@siyu/storage';
+import { z } from 'zod';
 import type { ServiceDeps } from './deps.ts';
 import { hashIdentifier } from './ids.ts';
 import type { WorkspaceService } from './workspaces.service.ts';
@@ -69,6 +73,9 @@ export interface ProfileChange {
 }
 
 const CALL_EVENT_NAMES: Record<string, string> = { page: 'Page Viewed', screen: 'Screen Viewed' };
+
+/** The body of `POST /api/v1/identity/conflicts/{id}/resolve`. */
+export const ConflictReview = z.strictObject({ action: z.enum(['merge', 'dismiss']) });
 
 /**
  * Steps 2–3 of the data flow: takes inbox batches in order, resolves identities (merging profiles by
@@ -139,6 +146,61 @@ export class ProcessorService {
    */
   announce(workspaceId: string, touched: ReadonlySet<string>, removed: ReadonlySet<string>, log?: DerivationLog): void {
     for (const l of this.listeners) l(workspaceId, touched, removed, undefined, undefined, log);
+  }
+
+  /**
+   * An operator's review of a refused link (`GET /api/v1/identity/conflicts`): `dismiss` keeps the two apart and
+   * closes it; `merge` makes the link the rules refused — the other profile is merged into the conflict's
+   * profile (an ordinary merge: logged with the operator as actor, and undone with unmerge), or an identifier
+   * that was refused and is held by no one now is attached to it. Under the processor's lock, like a batch.
+   */
+  async resolveConflict(workspaceId: string, conflictId: string, input: unknown, actor: string): Promise<{ conflict: ConflictRow; merge: { id: string; winnerId: string; loserId: string } | null; attached: boolean }> {
+    const parsed = ConflictReview.safeParse(input);
+    if (!parsed.success) {
+      throw new AppError('INVALID_INPUT', 'send { "action": "merge" } to make the refused link, or { "action": "dismiss" } to keep them apart', {
+        problems: parsed.error.issues.map((i) => ({ path: formatPath(i.path) || '(body)', message: i.message })),
+      });
+    }
+    const { action } = parsed.data;
+    const now = this.deps.clock().toISOString();
+    let announce: { touched: Set<string>; merged: Set<string>; log: DerivationLog } | null = null;
+    const result = await this.deps.store.transaction(async (tx) => {
+      const c = await tx.getConflict(workspaceId, conflictId);
+      if (!c) throw notFound('identity conflict', conflictId);
+      if (c.resolution) throw new AppError('CONFLICT', `this conflict was already reviewed (${c.resolution} by ${c.resolvedBy ?? '?'} at ${c.resolvedAt ?? '?'})`, { resolution: c.resolution });
+      let merge: { id: string; winnerId: string; loserId: string } | null = null;
+      let attached = false;
+      if (action === 'merge') {
+        const profile = await tx.canonicalProfile(workspaceId, c.profileId);
+        if (!profile) throw new AppError('CONFLICT', `profile ${c.profileId} no longer exists (erased); dismiss the conflict instead`, { profileId: c.profileId });
+        const otherId = c.otherProfileId ?? (await tx.profileIdByIdentifier(workspaceId, c.identifierType, c.identifierValue));
+        const other = otherId ? await tx.canonicalProfile(workspaceId, otherId) : undefined;
+        const changes: ProcessorChanges = { consumedSeqs: [], profiles: [], identities: [], events: [], merges: [], conflicts: [] };
+        if (c.otherProfileId && !other) throw new AppError('CONFLICT', `profile ${c.otherProfileId} no longer exists (erased); dismiss the conflict instead`, { profileId: c.otherProfileId });
+        if (!other) {
+          changes.identities.push({ workspaceId, type: c.identifierType, value: c.identifierValue, profileId: profile.id, originProfileId: profile.id, firstSeen: now, sourceMessageId: c.messageId });
+          attached = true;
+        } else if (other.id !== profile.id) {
+          mergeProfileStates(profile, other);
+          profile.updatedAt = now;
+          other.mergedInto = profile.id;
+          other.updatedAt = now;
+          changes.profiles.push(profile, other);
+          merge = { id: this.deps.newId('merge'), winnerId: profile.id, loserId: other.id };
+          changes.merges.push({ ...merge, workspaceId, reason: `conflict reviewed: ${c.identifierType} ${c.identifierValue}`, messageId: c.messageId, actor, createdAt: now, undoneAt: null });
+        }
+        await tx.applyChanges(changes);
+        const ids = [profile.id, ...(merge ? [merge.loserId] : [])];
+        const audiences = await tx.logDerivations('audiences', ids);
+        const layers = await tx.logDerivations('layers', ids);
+        announce = { touched: new Set([profile.id]), merged: new Set(merge ? [merge.loserId] : []), log: { ...(audiences ? { audiences } : {}), ...(layers ? { layers } : {}) } };
+      }
+      await tx.resolveConflict(workspaceId, conflictId, { resolution: action === 'merge' ? 'merged' : 'dismissed', by: actor, at: now });
+      return { conflict: { ...c, resolution: action === 'merge' ? ('merged' as const) : ('dismissed' as const), resolvedAt: now, resolvedBy: actor }, merge, attached };
+    }, PROCESSOR_LOCK);
+    const a = announce as { touched: Set<string>; merged: Set<string>; log: DerivationLog } | null;
+    if (a) for (const l of this.listeners) l(workspaceId, a.touched, a.merged, a.touched, undefined, a.log);
+    return result;
   }
 
   /** Processes messages one at a time to find the one that fails, and dead-letters it. */

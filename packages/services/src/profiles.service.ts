@@ -127,8 +127,13 @@ export class ProfileService {
     return { data: page.data.map(({ workspaceId: _w, profileId: _p, originProfileId: _o, ...e }) => e), nextCursor: page.nextCursor };
   }
 
-  async conflicts(workspaceId: string, q: { limit: number; cursor?: string | undefined }): Promise<Page<Omit<ConflictRow, 'workspaceId'>>> {
-    const page = await this.deps.store.listConflicts(workspaceId, q);
+  /** Refused links, newest first: open ones by default (the review list), `resolved` or `all`. */
+  async conflicts(workspaceId: string, q: { limit: number; cursor?: string | undefined; status?: string | undefined }): Promise<Page<Omit<ConflictRow, 'workspaceId'>>> {
+    const status = q.status ?? 'open';
+    if (status !== 'open' && status !== 'resolved' && status !== 'all') {
+      throw new AppError('INVALID_INPUT', `status must be open, resolved or all, not "${status}"`, { problems: [{ path: 'status', message: 'use open, resolved or all' }] });
+    }
+    const page = await this.deps.store.listConflicts(workspaceId, { ...q, status });
     return { data: page.data.map(({ workspaceId: _w, ...c }) => c), nextCursor: page.nextCursor };
   }
 

@@ -533,6 +533,53 @@ describe.each(TEST_BACKENDS)('identity resolution through the services on $name'
     expect((await t.services.profiles.conflicts(workspace.id, { limit: 10 })).data).toEqual([]);
   });
 
+  it('a refused link is reviewed: merged anyway (an ordinary, undoable merge) or dismissed, and leaves the open list', async () => {
+    const { workspace } = await t.workspace();
+    await send(workspace, 'identify', { userId: 'u1', context: { device: { id: 'ipad' } } });
+    await send(workspace, 'track', { userId: 'u2', event: 'Viewed', context: { device: { id: 'ipad' } } });
+    await send(workspace, 'identify', { userId: 'u1', traits: { member_no: 'M1' } });
+    await send(workspace, 'identify', { userId: 'u1', traits: { member_no: 'M2' } });
+    await t.drain();
+    const open = await t.services.profiles.conflicts(workspace.id, { limit: 10 });
+    const byType = new Map(open.data.map((c) => [c.identifierType, c]));
+    expect([...byType.keys()].sort()).toEqual(['device_id', 'member_no']);
+    expect((await t.services.profiles.stats(workspace.id)).openConflicts).toBe(2);
+
+    // Merge anyway: u2's profile goes into u1's, with its events; the merge is logged with the operator.
+    const device = byType.get('device_id')!;
+    const merged = await t.services.processor.resolveConflict(workspace.id, device.id, { action: 'merge' }, 'admin:ops');
+    expect(merged.conflict).toMatchObject({ resolution: 'merged', resolvedBy: 'admin:ops' });
+    await t.services.layers.settled();
+    await t.services.audienceEngine.settled();
+    const u1 = await t.services.profiles.lookup(workspace.id, 'user_id', 'u2');
+    expect(u1.identities.filter((i) => i.type === 'user_id').map((i) => i.value).sort()).toEqual(['u1', 'u2']);
+    expect(u1.merges[0]).toMatchObject({ actor: 'admin:ops', reason: 'conflict reviewed: device_id ipad' });
+    expect((await t.services.profiles.events(workspace.id, u1.id, { limit: 10 })).data.map((e) => e.event ?? e.type).sort()).toEqual(['Viewed', 'identify', 'identify', 'identify']);
+    // The refused member number is attached by its review (no one holds it).
+    const member = byType.get('member_no')!;
+    const attached = await t.services.processor.resolveConflict(workspace.id, member.id, { action: 'merge' }, 'admin:ops');
+    expect(attached).toMatchObject({ attached: true, merge: null });
+    expect((await t.services.profiles.lookup(workspace.id, 'member_no', 'M2')).id).toBe(u1.id);
+    expect((await t.services.profiles.conflicts(workspace.id, { limit: 10 })).data).toEqual([]);
+    expect((await t.services.profiles.conflicts(workspace.id, { limit: 10, status: 'resolved' })).data.map((c) => c.resolution).sort()).toEqual(['merged', 'merged']);
+    expect((await t.services.profiles.stats(workspace.id)).openConflicts).toBe(0);
+    // A review happens once; the merge it made can be undone like any other.
+    await expect(t.services.processor.resolveConflict(workspace.id, device.id, { action: 'dismiss' }, 'admin:ops')).rejects.toMatchObject({ code: 'CONFLICT' });
+    await t.services.profiles.unmerge(workspace.id, u1.id, merged.merge!.id, 'admin:ops');
+    expect((await t.services.profiles.lookup(workspace.id, 'user_id', 'u2')).id).not.toBe((await t.services.profiles.lookup(workspace.id, 'user_id', 'u1')).id);
+
+    // Dismiss: kept apart, off the open list. Bad bodies are refused with what to send.
+    await send(workspace, 'identify', { userId: 'u3', context: { device: { id: 'kiosk' } } });
+    await send(workspace, 'identify', { userId: 'u4', context: { device: { id: 'kiosk' } } });
+    await t.drain();
+    const [kiosk] = (await t.services.profiles.conflicts(workspace.id, { limit: 10 })).data;
+    await expect(t.services.processor.resolveConflict(workspace.id, kiosk!.id, { action: 'fuse' }, 'x')).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+    await expect(t.services.processor.resolveConflict(workspace.id, 'conf_nope', { action: 'dismiss' }, 'x')).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await t.services.processor.resolveConflict(workspace.id, kiosk!.id, { action: 'dismiss' }, 'admin:ops');
+    expect((await t.services.profiles.conflicts(workspace.id, { limit: 10 })).data).toEqual([]);
+    expect((await t.services.profiles.lookup(workspace.id, 'user_id', 'u3')).id).not.toBe((await t.services.profiles.lookup(workspace.id, 'user_id', 'u4')).id);
+  });
+
   it('a refused second member number is not written as the profile’s trait either', async () => {
     const { workspace } = await t.workspace();
     await send(workspace, 'identify', { userId: 'u1', traits: { member_no: 'M001', name: '张婷' } });

@@ -381,6 +381,14 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.alterTable('membership_history').addColumn('actor', 'text').execute();
       },
     },
+    '0013_conflict_review': {
+      async up(db: Kysely<any>) {
+        // A refused link reviewed by an operator: merged anyway or dismissed, when and by whom. Open ones have none.
+        await db.schema.alterTable('identity_conflicts').addColumn('resolution', 'text').execute();
+        await db.schema.alterTable('identity_conflicts').addColumn('resolved_at', 'text').execute();
+        await db.schema.alterTable('identity_conflicts').addColumn('resolved_by', 'text').execute();
+      },
+    },
   };
 }
 

@@ -98,6 +98,10 @@ export interface ConflictsTable {
   identifier_value: string;
   reason: string;
   created_at: string;
+  /** `merged` or `dismissed` once an operator reviewed it (migration 0013); null while open. */
+  resolution: string | null;
+  resolved_at: string | null;
+  resolved_by: string | null;
 }
 
 export interface SuppressionsTable {

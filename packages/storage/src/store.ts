@@ -817,12 +817,32 @@ export class SqlStore {
     return out;
   }
 
-  async listConflicts(workspaceId: string, q: { limit: number; cursor?: string | undefined }): Promise<Page<ConflictRow>> {
+  /** Conflicts newest first: open ones (not reviewed yet), reviewed ones, or all. */
+  async listConflicts(workspaceId: string, q: { limit: number; cursor?: string | undefined; status?: 'open' | 'resolved' | 'all' | undefined }): Promise<Page<ConflictRow>> {
     let query = this.db.selectFrom('identity_conflicts').selectAll().where('workspace_id', '=', workspaceId);
+    if (q.status === 'open') query = query.where('resolution', 'is', null);
+    if (q.status === 'resolved') query = query.where('resolution', 'is not', null);
     if (q.cursor) query = query.where('id', '<', q.cursor);
     const rows = await query.orderBy('id', 'desc').limit(q.limit + 1).execute();
     const data = rows.slice(0, q.limit).map(toConflict);
     return { data, nextCursor: rows.length > q.limit ? (data[data.length - 1]?.id ?? null) : null };
+  }
+
+  async getConflict(workspaceId: string, id: string): Promise<ConflictRow | undefined> {
+    const row = await this.db.selectFrom('identity_conflicts').selectAll().where('workspace_id', '=', workspaceId).where('id', '=', id).executeTakeFirst();
+    return row ? toConflict(row) : undefined;
+  }
+
+  /** Marks an open conflict reviewed; false when it was reviewed already (by someone else meanwhile). */
+  async resolveConflict(workspaceId: string, id: string, r: { resolution: 'merged' | 'dismissed'; by: string; at: string }): Promise<boolean> {
+    const res = await this.db
+      .updateTable('identity_conflicts')
+      .set({ resolution: r.resolution, resolved_by: r.by, resolved_at: r.at })
+      .where('workspace_id', '=', workspaceId)
+      .where('id', '=', id)
+      .where('resolution', 'is', null)
+      .executeTakeFirst();
+    return Number(res.numUpdatedRows) === 1;
   }
 
   async conflictsOf(workspaceId: string, profileIds: readonly string[]): Promise<ConflictRow[]> {
@@ -874,7 +894,9 @@ export class SqlStore {
       profiles: await count('profiles', 'canonical'),
       mergedProfiles: await count('profiles', 'merged'),
       events: await count('events'),
-      openConflicts: await count('identity_conflicts'),
+      openConflicts: Number(
+        (await this.db.selectFrom('identity_conflicts').select((eb) => eb.fn.countAll<number>().as('n')).where('workspace_id', '=', workspaceId).where('resolution', 'is', null).executeTakeFirstOrThrow()).n,
+      ),
       eventsPerHour: perDay.map((r) => ({ hour: r.day, count: Number(r.n) })),
       eventsByName: byName.map((r) => ({ event: r.event ?? '', count: Number(r.n) })),
       identitiesByType: byType.map((r) => ({ type: r.type, count: Number(r.n) })),
@@ -1031,7 +1053,20 @@ function mergeValues(m: MergeRow): Database['merges'] {
 }
 
 function toConflict(r: Database['identity_conflicts']): ConflictRow {
-  return { id: r.id, workspaceId: r.workspace_id, messageId: r.message_id, profileId: r.profile_id, otherProfileId: r.other_profile_id, identifierType: r.identifier_type, identifierValue: r.identifier_value, reason: r.reason, createdAt: r.created_at };
+  return {
+    id: r.id,
+    workspaceId: r.workspace_id,
+    messageId: r.message_id,
+    profileId: r.profile_id,
+    otherProfileId: r.other_profile_id,
+    identifierType: r.identifier_type,
+    identifierValue: r.identifier_value,
+    reason: r.reason,
+    createdAt: r.created_at,
+    resolution: (r.resolution as 'merged' | 'dismissed' | null) ?? null,
+    resolvedAt: r.resolved_at ?? null,
+    resolvedBy: r.resolved_by ?? null,
+  };
 }
 
 /** The `memberships` counter of `sync_counters` (SQLite): see SqlStore.noteMembershipWrite. */
