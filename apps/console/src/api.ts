@@ -141,6 +141,10 @@ export interface IdentityConflict {
   identifierValue: string;
   reason: string;
   createdAt: string;
+  /** Once reviewed: merged anyway or dismissed, when and by whom. */
+  resolution?: 'merged' | 'dismissed' | null;
+  resolvedAt?: string | null;
+  resolvedBy?: string | null;
 }
 
 /** Where the workspace's accepted messages stand (GET /api/v1/pipeline). */
@@ -608,8 +612,14 @@ export const api = {
 
   deleteProfile: (id: string) => request<DeleteProfileResult>('DELETE', `/api/v1/profiles/${enc(id)}`),
 
-  listConflicts: (query: PageQuery, signal?: AbortSignal) =>
-    request<Page<IdentityConflict>>('GET', '/api/v1/identity/conflicts', { query: pageQuery(query), signal }),
+  listConflicts: (query: PageQuery & { status?: 'open' | 'resolved' | 'all' }, signal?: AbortSignal) =>
+    request<Page<IdentityConflict>>('GET', '/api/v1/identity/conflicts', { query: { ...pageQuery(query), status: query.status }, signal }),
+
+  /** An operator's review of a refused link: merge anyway (undone with unmerge) or dismiss. */
+  resolveConflict: (id: string, action: 'merge' | 'dismiss') =>
+    request<{ conflict: IdentityConflict; merge: { id: string; winnerId: string; loserId: string } | null; attached: boolean }>('POST', `/api/v1/identity/conflicts/${enc(id)}/resolve`, {
+      body: { action },
+    }),
 
   pipeline: (signal?: AbortSignal) => request<PipelineStatus>('GET', '/api/v1/pipeline', { signal }),
 

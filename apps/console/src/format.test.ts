@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   actorLabel,
+  conflictReasonText,
   displayIdentifier,
   fillMissingDays,
   formatDateTime,
@@ -92,5 +93,15 @@ describe('merge reasons and actors, for operators', () => {
   });
   it('actors have labels', () => {
     expect([actorLabel('identity-resolution', zh), actorLabel('rule', zh), actorLabel('admin:ws_1', zh), actorLabel('staff:wang', zh), actorLabel(null, zh)]).toEqual(['自动识别', '规则', '管理员', 'staff:wang', '—']);
+  });
+});
+
+describe('conflict reasons, for operators', () => {
+  const zh: Translate = (key, vars) => translate('zh-CN', key, vars);
+  it('read in Chinese, identifiers masked unless revealed', () => {
+    const notMerged = conflictReasonText('not merged: phone +8613800138000 links to a profile with user_id u1, and a person holds at most 1 user_id', false, zh);
+    expect(notMerged).toMatch(/^未合并：/);
+    expect(notMerged).not.toContain('13800138000');
+    expect(conflictReasonText('limit: a profile holds at most 1 member_no; profile already has M1', false, zh)).toMatch(/^未添加：每人最多 1 个.*M1$/);
   });
 });

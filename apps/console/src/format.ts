@@ -168,3 +168,20 @@ export function actorLabel(actor: string | null | undefined, t: Translate): stri
   if (actor.startsWith('admin:')) return t('actor.admin');
   return actor;
 }
+
+/**
+ * A refused link's reason in the operator's language, identifiers masked unless revealed. The server writes
+ * `not merged: device_id ipad links to a profile with user_id u1, and a person holds at most 1 user_id` or
+ * `limit: a profile holds at most 1 member_no; profile already has M1`; anything else goes as merge reasons do.
+ */
+export function conflictReasonText(reason: string, reveal: boolean, t: Translate): string {
+  const id = (type: string, value: string) => `${identifierTypeLabel(type, t)} ${displayIdentifier(type, value, reveal)}`;
+  const notMerged = /^not merged: (\S+) (.+?) links to a profile with (\S+) (.+?), and a person holds at most (\d+) (\S+)$/.exec(reason);
+  if (notMerged) return t('conflicts.reasonNotMerged', { a: id(notMerged[1]!, notMerged[2]!), b: id(notMerged[3]!, notMerged[4]!), n: notMerged[5]!, type: identifierTypeLabel(notMerged[6]!, t) });
+  const limit = /^limit: a profile holds at most (\d+) (\S+); profile already has (.+)$/.exec(reason);
+  if (limit) {
+    const held = limit[3]!.split(', ').map((v) => displayIdentifier(limit[2]!, v, reveal)).join('、');
+    return t('conflicts.reasonLimit', { n: limit[1]!, type: identifierTypeLabel(limit[2]!, t), held });
+  }
+  return mergeReasonText(reason, reveal, t);
+}
