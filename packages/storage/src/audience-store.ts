@@ -794,8 +794,10 @@ export class AudienceStore {
     const bare = needs.names.filter((n) => !withProperties.has(n));
     const full = needs.names.filter((n) => withProperties.has(n));
     const out: { profileId: string; event: EvaluationEvent }[] = [];
-    if (bare.length) out.push(...(await this.eventsOfNames(profileIds, bare, needs.since, false)));
-    if (full.length) out.push(...(await this.eventsOfNames(profileIds, full, needs.since, true)));
+    // Appended one by one: a chunk's events can be hundreds of thousands, past what a spread's arguments may
+    // hold on the main thread's stack (`siyu import` beside a server hit "Maximum call stack size exceeded").
+    if (bare.length) for (const e of await this.eventsOfNames(profileIds, bare, needs.since, false)) out.push(e);
+    if (full.length) for (const e of await this.eventsOfNames(profileIds, full, needs.since, true)) out.push(e);
     return out;
   }
 

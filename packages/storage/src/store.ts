@@ -812,7 +812,8 @@ export class SqlStore {
     const out: EventRow[] = [];
     for (const part of chunk(profileIds, MAX_PARAMS - 1)) {
       const rows = await this.db.selectFrom('events').selectAll().where('workspace_id', '=', workspaceId).where('profile_id', 'in', part).orderBy('timestamp').orderBy('id').execute();
-      out.push(...rows.map(toEvent));
+      // One by one: a person can have more events than a spread's arguments may hold.
+      for (const r of rows) out.push(toEvent(r));
     }
     return out;
   }
