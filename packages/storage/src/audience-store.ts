@@ -649,6 +649,22 @@ export class AudienceStore {
     return out;
   }
 
+  /**
+   * Those of these profiles that are still canonical (not merged away, not erased). On PostgreSQL their rows stay
+   * locked (`FOR SHARE`) until the transaction ends, so a merge cannot commit between this read and the writes that
+   * follow: memberships and `Segment Entered` events written for a profile merged meanwhile were left behind on the
+   * merged-away profile (the merge had re-pointed its events already). On SQLite the transaction is the only writer.
+   */
+  async lockCanonical(workspaceId: string, profileIds: readonly string[]): Promise<Set<string>> {
+    const out = new Set<string>();
+    for (const part of chunk([...new Set(profileIds)].sort(), MAX_PARAMS - 1)) {
+      let q = this.db.selectFrom('profiles').select('id').where('workspace_id', '=', workspaceId).where(this.anyOf('id', part)).where('merged_into', 'is', null);
+      if (this.sql.dialect === 'postgres') q = q.orderBy('id').forShare();
+      for (const r of await q.execute()) out.add(r.id);
+    }
+    return out;
+  }
+
   /** Canonical profile ids for these nums, in num order. */
   async idsOfNums(workspaceId: string, nums: readonly number[]): Promise<string[]> {
     const out: { id: string; num: number }[] = [];

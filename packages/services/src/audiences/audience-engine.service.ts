@@ -481,7 +481,12 @@ export class AudienceEngine {
   }
 
   /** Writes derived membership rows, history and events for `changes`; returns them as committed changes. */
-  private async writeDerived(tx: AudienceStore, workspaceId: string, changes: readonly DerivedChange[], now: Date, reason: MembershipReason): Promise<MembershipChange[]> {
+  private async writeDerived(tx: AudienceStore, workspaceId: string, all: readonly DerivedChange[], now: Date, reason: MembershipReason): Promise<MembershipChange[]> {
+    if (all.length === 0) return [];
+    // Only for profiles still canonical, locked until commit (see AudienceStore.lockCanonical): a profile merged
+    // meanwhile has its memberships moved to the survivor by handleMerged, which the merge announces.
+    const canonical = await tx.lockCanonical(workspaceId, all.map((c) => c.profileId));
+    const changes = all.filter((c) => canonical.has(c.profileId));
     if (changes.length === 0) return [];
     const at = now.toISOString();
     const groups = new Map<string, { def: CompiledDefinition; action: 'entered' | 'exited'; ids: string[] }>();
