@@ -1,4 +1,4 @@
-import { sql, type Expression, type Kysely, type SqlBool, type Transaction } from 'kysely';
+import { sql, type Expression, type ExpressionBuilder, type Kysely, type SqlBool, type Transaction } from 'kysely';
 import type {
   ConflictRow,
   EventRow,
@@ -718,31 +718,11 @@ export class SqlStore {
       const like = (v: string) => v.replace(/[\\%_]/g, (c) => `\\${c}`);
       query = query.where((eb) => {
         const any: Expression<SqlBool>[] = [];
-        if (identifiers.length) {
-          any.push(
-            eb.exists(
-              eb
-                .selectFrom('identities')
-                .select('identities.profile_id')
-                .whereRef('identities.profile_id', '=', 'profiles.id')
-                .where('identities.workspace_id', '=', workspaceId)
-                .where((ib) => ib.or(identifiers.map((i) => ib.and([ib('identities.type', '=', i.type), ib('identities.value', '=', i.value)])))),
-            ),
-          );
-        }
-        if (phoneSuffix) {
-          any.push(
-            eb.exists(
-              eb
-                .selectFrom('identities')
-                .select('identities.profile_id')
-                .whereRef('identities.profile_id', '=', 'profiles.id')
-                .where('identities.workspace_id', '=', workspaceId)
-                .where('identities.type', '=', 'phone')
-                .where(sql<SqlBool>`identities.value like ${`%${like(phoneSuffix)}`} escape '\\'`),
-            ),
-          );
-        }
+        // The profile holds an identity matching `match`.
+        const holds = (match: (ib: ExpressionBuilder<Database, 'identities'>) => Expression<SqlBool>) =>
+          eb.exists(eb.selectFrom('identities').select('identities.profile_id').whereRef('identities.profile_id', '=', 'profiles.id').where('identities.workspace_id', '=', workspaceId).where(match));
+        if (identifiers.length) any.push(holds((ib) => ib.or(identifiers.map((i) => ib.and([ib('identities.type', '=', i.type), ib('identities.value', '=', i.value)])))));
+        if (phoneSuffix) any.push(holds((ib) => ib.and([ib('identities.type', '=', 'phone'), sql<SqlBool>`identities.value like ${`%${like(phoneSuffix)}`} escape '\\'`])));
         if (namePrefix) {
           for (const key of ['name', 'nickname']) any.push(sql<SqlBool>`${jsonText(this.dialect, 'profiles.traits', key)} like ${`${like(namePrefix)}%`} escape '\\'`);
         }
