@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { emptyProfileState, type EventRow, type ProfileRow } from '@siyu/core';
 import { AudienceBitmaps, AudienceStore, openStore, type OpenedStore } from '../src/index.ts';
@@ -51,6 +52,22 @@ describe.each(TEST_BACKENDS)('AudienceStore on $name', (backend) => {
     expect((await store.profileVersions(w, [b!], false)).get(b!)).toBe(`${T0}|`);
     await opened.store.setMergedInto(w, b!, a!, '2026-02-03T00:00:00.000Z');
     expect([...(await store.profileVersions(w, [a!, b!], true)).keys()]).toEqual([a]);
+  });
+
+  it('a page whose profiles hold hundreds of thousands of events is read whole (no call-stack overflow)', { timeout: 60_000 }, async () => {
+    const w = ws();
+    const [a, b] = await seed(w, 2);
+    // Written by one statement each (a loop of inserts would take the test's time): 2 × 70,000 events of one name,
+    // past what a spread of one array into push() can take on the main thread (~125,000).
+    for (const p of [a!, b!]) {
+      await sql`
+        with recursive n(i) as (select 1 union all select i + 1 from n where i < 70000)
+        insert into events (id, workspace_id, profile_id, origin_profile_id, message_id, type, event, traits, properties, context, timestamp, received_at, profile_num)
+        select ${p} || '_' || i, ${w}, ${p}, ${p}, ${p} || '_m' || i, 'track', 'Viewed', '{}', '{}', '{}', ${T0}, ${T0}, (select num from profiles where id = ${p})
+        from n`.execute(opened.store.db);
+    }
+    const rows = await store.evaluationPage(w, { ids: [a!, b!] }, { events: { names: ['Viewed'], properties: [], since: null } });
+    expect(rows.map((r) => r.events.length)).toEqual([70_000, 70_000]);
   });
 
   it.runIf(backend.name === 'sqlite')('dataVersion moves when another connection commits, the read token for any commit', async () => {
