@@ -3,6 +3,9 @@
  * Every failure becomes an {@link ApiError} carrying the server's `{ error: { code, message, details } }`.
  */
 
+import { readStoredLanguage } from './i18n';
+import { localizeServerMessage } from './server-messages';
+
 // ---------------------------------------------------------------------------------------------
 // Wire types (camelCase JSON; times are UTC ISO-8601 strings; money is integer fen)
 // ---------------------------------------------------------------------------------------------
@@ -513,11 +516,22 @@ async function readError(res: Response): Promise<ApiError> {
   }
   const err = (body as { error?: { code?: unknown; message?: unknown; details?: unknown } } | null)?.error;
   if (err && typeof err.message === 'string') {
+    // The messages an operator meets most, in their language (server-messages.ts); the rest as sent.
+    const language = readStoredLanguage();
+    const details = err.details && typeof err.details === 'object' ? ({ ...(err.details as Record<string, unknown>) } as Record<string, unknown>) : undefined;
+    for (const key of ['problems', 'warnings']) {
+      const list = details?.[key];
+      if (Array.isArray(list)) {
+        details![key] = list.map((p: unknown) =>
+          typeof p === 'object' && p !== null && typeof (p as Problem).message === 'string' ? { ...(p as Problem), message: localizeServerMessage((p as Problem).message, language) } : p,
+        );
+      }
+    }
     return new ApiError({
       status: res.status,
       code: typeof err.code === 'string' ? err.code : 'INTERNAL',
-      message: err.message,
-      details: err.details && typeof err.details === 'object' ? (err.details as Record<string, unknown>) : undefined,
+      message: localizeServerMessage(err.message, language),
+      details,
     });
   }
   return new ApiError({

@@ -1349,7 +1349,8 @@ export function hasMessage(key: string): key is MessageKey {
   return Object.hasOwn(zh, key);
 }
 
-function readStoredLanguage(): Language {
+/** The language the operator chose (stored in the browser), zh-CN by default. */
+export function readStoredLanguage(): Language {
   try {
     const stored = localStorage.getItem(LANGUAGE_KEY);
     if (stored && (LANGUAGES as readonly string[]).includes(stored)) return stored as Language;

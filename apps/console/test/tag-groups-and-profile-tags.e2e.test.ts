@@ -123,7 +123,7 @@ describe.skipIf(skipReason !== null)(skipReason ? `tag groups and profile tags �
     expect(await page.getByTestId('tag-group-description-input').inputValue()).toBe('旧的说明');
     await page.getByTestId('tag-group-name').fill(OTHER_GROUP);
     await page.getByTestId('tag-group-submit').click();
-    await waitForText(page, '[data-testid=tag-group-form] .ant-form-item-explain-error', `a tag group named "${OTHER_GROUP}" already exists`);
+    await waitForText(page, '[data-testid=tag-group-form] .ant-form-item-explain-error', `已有名为「${OTHER_GROUP}」的标签组`);
     await modalButton(/取\s*消/).click();
     await form.waitFor({ state: 'detached' });
 
@@ -162,7 +162,7 @@ describe.skipIf(skipReason !== null)(skipReason ? `tag groups and profile tags �
     await waitForText(page, '[data-testid=group-delete-blocked]', '请先把它们移到其他标签组或删除');
     expect((await blocked.getByTestId('group-delete-blocked-tag').allTextContents()).sort()).toEqual([MINI_TAG, STORE_TAG].sort());
     // the server's own message, which names the tags too
-    await waitForText(page, '[data-testid=group-delete-blocked]', `tag group "${RENAMED}" still holds 2 tag(s)`);
+    await waitForText(page, '[data-testid=group-delete-blocked]', `标签组「${RENAMED}」里还有 2 个标签`);
     await waitForText(page, '[data-testid=group-delete-blocked]', `"${STORE_TAG}"`);
     await shot('tag-group-delete-blocked');
     await page.locator('.ant-modal-confirm-btns button').click();
