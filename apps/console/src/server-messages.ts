@@ -1,8 +1,8 @@
 /**
  * The server answers in English (its messages serve integrations and logs too). For an operator reading the
  * console in Chinese, the messages they meet most often are rewritten here; anything else is shown as sent.
- * Each rule matches the start of a server message (services and core build them; a test in
- * server-messages.test.ts pins the wordings), so a message that changes falls back to English, never to nonsense.
+ * Each rule matches the start of a server message (services and core build them; server-messages.test.ts holds
+ * the wordings), so a message whose wording changes falls back to English, never to nonsense.
  */
 type Rule = [RegExp, (m: RegExpExecArray) => string];
 
