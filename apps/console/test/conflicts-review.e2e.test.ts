@@ -3,12 +3,12 @@
  * link the rules refused is merged anyway from the 身份冲突 page (and leaves the open list, showing under 已处理
  * with who did it), another is dismissed. Data goes in through the ingest service, as in the other console tests.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import type { WorkspaceRecord } from '@siyu/core';
-import { createTestSiyu, testClock, type TestSiyu } from '@siyu/services/testing';
-import { createApp } from '../../server/src/index.ts';
-import { chromiumMissing, ensureConsoleBuilt, listen, openConsolePage, screenshot, waitForText, type ConsolePage, type RunningServer } from '../../server/test/console-harness.ts';
+import type { TestSiyu } from '@siyu/services/testing';
+import { chromiumMissing, waitForText, type RunningServer } from '../../server/test/console-harness.ts';
+import { consoleSession } from './console-session.ts';
 
 const NOW = '2026-03-01T08:00:00.000Z';
 // Two customers on one shop iPad, and two more on a kiosk: the one-user_id rule refuses both links.
@@ -22,41 +22,21 @@ const BATCH = [
 const skipReason = chromiumMissing();
 
 describe.skipIf(skipReason !== null)(skipReason ? `conflict review — skipped: ${skipReason}` : 'conflict review in the console', () => {
+  const session = consoleSession('conflict review', {
+    now: NOW,
+    seed: async (t, workspace) => {
+      for (const m of BATCH) await t.services.ingest.ingest(workspace, 'identify', m, Buffer.byteLength(JSON.stringify(m)));
+    },
+  });
   let t: TestSiyu;
   let workspace: WorkspaceRecord;
   let server: RunningServer;
-  let browser: ConsolePage;
   let page: Page;
   let pageErrors: string[] = [];
-  const screenshots: string[] = [];
-
-  beforeAll(async () => {
-    const consoleDir = await ensureConsoleBuilt();
-    t = await createTestSiyu({ name: 'sqlite' }, { clock: testClock(NOW) });
-    let adminToken: string;
-    ({ workspace, adminToken } = await t.workspace('演示', { instanceAdmin: true }));
-    for (const m of BATCH) await t.services.ingest.ingest(workspace, 'identify', m, Buffer.byteLength(JSON.stringify(m)));
-    await t.drain();
-    await t.services.layers.settled();
-    await t.services.audienceEngine.settled();
-    const app = createApp({ services: t.services, consoleDir });
-    server = await listen(app.fetch);
-    browser = await openConsolePage(server.url, { adminToken });
-    page = browser.page;
-    pageErrors = browser.pageErrors;
+  beforeAll(() => {
+    ({ t, workspace, server, page, pageErrors } = session);
   });
-
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-    await t?.close();
-    if (screenshots.length) console.log(`conflict review screenshots:\n  ${screenshots.join('\n  ')}`);
-  });
-
-  const shot = async (name: string) => screenshots.push(await screenshot(page, name));
-  afterEach(async (ctx) => {
-    if (ctx.task.result?.state === 'fail' && page && !page.isClosed()) await shot(`failed-${ctx.task.name.slice(0, 40).replace(/[^a-z0-9]+/gi, '-')}`).catch(() => undefined);
-  });
+  const shot = session.shot;
 
   const rows = () => page.locator('[data-testid=conflicts-table] tbody tr[data-testid=conflict-row]');
   const rowWith = (text: string) => rows().filter({ hasText: text });

@@ -5,12 +5,10 @@
  * of apps/server/test; data is seeded through the ingest service and the admin API, as there.
  * The steps run in order on one page.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
-import type { WorkspaceRecord } from '@siyu/core';
-import { createTestSiyu, testClock, type TestSiyu } from '@siyu/services/testing';
-import { createApp } from '../../server/src/index.ts';
-import { chromiumMissing, ensureConsoleBuilt, listen, openConsolePage, screenshot, waitForText, type ConsolePage, type RunningServer } from '../../server/test/console-harness.ts';
+import { chromiumMissing, waitForText, type RunningServer } from '../../server/test/console-harness.ts';
+import { consoleSession } from './console-session.ts';
 
 const NOW = '2026-03-01T08:00:00.000Z';
 const daysAgo = (d: number) => new Date(Date.parse(NOW) - d * 86_400_000).toISOString();
@@ -32,13 +30,21 @@ const MINI_TAG = '小程序会员';
 const skipReason = chromiumMissing();
 
 describe.skipIf(skipReason !== null)(skipReason ? `tag groups and profile tags — skipped: ${skipReason}` : 'tag groups and profile tags in the console', () => {
-  let t: TestSiyu;
+  const session = consoleSession('tag group', {
+    now: NOW,
+    seed: async (t, workspace) => {
+      const body = { batch: BATCH };
+      expect(await t.services.ingest.ingest(workspace, 'batch', body, Buffer.byteLength(JSON.stringify(body)))).toEqual({ accepted: BATCH.length, duplicates: 0 });
+    },
+  });
   let server: RunningServer;
-  let browser: ConsolePage;
   let page: Page;
   let adminToken: string;
   let pageErrors: string[] = [];
-  const screenshots: string[] = [];
+  beforeAll(() => {
+    ({ server, page, adminToken, pageErrors } = session);
+  });
+  const shot = session.shot;
   const ids: { group?: string; otherGroup?: string; storeTag?: string; miniTag?: string } = {};
 
   /** The admin API with the workspace's token; answers the status and the JSON body. */
@@ -60,37 +66,6 @@ describe.skipIf(skipReason !== null)(skipReason ? `tag groups and profile tags �
     expect(r.status).toBe(200);
     expect(r.json.applied).toBe(1);
   };
-
-  beforeAll(async () => {
-    const consoleDir = await ensureConsoleBuilt();
-    t = await createTestSiyu({ name: 'sqlite' }, { clock: testClock(NOW) });
-    let workspace: WorkspaceRecord;
-    ({ workspace, adminToken } = await t.workspace('演示', { instanceAdmin: true }));
-    const body = { batch: BATCH };
-    expect(await t.services.ingest.ingest(workspace, 'batch', body, Buffer.byteLength(JSON.stringify(body)))).toEqual({ accepted: BATCH.length, duplicates: 0 });
-    await t.drain();
-    await t.services.layers.settled();
-    await t.services.audienceEngine.settled();
-    const app = createApp({ services: t.services, consoleDir });
-    server = await listen(app.fetch);
-    // signed in the way the login page does it (deletes refused with 409 on purpose are not errors)
-    browser = await openConsolePage(server.url, { adminToken });
-    page = browser.page;
-    pageErrors = browser.pageErrors;
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-    await t?.close();
-    if (screenshots.length) console.log(`tag group screenshots:\n  ${screenshots.join('\n  ')}`);
-  });
-
-  const shot = async (name: string) => screenshots.push(await screenshot(page, name));
-
-  afterEach(async (ctx) => {
-    if (ctx.task.result?.state === 'fail' && page && !page.isClosed()) await shot(`failed-${ctx.task.name.slice(0, 40).replace(/[^a-z0-9]+/gi, '-')}`).catch(() => undefined);
-  });
 
   const groupOption = (name: string) => page.locator(`[data-testid=tag-group-filter] [data-testid=tag-group-option][data-group-name="${name}"]`);
   const tagRow = (name: string) => page.locator(`[data-testid=tag-row][data-tag-name="${name}"]`);

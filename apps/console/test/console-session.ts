@@ -1,0 +1,61 @@
+import { afterAll, afterEach, beforeAll } from 'vitest';
+import type { Page } from 'playwright-core';
+import type { WorkspaceRecord } from '@siyu/core';
+import { createTestSiyu, testClock, type TestSiyu } from '@siyu/services/testing';
+import { createApp } from '../../server/src/index.ts';
+import { ensureConsoleBuilt, listen, openConsolePage, screenshot, type ConsolePage, type RunningServer } from '../../server/test/console-harness.ts';
+
+/** What a console test works with, once `beforeAll` has run. */
+export interface ConsoleSession {
+  t: TestSiyu;
+  workspace: WorkspaceRecord;
+  adminToken: string;
+  server: RunningServer;
+  page: Page;
+  /** Uncaught errors and console errors of the page so far. */
+  pageErrors: string[];
+  /** Saves a full-page screenshot (listed when the file's tests end). */
+  shot(name: string): Promise<void>;
+}
+
+/**
+ * For one `describe` block: real services on SQLite with the clock at `now`, a workspace `seed` fills (through the
+ * ingest service or the services themselves; the processor, layers and audiences have settled when the page opens),
+ * the built console served by the real app, and Chromium signed in with the workspace's admin token. Everything is
+ * closed after the block; a failing test leaves a screenshot.
+ */
+export function consoleSession(label: string, opts: { now: string; seed?: (t: TestSiyu, workspace: WorkspaceRecord) => Promise<void> }): ConsoleSession {
+  const screenshots: string[] = [];
+  let browser: ConsolePage | undefined;
+  const s = {} as ConsoleSession;
+  s.shot = async (name) => {
+    screenshots.push(await screenshot(s.page, name));
+  };
+
+  beforeAll(async () => {
+    const consoleDir = await ensureConsoleBuilt();
+    s.t = await createTestSiyu({ name: 'sqlite' }, { clock: testClock(opts.now) });
+    ({ workspace: s.workspace, adminToken: s.adminToken } = await s.t.workspace('演示', { instanceAdmin: true }));
+    if (opts.seed) await opts.seed(s.t, s.workspace);
+    await s.t.drain();
+    await s.t.services.layers.settled();
+    await s.t.services.audienceEngine.settled();
+    s.server = await listen(createApp({ services: s.t.services, consoleDir }).fetch);
+    browser = await openConsolePage(s.server.url, { adminToken: s.adminToken });
+    s.page = browser.page;
+    s.pageErrors = browser.pageErrors;
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await s.server?.close();
+    await s.t?.close();
+    if (screenshots.length) console.log(`${label} screenshots:\n  ${screenshots.join('\n  ')}`);
+  });
+
+  afterEach(async (ctx) => {
+    if (ctx.task.result?.state === 'fail' && s.page && !s.page.isClosed()) await s.shot(`failed-${ctx.task.name.slice(0, 40).replace(/[^a-z0-9]+/gi, '-')}`).catch(() => undefined);
+  });
+
+  return s;
+}
