@@ -163,13 +163,14 @@ export class ProcessorService {
     }
     const { action } = parsed.data;
     const now = this.deps.clock().toISOString();
-    let announce: { touched: Set<string>; merged: Set<string>; log: DerivationLog } | null = null;
-    const result = await this.deps.store.transaction(async (tx) => {
+    const { announce, ...result } = await this.deps.store.transaction(async (tx) => {
       const c = await tx.getConflict(workspaceId, conflictId);
       if (!c) throw notFound('identity conflict', conflictId);
       if (c.resolution) throw new AppError('CONFLICT', `this conflict was already reviewed (${c.resolution} by ${c.resolvedBy ?? '?'} at ${c.resolvedAt ?? '?'})`, { resolution: c.resolution });
       let merge: { id: string; winnerId: string; loserId: string } | null = null;
       let attached = false;
+      // What the listeners (layers, audiences) are told once this commits: as after a processor batch.
+      let announce: { touched: Set<string>; merged: Set<string>; log: DerivationLog } | null = null;
       if (action === 'merge') {
         const profile = await tx.canonicalProfile(workspaceId, c.profileId);
         if (!profile) throw new AppError('CONFLICT', `profile ${c.profileId} no longer exists (erased); dismiss the conflict instead`, { profileId: c.profileId });
@@ -196,10 +197,9 @@ export class ProcessorService {
         announce = { touched: new Set([profile.id]), merged: new Set(merge ? [merge.loserId] : []), log: { ...(audiences ? { audiences } : {}), ...(layers ? { layers } : {}) } };
       }
       await tx.resolveConflict(workspaceId, conflictId, { resolution: action === 'merge' ? 'merged' : 'dismissed', by: actor, at: now });
-      return { conflict: { ...c, resolution: action === 'merge' ? ('merged' as const) : ('dismissed' as const), resolvedAt: now, resolvedBy: actor }, merge, attached };
+      return { conflict: { ...c, resolution: action === 'merge' ? ('merged' as const) : ('dismissed' as const), resolvedAt: now, resolvedBy: actor }, merge, attached, announce };
     }, PROCESSOR_LOCK);
-    const a = announce as { touched: Set<string>; merged: Set<string>; log: DerivationLog } | null;
-    if (a) for (const l of this.listeners) l(workspaceId, a.touched, a.merged, a.touched, undefined, a.log);
+    if (announce) for (const l of this.listeners) l(workspaceId, announce.touched, announce.merged, announce.touched, undefined, announce.log);
     return result;
   }
 

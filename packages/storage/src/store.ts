@@ -838,10 +838,11 @@ export class SqlStore {
   }
 
   async stats(workspaceId: string, since: string): Promise<WorkspaceStats> {
-    const count = async (table: 'profiles' | 'events' | 'identity_conflicts', extra?: 'canonical' | 'merged') => {
+    const count = async (table: 'profiles' | 'events' | 'identity_conflicts', extra?: 'canonical' | 'merged' | 'open') => {
       let q = this.db.selectFrom(table).select((eb) => eb.fn.countAll<number>().as('n')).where('workspace_id', '=', workspaceId);
       if (table === 'profiles' && extra === 'canonical') q = q.where('merged_into' as never, 'is', null);
       if (table === 'profiles' && extra === 'merged') q = q.where('merged_into' as never, 'is not', null);
+      if (table === 'identity_conflicts' && extra === 'open') q = q.where('resolution' as never, 'is', null);
       const row = await q.executeTakeFirstOrThrow();
       return Number(row.n);
     };
@@ -875,9 +876,7 @@ export class SqlStore {
       profiles: await count('profiles', 'canonical'),
       mergedProfiles: await count('profiles', 'merged'),
       events: await count('events'),
-      openConflicts: Number(
-        (await this.db.selectFrom('identity_conflicts').select((eb) => eb.fn.countAll<number>().as('n')).where('workspace_id', '=', workspaceId).where('resolution', 'is', null).executeTakeFirstOrThrow()).n,
-      ),
+      openConflicts: await count('identity_conflicts', 'open'),
       eventsPerHour: perDay.map((r) => ({ hour: r.day, count: Number(r.n) })),
       eventsByName: byName.map((r) => ({ event: r.event ?? '', count: Number(r.n) })),
       identitiesByType: byType.map((r) => ({ type: r.type, count: Number(r.n) })),
