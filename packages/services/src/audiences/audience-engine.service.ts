@@ -399,7 +399,8 @@ export class AudienceEngine {
         return { changes: committed, rows: allRows };
       }, audienceLockOf(workspaceId));
       this.afterCommit(workspaceId, changes, rows.map((r) => ({ op: 'profile', num: r.num, present: true })));
-      written.push(...changes);
+      // Kept only when a definition reads membership events; one by one (a chunk's changes can be many).
+      if (model.usesMembershipEvents) for (const c of changes) written.push(c);
     }
     await this.followMembershipEvents(workspaceId, written, now, reason, depth);
   }
@@ -648,7 +649,7 @@ export class AudienceEngine {
           return { rows, changes: committed };
         }, audienceLockOf(workspaceId));
         this.afterCommit(workspaceId, changes, rows.map((r) => ({ op: 'profile', num: r.num, present: true })));
-        if (model.usesMembershipEvents) written.push(...changes);
+        if (model.usesMembershipEvents) for (const c of changes) written.push(c);
         for (const c of changes) {
           changed.add(c.profileId);
           if (c.action === 'entered') entered++;
