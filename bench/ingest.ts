@@ -41,16 +41,19 @@ export async function main(args: string[]): Promise<void> {
       // thread: as `siyu start` runs (processor in a worker thread); inline: everything on one thread.
       worker: { type: 'string', default: 'thread' },
       batch: { type: 'string', default: '2000' },
-      // Offered events/s; 0 sends as fast as the server answers (throughput). Paced runs give the
-      // accept → profile latency at a load the processor sustains.
-      rate: { type: 'string', default: '0' },
+      // Offered events/s, one run each (comma-separated); 0 sends as fast as the server answers
+      // (throughput: the latency then measures the backlog the run builds). Paced runs give the accept →
+      // profile latency at a load the processor sustains. Default: throughput, then a paced run
+      // (5,000/s on SQLite, 2,500/s on PostgreSQL: below what each sustains on 2 cores).
+      rate: { type: 'string' },
     },
   });
   const events = Number(values.events);
   const batchSize = 100;
   const threaded = values.worker !== 'inline';
   const backends = values.backend === 'all' ? ['sqlite', 'postgres'] : [values.backend!];
-  for (const backend of backends) {
+  const runs = backends.flatMap((backend) => (values.rate ?? `0,${backend === 'postgres' ? 2500 : 5000}`).split(',').map((r) => ({ backend, rate: Number(r) })));
+  for (const { backend, rate } of runs) {
     const prefix = `${backend}-${Date.now()}-`;
     const dataDir = mkdtempSync(join(tmpdir(), 'siyu-bench-'));
     // PostgreSQL: a database of this run's own (dropped after), as on SQLite a fresh file.
@@ -115,7 +118,7 @@ export async function main(args: string[]): Promise<void> {
     const audienceTid = worker?.audienceOsThreadId !== worker?.osThreadId ? worker?.audienceOsThreadId : undefined;
     const threadCpu = () => ({ server: threadCpuMs(process.pid), processor: threadCpuMs(worker?.osThreadId), audience: threadCpuMs(audienceTid) });
     const threads0 = threadCpu();
-    const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./load-client.ts', import.meta.url)), JSON.stringify({ url: `http://127.0.0.1:${port}/v1/batch`, writeKey, batches: Math.ceil(events / batchSize), batchSize, people: Number(values.people), idPrefix: prefix, concurrency: Number(values.concurrency), rate: Number(values.rate) })], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./load-client.ts', import.meta.url)), JSON.stringify({ url: `http://127.0.0.1:${port}/v1/batch`, writeKey, batches: Math.ceil(events / batchSize), batchSize, people: Number(values.people), idPrefix: prefix, concurrency: Number(values.concurrency), rate })], { stdio: ['ignore', 'pipe', 'inherit'] });
     let childOut = '';
     child.stdout.on('data', (d: Buffer) => (childOut += d.toString()));
     await new Promise((resolve) => child.once('exit', resolve));
@@ -130,7 +133,7 @@ export async function main(args: string[]): Promise<void> {
     const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? 0;
     const stats = await services.profiles.stats(workspace.id);
     const peakRss = peakRssMb();
-    const b = `ingest.${backend}${threaded ? '' : '.inline'}${Number(values.rate) > 0 ? `.at_${values.rate}` : ''}`;
+    const b = `ingest.${backend}${threaded ? '' : '.inline'}${rate > 0 ? `.at_${rate}` : ''}`;
     const out = [
       `${b}.accepted_rate: ${Math.round((events / result.ms) * 1000)} events/s`,
       `${b}.end_to_end_rate: ${Math.round((events / totalMs) * 1000)} events/s`,
