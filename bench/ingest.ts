@@ -46,6 +46,8 @@ export async function main(args: string[]): Promise<void> {
       // profile latency at a load the processor sustains. Default: throughput, then a paced run
       // (5,000/s on SQLite, 2,500/s on PostgreSQL: below what each sustains on 2 cores).
       rate: { type: 'string' },
+      // Keep the SQLite data directory (printed) for a closer look; removed by default.
+      keep: { type: 'boolean', default: false },
     },
   });
   const events = Number(values.events);
@@ -163,7 +165,8 @@ export async function main(args: string[]): Promise<void> {
     server.close();
     await rt.close();
     // Each run's data directory (hundreds of MB on SQLite) goes with it.
-    rmSync(dataDir, { recursive: true, force: true });
+    if (values.keep && backend === 'sqlite') process.stdout.write(`${b}.kept: ${dataDir}\n`);
+    else rmSync(dataDir, { recursive: true, force: true });
     await pgDb?.drop();
   }
 }

@@ -389,6 +389,18 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.alterTable('identity_conflicts').addColumn('resolved_by', 'text').execute();
       },
     },
+    '0014_merged_index_partial': {
+      async up(db: Kysely<any>) {
+        // Only merged-away profiles in the index of losers by winner. Holding every canonical profile too (NULL),
+        // it let SQLite's planner read `merged_into IS NULL` through it: real statistics (`PRAGMA optimize`)
+        // count each NULL as a value of its own, so "is null" looked like ~5 rows, and a lookup of 2,000 profiles
+        // by id (`… and merged_into is null and id in (…)`) became a scan of every canonical profile — 3–5× the
+        // cost of the id searches at 165k profiles, growing with the workspace. A partial index cannot serve
+        // `IS NULL`; `merged_into = ?` still uses it. New profiles also no longer add an entry.
+        await db.schema.dropIndex('profiles_merged_idx').execute();
+        await db.schema.createIndex('profiles_merged_idx').on('profiles').columns(['merged_into']).where(sql.ref('merged_into'), 'is not', null).execute();
+      },
+    },
   };
 }
 

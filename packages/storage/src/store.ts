@@ -309,6 +309,16 @@ export class SqlStore {
           .execute();
         for (const r of rows) inserted.add(r.message_id);
       }
+      // A retry whose message the processor was committing meanwhile: the check above ran before that commit, and the
+      // insert waited on the inbox row the processor deleted, then went through. Each statement reads what has
+      // committed before it starts, so this one sees that event: the row goes and the caller is told it is a duplicate.
+      if (inserted.size > 0) {
+        const stored = await tx.processedMessageIds(workspaceId, [...inserted]);
+        if (stored.size > 0) {
+          for (const part of chunk([...stored], MAX_PARAMS - 1)) await tx.db.deleteFrom('inbox').where('workspace_id', '=', workspaceId).where('message_id', 'in', part).execute();
+          for (const id of stored) inserted.delete(id);
+        }
+      }
       return { duplicates: ids.filter((id) => !inserted.has(id)) };
     });
   }

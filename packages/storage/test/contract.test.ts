@@ -172,6 +172,33 @@ describe.each(TEST_BACKENDS)('storage contract on $name', (backend) => {
       await store.transaction((tx) => tx.applyChanges(changes({ consumedSeqs: mine.map((i) => i.seq) })), PROCESSOR_LOCK);
     });
 
+    it('a retry appended while the processor commits that message is reported as a duplicate and not left in the inbox', async () => {
+      // PostgreSQL: the retry's check for a stored event runs before the processor commits, and its insert waits
+      // on the inbox row the processor is deleting — then succeeds. (SQLite appends and processing take turns.)
+      if (backend.name !== 'postgres') return;
+      const ws = await workspace();
+      expect(await store.appendInbox(ws.id, [ws.inbox('retried')])).toEqual({ duplicates: [] });
+      const processor = await openTestStore(backend);
+      try {
+        let retry: Promise<{ duplicates: string[] }> | undefined;
+        await processor.store.transaction(async (tx) => {
+          const mine = (await tx.claimInbox(100_000)).filter((i) => i.workspaceId === ws.id);
+          expect(mine.map((i) => i.message.messageId)).toEqual(['retried']);
+          const p = ws.profile();
+          await tx.applyChanges(changes({ consumedSeqs: mine.map((i) => i.seq), profiles: [p], events: [ws.event(p.id, NOW, { messageId: 'retried' })] }));
+          // The retry arrives now, and blocks on the row being deleted until this commits.
+          retry = store.appendInbox(ws.id, [ws.inbox('retried'), ws.inbox('fresh')]);
+          await new Promise((r) => setTimeout(r, 300));
+        }, PROCESSOR_LOCK);
+        expect(await retry).toEqual({ duplicates: ['retried'] });
+        const left = await store.transaction(async (tx) => (await tx.claimInbox(100_000)).filter((i) => i.workspaceId === ws.id), PROCESSOR_LOCK);
+        expect(left.map((i) => i.message.messageId)).toEqual(['fresh']);
+        await store.transaction((tx) => tx.applyChanges(changes({ consumedSeqs: left.map((i) => i.seq) })), PROCESSOR_LOCK);
+      } finally {
+        await processor.close();
+      }
+    });
+
     it('a batch that rolls back consumes nothing: its messages stay in the inbox', async () => {
       const ws = await workspace();
       await store.appendInbox(ws.id, [ws.inbox('kept-1'), ws.inbox('kept-2')]);

@@ -65,6 +65,33 @@ describe('migrations of a database with data', () => {
     expect(read('profile_id, type, event, timestamp')).toContain('COVERING INDEX events_profile_idx');
     expect(read('profile_id, type, event, timestamp, properties')).toMatch(/USING INDEX events_profile_idx/);
   });
+  it('0014: with real statistics, profiles looked up by id among canonical ones are searched by id, not scanned through the merged_into index', async () => {
+    const { raw, db } = tempDatabase();
+    registerMessageKey(raw);
+    await migrateTo(db, 'sqlite', '0013_conflict_review');
+    const T = '2026-01-01T00:00:00.000Z';
+    const insert = raw.prepare("insert into profiles (id, workspace_id, traits, trait_times, first_touch, computed, merged_into, first_seen, last_seen, created_at, updated_at, num) values (?, 'ws_1', '{}', '{}', '{}', '{}', ?, ?, ?, ?, ?, ?)");
+    raw.transaction(() => {
+      for (let i = 0; i < 40_000; i++) insert.run(`prof_${String(i).padStart(5, '0')}`, i % 50 === 49 ? `prof_${String(i - 1).padStart(5, '0')}` : null, T, T, T, T, i + 1);
+    })();
+    // What `PRAGMA optimize` does on close: real statistics, sampled (its analysis limit), replace the seeded ones.
+    raw.pragma('analysis_limit = 2000');
+    raw.exec('analyze');
+    const ids = Array.from({ length: 2000 }, (_, i) => `prof_${String(i * 2).padStart(5, '0')}`);
+    // LayerStore.statsOf's and AudienceStore's reads of canonical profiles by id, as they reach SQLite.
+    const plan = () =>
+      (raw.prepare(`explain query plan select id, computed from profiles where workspace_id = ? and merged_into is null and id in (${ids.map(() => '?').join(', ')})`).all('ws_1', ...ids) as { detail: string }[])
+        .map((p) => p.detail)
+        .join(' ');
+    expect(plan()).toContain('profiles_merged_idx');
+    expect(await migrateTo(db, 'sqlite', '0014_merged_index_partial')).toEqual(['0014_merged_index_partial']);
+    raw.exec('analyze');
+    expect(plan()).not.toContain('profiles_merged_idx');
+    expect(plan()).toMatch(/SEARCH profiles USING .*INDEX .*\(.*id=\?\)/);
+    // Losers are still found by their winner through it.
+    const byWinner = (raw.prepare("explain query plan select id from profiles where merged_into = 'prof_00048'").all() as { detail: string }[]).map((p) => p.detail).join(' ');
+    expect(byWinner).toContain('profiles_merged_idx');
+  });
 });
 
 describe('0011: events found by a message key (SQLite)', () => {
