@@ -578,7 +578,29 @@ async function request<T>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: strin
   }
   if (res.status === 204) return undefined as T;
   if (options.blob) return (await res.blob()) as T;
-  return (await res.json()) as T;
+  return localizeAnswer((await res.json()) as T);
+}
+
+/**
+ * Successful answers carry server messages too: the warnings of a live count or a saved tag / segment (an
+ * unknown trait or event), and why each identifier of a bulk tag request was not matched. They are read in
+ * the operator's language the same way as the messages of errors.
+ */
+function localizeAnswer<T>(body: T): T {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) return body;
+  const language = readStoredLanguage();
+  let out: Record<string, unknown> | null = null;
+  for (const key of ['warnings', 'unmatched']) {
+    const list = (body as Record<string, unknown>)[key];
+    if (!Array.isArray(list)) continue;
+    out ??= { ...(body as Record<string, unknown>) };
+    out[key] = list.map((p: unknown) =>
+      typeof p === 'object' && p !== null && typeof (p as { message?: unknown }).message === 'string'
+        ? { ...(p as Record<string, unknown>), message: localizeServerMessage((p as { message: string }).message, language) }
+        : p,
+    );
+  }
+  return (out ?? body) as T;
 }
 
 const enc = encodeURIComponent;

@@ -117,6 +117,25 @@ export function firstIdentity(identities: readonly Identifier[], type: string): 
   return first ? { value: first.value, more: matches.length - 1 } : null;
 }
 
+/**
+ * Label of a first-touch trait: the ones Siyu records itself (`first_source_channel`, its `…_at` time,
+ * `first_seen`, first UTM source / campaign, referrer) in the operator's language; `$set_once` traits the
+ * sender named keep their name.
+ */
+export function firstTouchLabel(key: string, t: Translate): string {
+  const own = `firstTouch.${key}`;
+  if (hasMessage(own)) return t(own);
+  const base = key.endsWith('_at') ? `firstTouch.${key.slice(0, -3)}` : null;
+  if (base && hasMessage(base)) return t('firstTouch.setAt', { label: t(base) });
+  return key;
+}
+
+/** A source channel as sent (`mini_program`, `wechat_oa`, `store`…) named for people; unknown ones as sent. */
+export function channelLabel(channel: string, t: Translate): string {
+  const key = `channel.${channel}`;
+  return hasMessage(key) ? t(key) : channel;
+}
+
 /** Compact rendering of a trait/property value for tables. */
 export function formatValue(value: unknown): string {
   if (value === null || value === undefined) return '—';

@@ -17,6 +17,12 @@ describe('server messages in the operator’s language', () => {
     expect(zh('Invalid input: expected number, received null')).toBe('请填写数字');
     expect(zh('op "gte" needs a number or an ISO date (e.g. 100 or "2024-01-31"), got "x"')).toMatch(/^这个比较需要一个数字或日期/);
   });
+  it('reads the layer settings problems core writes (packages/core/src/layers/lifecycle.ts, rfm.ts)', () => {
+    expect(zh('silentMultiple (1) must be greater than activeMultiple (1.5)')).toBe('沉默倍数（silentMultiple = 1）必须大于活跃倍数（activeMultiple = 1.5）');
+    expect(zh('maxIntervalDays (180) must be at least minIntervalDays (200)')).toBe('最长购买间隔（maxIntervalDays = 180）不能小于最短购买间隔（minIntervalDays = 200）');
+    expect(zh('the 4 cut points must be strictly increasing')).toBe('4 个切点必须从小到大依次递增');
+    expect(zh('cut points cannot be negative')).toBe('切点不能是负数');
+  });
   it('leaves other messages, and other languages, as sent', () => {
     expect(zh('something new')).toBe('something new');
     expect(localizeServerMessage('a tag named "x" already exists', 'en-US')).toBe('a tag named "x" already exists');

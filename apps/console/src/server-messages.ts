@@ -8,7 +8,23 @@ type Rule = [RegExp, (m: RegExpExecArray) => string];
 
 const kind = (k: string) => ({ tag: '标签', segment: '分群', 'tag group': '标签组' })[k] ?? k;
 
+/** The layer settings' field names as the 分层设置 form labels them (the key stays beside the label). */
+const LAYER_FIELD: Record<string, string> = {
+  newDays: '新客期',
+  singleOrderIntervalDays: '单次购买客户的间隔',
+  minIntervalDays: '最短购买间隔',
+  maxIntervalDays: '最长购买间隔',
+  activeMultiple: '活跃倍数',
+  silentMultiple: '沉默倍数',
+  atRiskMultiple: '流失风险倍数',
+};
+const field = (f: string) => LAYER_FIELD[f] ?? f;
+
 const ZH_RULES: Rule[] = [
+  [/^(\w+) \((\S+)\) must be greater than (\w+) \((\S+)\)/, (m) => `${field(m[1]!)}（${m[1]} = ${m[2]}）必须大于${field(m[3]!)}（${m[3]} = ${m[4]}）`],
+  [/^(\w+) \((\S+)\) must be at least (\w+) \((\S+)\)/, (m) => `${field(m[1]!)}（${m[1]} = ${m[2]}）不能小于${field(m[3]!)}（${m[3]} = ${m[4]}）`],
+  [/^the 4 cut points must be strictly increasing/, () => '4 个切点必须从小到大依次递增'],
+  [/^cut points cannot be negative/, () => '切点不能是负数'],
   [/^phone "(.*)" is not a valid phone number/, (m) => `手机号「${m[1]}」格式不对：应为 11 位手机号（如 13800138000），或带国家码（如 +8613800138000）`],
   [/^email "(.*)" is not a valid address/, (m) => `邮箱「${m[1]}」格式不对：应为 name@domain.com 这样的地址`],
   [/^a (tag|segment|tag group) named "(.*)" already exists/, (m) => `已有名为「${m[2]}」的${kind(m[1]!)}，请换一个名字`],

@@ -44,7 +44,7 @@ export function historyReasonLabel(reason: string | null, t: Translate): string 
 function showValue(value: unknown, money: boolean, t: Translate): string {
   if (value === undefined || value === null || value === '') return '…';
   if (money && typeof value === 'number') return formatMoney(value);
-  if (Array.isArray(value)) return value.map((v) => showValue(v, money, t)).join('、');
+  if (Array.isArray(value)) return value.map((v) => showValue(v, money, t)).join(t('summary.listSep'));
   if (typeof value === 'object' && 'days' in value) return t('summary.days', { n: String((value as { days: unknown }).days) });
   if (typeof value === 'boolean') return value ? t('builder.true') : t('builder.false');
   return String(value);
@@ -67,7 +67,7 @@ function ruleText(rule: RuleNode, t: Translate, catalog: AudienceCatalog | undef
   const tagName = (ref: string) => catalog?.tags.find((x) => x.id === ref)?.name ?? ref;
   const segmentName = (ref: string) => catalog?.segments.find((x) => x.id === ref)?.name ?? ref;
   const where = (filters: { property: string; op: ComparisonOp; value?: unknown }[]) =>
-    filters.length ? t('summary.where', { filters: filters.map((f) => `${f.property} ${comparisonText(f.op, f.value, false, t)}`).join('，') }) : '';
+    filters.length ? t('summary.where', { filters: filters.map((f) => `${f.property} ${comparisonText(f.op, f.value, false, t)}`).join(t('summary.filterSep')) }) : '';
   switch (rule.kind) {
     case 'trait':
       return t('summary.trait', { trait: rule.trait || '…', cmp: comparisonText(rule.op, rule.value, false, t) });
@@ -77,10 +77,10 @@ function ruleText(rule: RuleNode, t: Translate, catalog: AudienceCatalog | undef
       return t(rule.has ? 'summary.tagHas' : 'summary.tagHasNot', { tag: tagName(rule.tag) });
     case 'event': {
       const measure = rule.measure.fn === 'count' ? t('measure.count') : `${rule.measure.property} ${t(`measure.${rule.measure.fn}`)}`;
-      return `${windowText(rule.window, t)} 「${rule.event || '…'}」 ${measure} ${comparisonText(rule.op, rule.value, false, t)}${where(rule.where)}`;
+      return `${windowText(rule.window, t)} ${t('summary.event', { event: rule.event || '…' })} ${measure} ${comparisonText(rule.op, rule.value, false, t)}${where(rule.where)}`;
     }
     case 'not_done':
-      return `${windowText(rule.window, t)} ${t('builder.notDoneVerb')}「${rule.event || '…'}」${where(rule.where)}`;
+      return `${windowText(rule.window, t)} ${t('builder.notDoneVerb')} ${t('summary.event', { event: rule.event || '…' })}${where(rule.where)}`;
     case 'sequence':
       return t('summary.sequence', {
         steps: rule.steps.map((s) => s || '…').join(' → '),
@@ -90,9 +90,9 @@ function ruleText(rule: RuleNode, t: Translate, catalog: AudienceCatalog | undef
     case 'segment':
       return t(rule.in ? 'summary.segmentIn' : 'summary.segmentNotIn', { segment: segmentName(rule.segment) });
     case 'lifecycle':
-      return t('summary.lifecycle', { stages: rule.stages.map((s) => lifecycleLabel(s, t)).join('、') });
+      return t('summary.lifecycle', { stages: rule.stages.map((s) => lifecycleLabel(s, t)).join(t('summary.listSep')) });
     case 'rfm_segment':
-      return t('summary.rfmSegment', { segments: rule.segments.map((s) => rfmSegmentLabel(s, t)).join('、') });
+      return t('summary.rfmSegment', { segments: rule.segments.map((s) => rfmSegmentLabel(s, t)).join(t('summary.listSep')) });
     case 'rfm':
       return `RFM ${(['r', 'f', 'm'] as const)
         .filter((d) => rule[d].length)

@@ -158,7 +158,7 @@ function BulkDialog({ tag, initialAction, onClose, onDone }: { tag: TagItem; ini
     source === 'paste' ? (
       <Typography.Text type="secondary" style={{ fontSize: 12 }} data-testid="bulk-value-count">
         {t('bulk.valueCount', { n: values.length })}
-        {values.length > 0 && type === 'phone' ? ` · ${values.slice(0, 3).map((v) => displayIdentifier('phone', v, false)).join('、')}${values.length > 3 ? '…' : ''}` : ''}
+        {values.length > 0 && type === 'phone' ? ` · ${values.slice(0, 3).map((v) => displayIdentifier('phone', v, false)).join(t('summary.listSep'))}${values.length > 3 ? '…' : ''}` : ''}
       </Typography.Text>
     ) : null;
 

@@ -291,7 +291,7 @@ function SettingsCard({ settings, rfm, onSaved }: { settings: LayerSettings; rfm
     for (const d of DIMS) {
       if (dims[d].source !== 'fixed') continue;
       const empty = dims[d].cuts.flatMap((c, i) => (c === null ? [i + 1] : []));
-      if (empty.length) missing.push({ path: `rfm.thresholds.${d}`, message: t('layers.cutsRequired', { n: empty.join('、') }) });
+      if (empty.length) missing.push({ path: `rfm.thresholds.${d}`, message: t('layers.cutsRequired', { n: empty.join(t('summary.listSep')) }) });
     }
     if (missing.length) {
       setProblems(missing);

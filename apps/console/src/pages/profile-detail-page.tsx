@@ -53,7 +53,9 @@ import { ProfileLink } from '../components/profile-link';
 import { richText } from '../components/rich-text';
 import {
   actorLabel,
+  channelLabel,
   displayIdentifier,
+  firstTouchLabel,
   formatMoney,
   formatNumber,
   formatValue,
@@ -177,11 +179,36 @@ function TraitsTab({ profile, reveal }: { profile: Profile; reveal: boolean }) {
             size="small"
             column={{ xs: 1, md: 2 }}
             data-testid="first-touch"
-            items={firstTouch.map(([key, value]) => ({
-              key,
-              label: key,
-              children: renderValue(key, value),
-            }))}
+            items={firstTouch.map(([key, value]) => {
+              const label = firstTouchLabel(key, t);
+              return {
+                key,
+                // Siyu's own keys in words, the key itself beside them for whoever writes conditions
+                label: (
+                  <span data-testid="first-touch-label" data-key={key}>
+                    {label}
+                    {label === key ? null : (
+                      <Typography.Text type="secondary" style={{ display: 'block', fontSize: 11, fontFamily: 'monospace' }}>
+                        {key}
+                      </Typography.Text>
+                    )}
+                  </span>
+                ),
+                children:
+                  key === 'first_source_channel' && typeof value === 'string' ? (
+                    <span data-testid="first-touch-channel">
+                      {channelLabel(value, t)}
+                      {channelLabel(value, t) === value ? null : (
+                        <Typography.Text type="secondary" style={{ marginInlineStart: 6, fontSize: 12 }}>
+                          {value}
+                        </Typography.Text>
+                      )}
+                    </span>
+                  ) : (
+                    renderValue(key, value)
+                  ),
+              };
+            })}
           />
         )}
       </div>
@@ -243,12 +270,30 @@ function IdentitiesTab({ profile, reveal }: { profile: Profile; reveal: boolean 
   );
 }
 
+const PREVIEW_PROPERTIES = 6;
+/** What an operator looks for first on an order or a payment (Segment's e-commerce spec names). */
+const KEY_PROPERTIES = ['total', 'revenue', 'value', 'amount', 'price', 'order_id'];
+
+/**
+ * The properties shown on a timeline row: the amount and order id first, then the other plain values in the
+ * order sent, lists and objects (a basket of products) last, so a long basket never hides the amount.
+ */
+function previewProperties(properties: Record<string, unknown>): { shown: [string, unknown][]; hidden: number } {
+  const all = Object.entries(properties);
+  const rank = ([key, value]: [string, unknown]) => {
+    const k = KEY_PROPERTIES.indexOf(key);
+    if (k >= 0) return k;
+    return value !== null && typeof value === 'object' ? KEY_PROPERTIES.length + 1 : KEY_PROPERTIES.length;
+  };
+  const sorted = all.map((entry, i) => ({ entry, i, r: rank(entry) })).sort((a, b) => a.r - b.r || a.i - b.i);
+  return { shown: sorted.slice(0, PREVIEW_PROPERTIES).map((x) => x.entry), hidden: Math.max(0, all.length - PREVIEW_PROPERTIES) };
+}
+
 function EventBody({ event }: { event: ProfileEvent }) {
   const { t } = useI18n();
   const formatTime = useDateTime();
   const [open, setOpen] = useState(false);
-  const props = Object.entries(event.properties ?? {});
-  const preview = props.slice(0, 6);
+  const { shown: preview, hidden } = previewProperties(event.properties ?? {});
   return (
     <Flex vertical gap={4} data-testid="timeline-event">
       <Space size={8} wrap>
@@ -267,6 +312,11 @@ function EventBody({ event }: { event: ProfileEvent }) {
               <Typography.Text type="secondary">{key}:</Typography.Text> {formatValue(value)}
             </Tag>
           ))}
+          {hidden > 0 ? (
+            <Typography.Text type="secondary" style={{ fontSize: 12 }} data-testid="timeline-more-properties">
+              {t('profile.moreProperties', { n: hidden })}
+            </Typography.Text>
+          ) : null}
         </Space>
       ) : null}
       <div>

@@ -1,0 +1,181 @@
+/**
+ * What a Chinese operator reads, in a real browser (Chromium via playwright-core) against the real server:
+ * server messages that arrive in successful answers (a bulk tag's unmatched identifiers, a live count's
+ * warnings) and the layer settings' refusals are in Chinese; a profile's first-touch traits are named in
+ * words (首次来源渠道 · 微信小程序) rather than as keys; and a timeline row shows an order's amount even when
+ * the order carries more properties than the row has room for. Data goes in through the ingest service.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { chromiumMissing, waitForText, type RunningServer } from '../../server/test/console-harness.ts';
+import { consoleSession } from './console-session.ts';
+
+const NOW = '2026-03-01T08:00:00.000Z';
+const daysAgo = (d: number) => new Date(Date.parse(NOW) - d * 86_400_000).toISOString();
+const PHONE = '13800138000';
+
+const BATCH = [
+  {
+    type: 'identify',
+    userId: 'u_wang',
+    traits: { name: '王小明', phone: PHONE, city: '上海' },
+    context: { source_channel: 'mini_program' },
+    timestamp: daysAgo(10),
+  },
+  {
+    // a mini-program order as the demo sends it: the amount comes after six other properties
+    type: 'track',
+    userId: 'u_wang',
+    event: 'Order Completed',
+    properties: {
+      order_id: 'MP2026022000000001',
+      channel: 'mini_program',
+      fulfillment: 'pickup',
+      store_id: 'SH01',
+      store_name: '上海静安嘉里中心店',
+      coupon_code: 'NEW10',
+      products: [{ sku: 'QH-T02', name: '茉莉奶绿', price: 16, quantity: 2 }],
+      total: 32,
+      currency: 'CNY',
+    },
+    timestamp: daysAgo(9),
+  },
+];
+
+const skipReason = chromiumMissing();
+
+describe.skipIf(skipReason !== null)(skipReason ? `operator language — skipped: ${skipReason}` : 'what a Chinese operator reads in the console', () => {
+  const session = consoleSession('operator language', {
+    now: NOW,
+    seed: async (t, workspace) => {
+      const body = { batch: BATCH };
+      expect(await t.services.ingest.ingest(workspace, 'batch', body, Buffer.byteLength(JSON.stringify(body)))).toEqual({ accepted: BATCH.length, duplicates: 0 });
+    },
+  });
+  let server: RunningServer;
+  let page: Page;
+  let adminToken: string;
+  let pageErrors: string[] = [];
+  beforeAll(() => {
+    ({ server, page, adminToken, pageErrors } = session);
+  });
+  const shot = session.shot;
+
+  const call = async <T = Record<string, unknown>>(method: string, path: string, body?: unknown): Promise<{ status: number; json: T }> => {
+    const res = await fetch(`${server.url}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${adminToken}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    return { status: res.status, json: (await res.json()) as T };
+  };
+  /** An input inside an antd wrapper carrying the test id, or the input itself. */
+  const input = (testId: string, scope = page.locator('body')) => scope.locator(`input[data-testid=${testId}], [data-testid=${testId}] input`).first();
+
+  it("says why a pasted phone was not matched in Chinese, not in the server's English", async () => {
+    expect((await call('POST', '/api/v1/tags', { name: '奶茶控' })).status).toBe(201);
+    await page.goto(`${server.url}/tags`);
+    const row = page.locator('[data-testid=tag-row][data-tag-name="奶茶控"]');
+    await row.getByTestId('tag-bulk-apply').click();
+    await page.getByTestId('tag-bulk-dialog').waitFor();
+    await page.getByTestId('bulk-values').fill(`${PHONE}\n12345\n`);
+    await page.getByTestId('bulk-submit').click();
+    await page.getByTestId('bulk-result').waitFor();
+    await waitForText(page, '[data-testid=bulk-unmatched]', '手机号「12345」格式不对');
+    expect(await page.getByTestId('bulk-unmatched').innerText()).not.toContain('is not a valid phone number');
+    await shot('operator-language-bulk');
+    await page.getByTestId('bulk-close').click();
+  });
+
+  it('gives the live count\'s warning about a trait not seen yet in Chinese', async () => {
+    await page.goto(`${server.url}/segments/new`);
+    await page.getByTestId('add-rule').click();
+    await page.getByTestId('add-rule-trait').click();
+    const rule = page.locator('[data-testid=rule][data-kind=trait]');
+    await rule.getByTestId('rule-trait').locator('input').fill('vip_level');
+    await page.keyboard.press('Escape');
+    await input('rule-value', rule).fill('gold');
+    await waitForText(page, '[data-testid=live-count-warnings]', '属性「vip_level」在当前工作区还没出现过');
+    expect(await page.getByTestId('live-count-warnings').innerText()).not.toContain('has not been seen');
+    await shot('operator-language-live-count-warning');
+  });
+
+  it('refuses layer settings in Chinese, naming the fields as the form does', async () => {
+    await page.goto(`${server.url}/layers`);
+    await page.getByTestId('layers-settings').waitFor();
+    await input('settings-silentMultiple').fill('1');
+    await page.getByTestId('layers-settings-save').click();
+    await waitForText(page, '[data-testid=settings-error]', '沉默倍数（silentMultiple = 1）必须大于活跃倍数（activeMultiple = 1.5）');
+
+    await page.reload();
+    await page.getByTestId('layers-settings').waitFor();
+    await page.getByTestId('settings-m-fixed').click();
+    await input('settings-m-cut-0').fill('300');
+    await input('settings-m-cut-1').fill('100');
+    await input('settings-m-cut-2').fill('500');
+    await input('settings-m-cut-3').fill('900');
+    await page.getByTestId('layers-settings-save').click();
+    await waitForText(page, '[data-testid=settings-error]', '4 个切点必须从小到大依次递增');
+    await shot('operator-language-layers');
+  });
+
+  it("names a profile's first-touch traits in words and keeps the order amount on its timeline row", async () => {
+    const { json: wang } = await call<{ id: string }>('GET', `/api/v1/profiles/lookup?type=phone&value=${PHONE}`);
+    await page.goto(`${server.url}/profiles/${wang.id}`);
+    await waitForText(page, '[data-testid=profile-name]', '王小明');
+    const firstTouch = page.getByTestId('first-touch');
+    await waitForText(page, '[data-testid=first-touch]', '首次来源渠道');
+    await waitForText(page, '[data-testid=first-touch-channel]', '微信小程序');
+    await waitForText(page, '[data-testid=first-touch]', '首次出现时间');
+    // the key is still there, small, for whoever writes conditions
+    expect(await firstTouch.locator('[data-testid=first-touch-label][data-key=first_source_channel]').innerText()).toContain('first_source_channel');
+
+    await page.getByTestId('tab-timeline').click();
+    const order = page.getByTestId('timeline-event').filter({ hasText: 'Order Completed' });
+    await order.waitFor();
+    const shown = await order.innerText();
+    expect(shown).toContain('total: 32');
+    expect(shown).not.toContain('currency');
+    expect(await order.getByTestId('timeline-more-properties').innerText()).toContain('另有 3 项');
+    await shot('operator-language-profile');
+
+    // in English the labels follow the language
+    await page.getByTestId('lang-en').click();
+    await page.getByTestId('tab-traits').click();
+    await waitForText(page, '[data-testid=first-touch]', 'First source channel');
+    await waitForText(page, '[data-testid=first-touch-channel]', 'WeChat mini program');
+    await page.getByTestId('lang-zh').click();
+  });
+
+  it('writes a segment\'s conditions with English punctuation in English', async () => {
+    const created = await call<{ id: string }>('POST', '/api/v1/segments', {
+      name: '复购中的小程序客户',
+      definition: {
+        version: 1,
+        condition: {
+          all: [
+            { event: 'Order Completed', op: 'gte', value: 1, window: { last_days: 30 }, where: [{ property: 'channel', op: 'in', value: ['mini_program', 'store'] }, { property: 'total', op: 'gte', value: 20 }] },
+            { lifecycle: ['new', 'active'] },
+          ],
+        },
+      },
+    });
+    expect(created.status).toBe(201);
+    await page.getByTestId('lang-en').click();
+    await page.goto(`${server.url}/segments/${created.json.id}`);
+    await waitForText(page, '[data-testid=definition-summary]', '"Order Completed"');
+    const summary = await page.getByTestId('definition-summary').innerText();
+    expect(summary).toContain('mini_program, store');
+    expect(summary).toContain('New, Active');
+    expect(summary).not.toMatch(/[「」、，]/);
+    await shot('operator-language-summary-en');
+
+    await page.getByTestId('lang-zh').click();
+    await waitForText(page, '[data-testid=definition-summary]', '「Order Completed」');
+    expect(await page.getByTestId('definition-summary').innerText()).toContain('mini_program、store');
+  });
+
+  it('raised no uncaught errors and logged no errors in the page', () => {
+    expect(pageErrors).toEqual([]);
+  });
+});
