@@ -70,6 +70,7 @@ export function formatDemoSummary(s: DemoSummary): string[] {
     `    admin token (console and admin API, Bearer):  ${s.adminToken}`,
     `  ${n(s.customers)} customers → ${n(s.messagesSent)} messages sent (${n(s.accepted)} accepted${s.rejected ? `, ${n(s.rejected)} rejected` : ''}) carrying ${n(s.identifiersSent)} distinct identifiers`,
     `  profiles after merge: ${n(s.profiles)} · merges: ${n(s.merges)}${via ? ` (via ${via})` : ''} · identity conflicts: ${n(s.conflicts)} (from ${n(s.sharedDevicePairs)} shared devices)`,
+    ...(s.audiences.length ? [`  starter tags and segments: ${s.audiences.map((a) => `${a.name} ${n(a.count)}`).join(' · ')}`] : []),
     `  took ${(s.elapsedMs / 1000).toFixed(1)} s`,
     '',
   ];

@@ -44,8 +44,23 @@ describe.each(TEST_BACKENDS)('siyu demo on $name', (backend) => {
     expect(summary.mergesVia.phone).toBeGreaterThanOrEqual(1);
     expect(summary.mergesVia.wechat_unionid).toBeGreaterThanOrEqual(1);
     expect(summary.conflicts).toBeGreaterThanOrEqual(1);
-    const stats = await t.services.profiles.stats(summary.workspace.id);
-    expect(stats.events).toBe(summary.messagesSent);
+    // Every message stored once (beside them, the starter audiences' Tag Added / Segment Entered events).
+    const stored = await t.services.deps.store.db.selectFrom('events').select((eb) => eb.fn.countAll<number>().as('n')).where('workspace_id', '=', summary.workspace.id).where('message_id', 'like', `demo-${seed}-%`).executeTakeFirstOrThrow();
+    expect(Number(stored.n)).toBe(summary.messagesSent);
+  });
+
+  it('starts with rule tags and segments that are computed, and a history with lapsed customers as well as active ones', async () => {
+    const names = summary.audiences.map((a) => a.name);
+    expect(names).toEqual(expect.arrayContaining(['高价值客户', '近 30 天下单客户', '待唤醒会员', '下月生日会员']));
+    const segments = await t.services.segments.list(summary.workspace.id);
+    const recent = segments.data.find((s) => s.name === '近 30 天下单客户')!;
+    expect(recent.count).toBeGreaterThan(0);
+    expect(summary.audiences.find((a) => a.name === '近 30 天下单客户')!.count).toBe(recent.count);
+    expect(summary.audiences.find((a) => a.name === '高价值客户')!.count).toBeGreaterThan(0);
+    // Buyers whose last order is long past, not everyone active until today.
+    const lifecycle = await t.services.layers.lifecycle(summary.workspace.id);
+    const stage = (s: string) => lifecycle.stages.find((x: { stage: string }) => x.stage === s)?.customers ?? 0;
+    expect(stage('silent') + stage('at_risk') + stage('churned')).toBeGreaterThan(0);
   });
 
   it('merges the mini program and the store through a shared phone', async () => {

@@ -176,20 +176,23 @@ function makeCustomer(rng: Rng, index: number, seed: number): Customer {
 function randomPlan(rng: Rng, between: (a: number, b: number) => number, first: number, last: number): Plan {
   // The brand grows: more customers arrived recently.
   const arrived = first + Math.sqrt(rng.next()) * (last - first - DAY);
+  // Not everyone stays: about a third lapse somewhere after arriving (a few weeks in, or months), so the
+  // history holds silent, at-risk and lost customers beside the active ones, as a real brand's does.
+  const end = rng.chance(0.35) ? arrived + DAY + (last - arrived - DAY) * (0.15 + 0.7 * rng.next()) : last;
   const followsOA = rng.chance(0.55);
   const usesMP = rng.chance(0.7);
   const storeMember = rng.chance(0.45);
-  const follow = followsOA ? between(arrived, arrived + (last - arrived) * 0.6) : null;
-  const articles = follow === null ? [] : Array.from({ length: rng.int(0, 3) }, () => between(follow, last));
-  const signup = storeMember ? between(arrived, last) : null;
-  const storeOrders = signup === null ? [] : [signup + rng.int(1, 6) * MINUTE, ...Array.from({ length: rng.int(0, 5) }, () => between(signup, last))];
-  const sessions = usesMP ? Array.from({ length: rng.int(1, 10) }, () => between(arrived, last)).sort((a, b) => a - b) : [];
+  const follow = followsOA ? between(arrived, arrived + (end - arrived) * 0.6) : null;
+  const articles = follow === null ? [] : Array.from({ length: rng.int(0, 3) }, () => between(follow, end));
+  const signup = storeMember ? between(arrived, end) : null;
+  const storeOrders = signup === null ? [] : [signup + rng.int(1, 6) * MINUTE, ...Array.from({ length: rng.int(0, 5) }, () => between(signup, end))];
+  const sessions = usesMP ? Array.from({ length: rng.int(1, 10) }, () => between(arrived, end)).sort((a, b) => a - b) : [];
   const register = sessions.length && rng.chance(0.75) ? rng.int(0, sessions.length - 1) : null;
   const unionidFrom = register === null ? Infinity : rng.chance(0.6) ? register : register + 1;
   const linkMember = register !== null && signup !== null && signup < sessions[register]! && rng.chance(0.3);
   const newDeviceFrom = register !== null && sessions.length > 4 && rng.chance(0.2) ? Math.max(register + 1, Math.floor(sessions.length / 2)) : Infinity;
   const addsWeCom = rng.chance(storeMember ? 0.45 : 0.1);
-  const wecomAt = addsWeCom ? between(signup ?? arrived, last) : null;
+  const wecomAt = addsWeCom ? between(signup ?? arrived, end) : null;
   return {
     follow,
     articles,
