@@ -84,12 +84,6 @@ export const ConflictReview = z.strictObject({ action: z.enum(['merge', 'dismiss
  */
 export class ProcessorService {
   private readonly listeners: ProfileChangeListener[] = [];
-  private readonly recentConflicts = new Set<string>();
-
-  private rememberConflict(key: string): void {
-    if (this.recentConflicts.size > 50_000) this.recentConflicts.clear();
-    this.recentConflicts.add(key);
-  }
 
   constructor(
     private readonly deps: ServiceDeps,
@@ -317,6 +311,7 @@ export class ProcessorService {
     const touched = new Set<string>();
     const merged = new Set<string>();
     const newProfileId = () => this.deps.newId('profile');
+    const conflictKeys = new Set<string>();
 
     for (const item of work) {
       const msg = item.message;
@@ -357,11 +352,12 @@ export class ProcessorService {
       }
       profile = profiles.get(res.profileId)!;
       for (const c of res.conflicts) {
-        // One open conflict per (profile, identifier, other profile): a shared device that keeps
-        // sending does not flood the review list.
-        const key = `${workspaceId}|${c.profileId}|${c.type}|${c.value}|${c.otherProfileId ?? ''}`;
-        if (this.recentConflicts.has(key)) continue;
-        this.rememberConflict(key);
+        // One open conflict per (profile, identifier, other profile): a shared device that keeps sending does not flood
+        // the review list. Repeats within the batch are dropped here, those of earlier batches (or dismissed) by the
+        // store's unique index.
+        const key = `${c.profileId}|${c.type}|${c.value}|${c.otherProfileId ?? ''}`;
+        if (conflictKeys.has(key)) continue;
+        conflictKeys.add(key);
         changes.conflicts.push(toConflictRow(this.deps.newId('conflict'), workspaceId, msg.messageId, c, now));
       }
       // A refused identifier is not written as a trait either: the profile would show a member number, phone… that

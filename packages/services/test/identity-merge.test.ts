@@ -580,6 +580,35 @@ describe.each(TEST_BACKENDS)('identity resolution through the services on $name'
     expect((await t.services.profiles.lookup(workspace.id, 'user_id', 'u3')).id).not.toBe((await t.services.profiles.lookup(workspace.id, 'user_id', 'u4')).id);
   });
 
+  it('the same refused link is one conflict to review, across batches and processors, and a dismissed one is not raised again', async () => {
+    const { workspace } = await t.workspace();
+    await send(workspace, 'identify', { userId: 'u1', context: { device: { id: 'family-ipad' } } });
+    await t.drain();
+    // u2 keeps using the device: in one batch, in later ones, and through another processor (a restarted worker,
+    // another process), which has no memory of what this one recorded.
+    for (let i = 0; i < 3; i++) await send(workspace, 'track', { userId: 'u2', event: 'Viewed', context: { device: { id: 'family-ipad' } } });
+    await t.drain();
+    await send(workspace, 'track', { userId: 'u2', event: 'Viewed', context: { device: { id: 'family-ipad' } } });
+    await t.drain();
+    const other = createServices({ ...t.services.deps, log: silentLogger });
+    await send(workspace, 'track', { userId: 'u2', event: 'Viewed', context: { device: { id: 'family-ipad' } } });
+    while ((await other.processor.processBatch(100)).messages > 0);
+    const open = (await t.services.profiles.conflicts(workspace.id, { limit: 10 })).data;
+    expect(open.map((c) => `${c.identifierType}=${c.identifierValue}`)).toEqual(['device_id=family-ipad']);
+    expect((await t.services.profiles.stats(workspace.id)).openConflicts).toBe(1);
+
+    // Dismissed: the operator said they are two people; u2's next visits on the device raise nothing new.
+    await t.services.processor.resolveConflict(workspace.id, open[0]!.id, { action: 'dismiss' }, 'admin:ops');
+    await send(workspace, 'track', { userId: 'u2', event: 'Viewed', context: { device: { id: 'family-ipad' } } });
+    await t.drain();
+    expect((await t.services.profiles.conflicts(workspace.id, { limit: 10 })).data).toEqual([]);
+    expect((await t.services.profiles.conflicts(workspace.id, { limit: 10, status: 'all' })).data.map((c) => c.resolution)).toEqual(['dismissed']);
+    // Another person on the device is another link to review.
+    await send(workspace, 'track', { userId: 'u3', event: 'Viewed', context: { device: { id: 'family-ipad' } } });
+    await t.drain();
+    expect((await t.services.profiles.conflicts(workspace.id, { limit: 10 })).data).toHaveLength(1);
+  });
+
   it('a refused second member number is not written as the profile’s trait either', async () => {
     const { workspace } = await t.workspace();
     await send(workspace, 'identify', { userId: 'u1', traits: { member_no: 'M001', name: '张婷' } });

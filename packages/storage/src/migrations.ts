@@ -401,6 +401,22 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.createIndex('profiles_merged_idx').on('profiles').columns(['merged_into']).where(sql.ref('merged_into'), 'is not', null).execute();
       },
     },
+    '0015_one_open_conflict': {
+      async up(db: Kysely<any>) {
+        // One refusal of the same link is one thing to review: a shared device that keeps sending made a conflict per
+        // message (a 50,000-set in each processor's memory held most back, but not across restarts, processes or a
+        // rolled-back batch). A dismissed link stays dismissed: its repeats are not raised again. Repeats stored before
+        // go — kept: a dismissed one over an open one, else the first.
+        const same = `k.workspace_id = c.workspace_id and k.profile_id = c.profile_id and k.identifier_type = c.identifier_type
+          and k.identifier_value = c.identifier_value and coalesce(k.other_profile_id, '') = coalesce(c.other_profile_id, '')`;
+        await sql`delete from identity_conflicts as c where (c.resolution is null or c.resolution = 'dismissed') and exists (
+          select 1 from identity_conflicts k where (k.resolution is null or k.resolution = 'dismissed') and ${sql.raw(same)}
+            and ((k.resolution is not null and c.resolution is null) or (coalesce(k.resolution, '') = coalesce(c.resolution, '') and k.id < c.id)))`.execute(db);
+        await sql`create unique index identity_conflicts_open_uq on identity_conflicts
+          (workspace_id, profile_id, identifier_type, identifier_value, coalesce(other_profile_id, ''))
+          where resolution is null or resolution = 'dismissed'`.execute(db);
+      },
+    },
   };
 }
 

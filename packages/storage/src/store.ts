@@ -633,6 +633,8 @@ export class SqlStore {
         await tx.db
           .insertInto('identity_conflicts')
           .values(part.map((c) => ({ id: c.id, workspace_id: c.workspaceId, message_id: c.messageId, profile_id: c.profileId, other_profile_id: c.otherProfileId, identifier_type: c.identifierType, identifier_value: c.identifierValue, reason: c.reason, created_at: c.createdAt })))
+          // The same link refused again while open or after a dismissal (identity_conflicts_open_uq, migration 0015).
+          .onConflict((oc) => oc.doNothing())
           .execute();
       }
       if (tx.dialect === 'postgres') return pgDeleteInbox(tx.db, changes.consumedSeqs);

@@ -92,6 +92,22 @@ describe('migrations of a database with data', () => {
     const byWinner = (raw.prepare("explain query plan select id from profiles where merged_into = 'prof_00048'").all() as { detail: string }[]).map((p) => p.detail).join(' ');
     expect(byWinner).toContain('profiles_merged_idx');
   });
+  it('0015 keeps one open (or dismissed) conflict per refused link: the first, or the dismissed one', async () => {
+    const { raw, db } = tempDatabase();
+    registerMessageKey(raw);
+    await migrateTo(db, 'sqlite', '0014_merged_index_partial');
+    const insert = raw.prepare("insert into identity_conflicts (id, workspace_id, message_id, profile_id, other_profile_id, identifier_type, identifier_value, reason, created_at, resolution) values (?, 'ws_1', 'm', ?, ?, 'device_id', ?, 'limit', '2026-01-01', ?)");
+    for (const [id, profile, other, value, resolution] of [
+      ['c1', 'p1', 'p2', 'ipad', null], ['c2', 'p1', 'p2', 'ipad', null], ['c3', 'p1', 'p2', 'ipad', null],
+      ['d2', 'p3', null, 'kiosk', null], ['d1', 'p3', null, 'kiosk', 'dismissed'],
+      ['m1', 'p5', 'p6', 'tv', 'merged'], ['m2', 'p5', 'p6', 'tv', null],
+    ] as const) insert.run(id, profile, other, value, resolution);
+    expect(await migrateTo(db, 'sqlite', '0015_one_open_conflict')).toEqual(['0015_one_open_conflict']);
+    expect(raw.prepare('select id from identity_conflicts order by id').pluck().all()).toEqual(['c1', 'd1', 'm1', 'm2']);
+    // A repeat is refused by the index (the processor inserts with ON CONFLICT DO NOTHING).
+    expect(() => insert.run('c9', 'p1', 'p2', 'ipad', null)).toThrow(/UNIQUE/);
+    expect(() => insert.run('d9', 'p3', null, 'kiosk', null)).toThrow(/UNIQUE/);
+  });
 });
 
 describe('0011: events found by a message key (SQLite)', () => {

@@ -1,4 +1,4 @@
-import { evaluateWithoutEvents, hasClockDependentTraits, type ConditionNode } from '@siyu/core';
+import { conditionDependencies, evaluateWithoutEvents, hasClockDependentTraits, type ConditionNode } from '@siyu/core';
 import { AudienceStore, type DerivationRange, type AudienceEventRecord, type MembershipHistoryRecord, type EvaluationRow, type PageNeeds, type PageSelector } from '@siyu/storage';
 import type { ServiceDeps } from '../deps.ts';
 import type { LayerService } from '../layers.service.ts';
@@ -657,7 +657,7 @@ export class AudienceEngine {
         }
         return { read: rows.length, last: rows[rows.length - 1]?.num ?? -1 };
       };
-      const planned = await this.candidates(workspaceId, def.condition, model, now);
+      const planned = await this.candidates(workspaceId, def.condition, model, now, { current: true });
       if (planned) {
         // Current members from storage (not the bitmaps), so every one of them is re-checked.
         const toRead = planned.set;
@@ -732,11 +732,23 @@ export class AudienceEngine {
 
   /**
    * A superset of the profiles that can match `condition` now (see {@link CandidatePlanner}), or null
-   * when the planner cannot narrow it. Loads the bitmaps if needed.
+   * when the planner cannot narrow it. Loads the bitmaps if needed. `current`: the plan of a bulk write
+   * (recompute), whose result stands until each profile's next change — where other processes write
+   * (PostgreSQL), planned from storage as it is now rather than from this process's index, which follows
+   * their profiles, memberships and layers only when rebuilt (see {@link AudienceIndex.loadNow}).
    */
-  async candidates(workspaceId: string, condition: ConditionNode, model?: WorkspaceModel, now: Date = this.deps.clock()): Promise<CandidateSet | null> {
+  async candidates(workspaceId: string, condition: ConditionNode, model?: WorkspaceModel, now: Date = this.deps.clock(), opts: { current?: boolean } = {}): Promise<CandidateSet | null> {
     const m = model ?? (await this.model(workspaceId));
-    const bitmaps = await this.index.bitmaps(workspaceId);
+    let bitmaps;
+    if (opts.current && this.index.sharedWriters) {
+      const deps = conditionDependencies(condition);
+      const tags = new Set<string>();
+      for (const ref of deps.tags) {
+        const id = m.resolveTag(ref);
+        if (id !== undefined) tags.add(id);
+      }
+      bitmaps = await this.index.loadNow(workspaceId, { tags, segments: new Set(deps.segments), layers: deps.usesLifecycle || deps.usesRfm });
+    } else bitmaps = await this.index.bitmaps(workspaceId);
     return new CandidatePlanner({ store: this.store, workspaceId, bitmaps, resolveTag: m.resolveTag, now }).plan(condition);
   }
 

@@ -113,6 +113,25 @@ export class AudienceIndex {
     if (e.bitmaps) for (const op of ops) applyOp(e.bitmaps, op);
   }
 
+  /**
+   * Whether other processes may write memberships, layers and profiles this index does not see until
+   * its next rebuild (PostgreSQL: any number of server and worker processes share the database).
+   */
+  get sharedWriters(): boolean {
+    return this.opts.singleWriter !== true;
+  }
+
+  /**
+   * Bitmaps read from storage now, not cached: every canonical profile and, of the memberships, only
+   * these tags and segments (and the layers when asked). For a bulk evaluation's plan, which decides who
+   * is evaluated at all: planned from this process's bitmaps, up to `maxAgeMs` old (or older: a stale
+   * entry is served while it is rebuilt), a segment created here left out the people another process had
+   * created, tagged or moved to another layer since — for good, until their next change.
+   */
+  loadNow(workspaceId: string, only: { tags: ReadonlySet<string>; segments: ReadonlySet<string>; layers: boolean }): Promise<AudienceBitmaps> {
+    return this.load(workspaceId, only);
+  }
+
   /** Forgets a workspace's bitmaps; the next use rebuilds them. */
   invalidate(workspaceId: string): void {
     const e = this.entries.get(workspaceId);
@@ -126,10 +145,12 @@ export class AudienceIndex {
    * and the layer rows grouped by cell. Memberships of profiles that are not canonical are dropped by
    * intersecting with `all`, as the row-by-row join did before.
    */
-  private async load(workspaceId: string): Promise<AudienceBitmaps> {
+  private async load(workspaceId: string, only?: { tags: ReadonlySet<string>; segments: ReadonlySet<string>; layers: boolean }): Promise<AudienceBitmaps> {
     await this.store.ensureNums(workspaceId, this.opts.processorLock);
     const b = new AudienceBitmaps();
-    const [tags, segments] = await Promise.all([this.store.listTags(workspaceId), this.store.listSegments(workspaceId)]);
+    const [allTags, allSegments] = await Promise.all([this.store.listTags(workspaceId), this.store.listSegments(workspaceId)]);
+    const tags = only ? allTags.filter((t) => only.tags.has(t.id)) : allTags;
+    const segments = only ? allSegments.filter((s) => only.segments.has(s.id)) : allSegments;
     let after = 0;
     for (;;) {
       await yieldToEventLoop();
@@ -157,15 +178,17 @@ export class AudienceIndex {
         if (!bitmap.isEmpty) (kind === 'tag' ? b.tags : b.segments).set(ref.id, bitmap);
       }
     }
-    let afterId = '';
-    for (;;) {
-      await yieldToEventLoop();
-      const page = await this.store.layerCellPage(workspaceId, afterId, PAGE);
-      for (const c of page.cells) b.addLayers(c.nums, c.cell);
-      if (page.last === null || page.rows < PAGE) break;
-      afterId = page.last;
+    if (!only || only.layers) {
+      let afterId = '';
+      for (;;) {
+        await yieldToEventLoop();
+        const page = await this.store.layerCellPage(workspaceId, afterId, PAGE);
+        for (const c of page.cells) b.addLayers(c.nums, c.cell);
+        if (page.last === null || page.rows < PAGE) break;
+        afterId = page.last;
+      }
+      b.restrictLayersTo(b.all);
     }
-    b.restrictLayersTo(b.all);
     return b;
   }
 }

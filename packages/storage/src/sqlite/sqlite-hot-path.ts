@@ -97,7 +97,8 @@ export class SqliteHotPath {
       insertMerge: p('insert into merges (id, workspace_id, winner_id, loser_id, reason, message_id, actor, created_at, undone_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?)'),
       logDerivations: p('insert into derivation_log (consumer, profile_id) select ?, value from json_each(?)'),
       insertConflict: p(
-        'insert into identity_conflicts (id, workspace_id, message_id, profile_id, other_profile_id, identifier_type, identifier_value, reason, created_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+        // The same link refused again while open or after a dismissal is not recorded twice (identity_conflicts_open_uq).
+        'insert into identity_conflicts (id, workspace_id, message_id, profile_id, other_profile_id, identifier_type, identifier_value, reason, created_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?) on conflict do nothing',
       ),
     };
   }
