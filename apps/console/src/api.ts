@@ -286,6 +286,8 @@ export interface MembershipHistory {
   at: string;
   /** Who made the change by hand or by API; null for Siyu's own changes. */
   actor?: string | null;
+  /** The person's current name (trait name or nickname), when they have one. */
+  profileName?: string | null;
 }
 
 export interface ProfileTagResult {

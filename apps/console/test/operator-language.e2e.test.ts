@@ -175,6 +175,18 @@ describe.skipIf(skipReason !== null)(skipReason ? `operator language — skipped
     expect(await page.getByTestId('definition-summary').innerText()).toContain('mini_program、store');
   });
 
+  it("names the people in a tag's history, not their profile ids", async () => {
+    const tag = await call<{ id: string }>('POST', '/api/v1/tags', { name: '门店常客' });
+    expect(tag.status).toBe(201);
+    const who = await call<{ id: string }>('GET', `/api/v1/profiles/lookup?type=user_id&value=u_wang`);
+    expect((await call('POST', `/api/v1/profiles/${who.json.id}/tags`, { tagId: tag.json.id })).status).toBe(201);
+    await page.goto(`${server.url}/tags`);
+    await page.locator('[data-testid=tag-row][data-tag-name="门店常客"]').getByTestId('tag-history').click();
+    await waitForText(page, '[data-testid=history-item]', '王小明');
+    expect(await page.locator('[data-testid=history-item] [data-testid=profile-link]').first().innerText()).toBe('王小明');
+    await shot('operator-language-tag-history');
+  });
+
   it('raised no uncaught errors and logged no errors in the page', () => {
     expect(pageErrors).toEqual([]);
   });

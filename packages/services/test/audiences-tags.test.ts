@@ -65,8 +65,11 @@ describe.each(TEST_BACKENDS)('tags on $name', (backend) => {
     const counted = await t.services.audiences.count(ws.id, { version: 1, condition: { tag: '咖啡爱好者', has: true } });
     expect(counted.sample.map((p) => p.tags?.map((x) => x.name))).toEqual([['咖啡爱好者']]);
     await t.services.segments.delete(ws.id, fans.id);
+    // A history reads as people: each row carries the person's current name.
+    await t.services.ingest.ingest(ws, 'identify', { userId: 'user-0', traits: { name: '王小明' } }, 10);
+    await settle();
     const history = await t.services.tags.history(ws.id, tag.id, { limit: 10 });
-    expect(history.data).toEqual([expect.objectContaining({ profileId: ids[0], action: 'entered', reason: 'manual', actor: 'staff:wang' })]);
+    expect(history.data).toEqual([expect.objectContaining({ profileId: ids[0], action: 'entered', reason: 'manual', actor: 'staff:wang', profileName: '王小明' })]);
     // Who removed it is kept too.
     await t.services.tags.removeFromProfile(ws.id, ids[0]!, tag.id, 'staff:li');
     const after = await t.services.tags.history(ws.id, tag.id, { limit: 10 });

@@ -81,7 +81,7 @@ export function MembershipHistoryTimeline({
                 <Tag color={h.action === 'entered' ? 'green' : 'default'} style={{ marginInlineEnd: 0 }}>
                   {h.action === 'entered' ? t('history.entered') : t('history.exited')}
                 </Tag>
-                <ProfileLink id={h.profileId} />
+                <ProfileLink id={h.profileId} label={h.profileName ?? undefined} />
               </Flex>
               <Typography.Text type="secondary" style={{ fontSize: 12 }}>
                 {formatTime(h.at)} · {historyReasonLabel(h.reason, t)}

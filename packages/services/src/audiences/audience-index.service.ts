@@ -58,15 +58,26 @@ export class AudienceIndex {
   async bitmaps(workspaceId: string): Promise<AudienceBitmaps> {
     let e = this.entries.get(workspaceId);
     if (e?.bitmaps && this.clock() - e.loadedAt <= this.maxAgeMs) return e.bitmaps;
-    if (e?.loading) return e.bitmaps ?? e.loading;
+    const usable = e?.bitmaps && this.usableWhileRebuilt(e) ? e.bitmaps : null;
+    if (e?.loading) return usable ?? e.loading;
     if (!e) this.entries.set(workspaceId, (e = { bitmaps: null, loading: null, log: [], loadedAt: 0 }));
     const loading = this.reload(e, workspaceId);
-    if (e.bitmaps) {
+    if (usable) {
       // Stale but usable: answer from it while the refresh runs.
       loading.catch(() => undefined);
-      return e.bitmaps;
+      return usable;
     }
     return loading;
+  }
+
+  /**
+   * Whether stale bitmaps may answer while they are rebuilt. Where other processes write (PostgreSQL)
+   * only up to twice the maximum age: nothing rebuilds an index nobody reads, so after a quiet spell the
+   * first count came from bitmaps as old as the spell — a segment another process had filled counted 0,
+   * another 889 of 17,300 members. Older than that, the caller waits for the rebuild.
+   */
+  private usableWhileRebuilt(e: Entry): boolean {
+    return this.opts.singleWriter === true || this.clock() - e.loadedAt <= 2 * this.maxAgeMs;
   }
 
   private reload(entry: Entry, workspaceId: string): Promise<AudienceBitmaps> {

@@ -1,5 +1,5 @@
 import { AppError, formatPath, type Problem } from '@siyu/core';
-import type { MembershipHistoryRecord } from '@siyu/storage';
+import type { MembershipHistoryRecord, SqlStore } from '@siyu/storage';
 import type { CompiledDefinition } from './definitions.ts';
 
 export interface MembershipHistoryView {
@@ -10,10 +10,20 @@ export interface MembershipHistoryView {
   at: string;
   /** Who made the change by hand or by API (`admin:<workspace>`…); null for Siyu's own (rules, schedules, expiry, merges). */
   actor: string | null;
+  /** The person's name (trait `name`, else `nickname`) as it is now, so a history reads as people, not ids; null when none or erased. */
+  profileName: string | null;
 }
 
-export function historyView(h: MembershipHistoryRecord): MembershipHistoryView {
-  return { id: h.id, profileId: h.profileId, action: h.action, reason: h.reason, at: h.at, actor: h.actor ?? null };
+/** A page of history rows as answered: each with its person's current name (one read of the page's profiles). */
+export async function historyViews(store: SqlStore, workspaceId: string, rows: readonly MembershipHistoryRecord[]): Promise<MembershipHistoryView[]> {
+  const ids = [...new Set(rows.map((h) => h.profileId))];
+  const names = new Map<string, string>();
+  for (const p of ids.length ? await store.profilesByIds(ids) : []) {
+    if (p.workspaceId !== workspaceId) continue;
+    const name = [p.traits.name, p.traits.nickname].find((v): v is string => typeof v === 'string' && v.trim() !== '');
+    if (name) names.set(p.id, name.trim());
+  }
+  return rows.map((h) => ({ id: h.id, profileId: h.profileId, action: h.action, reason: h.reason, at: h.at, actor: h.actor ?? null, profileName: names.get(h.profileId) ?? null }));
 }
 
 export function zodProblems(issues: ReadonlyArray<{ path: ReadonlyArray<PropertyKey>; message: string }>): Problem[] {

@@ -5,7 +5,7 @@ import type { ServiceDeps } from '../deps.ts';
 import type { ProfileSummary } from '../profiles.service.ts';
 import { audienceLockOf, type AudienceEngine } from './audience-engine.service.ts';
 import type { AudienceService } from './audiences.service.ts';
-import { dependantList, describeDependants, historyView, invalid, zodProblems, type MembershipHistoryView } from './helpers.ts';
+import { dependantList, describeDependants, historyViews, invalid, zodProblems, type MembershipHistoryView } from './helpers.ts';
 
 const segmentFields = {
   name: z.string().trim().min(1, 'give the segment a name').max(200),
@@ -159,7 +159,7 @@ export class SegmentService {
   async history(workspaceId: string, id: string, q: { limit: number; cursor?: string | undefined; profileId?: string | undefined }): Promise<Page<MembershipHistoryView>> {
     await this.mustGet(workspaceId, id);
     const page = await this.store.history(workspaceId, id, q);
-    return { data: page.data.map(historyView), nextCursor: page.nextCursor };
+    return { data: await historyViews(this.deps.store, workspaceId, page.data), nextCursor: page.nextCursor };
   }
 
   /**

@@ -6,7 +6,7 @@ import type { ProfileService } from '../profiles.service.ts';
 import type { WorkspaceService } from '../workspaces.service.ts';
 import { audienceLockOf, type AudienceEngine, type MembershipChange, type MembershipReason } from './audience-engine.service.ts';
 import type { AudienceService } from './audiences.service.ts';
-import { dependantList, describeDependants, historyView, invalid, zodProblems, type MembershipHistoryView } from './helpers.ts';
+import { dependantList, describeDependants, historyViews, invalid, zodProblems, type MembershipHistoryView } from './helpers.ts';
 import { normalizeIdentifier, parseIdentifierCsv, parseIdentifierList, type UnmatchedIdentifier } from './identifiers.ts';
 
 const DAY_MS = 86_400_000;
@@ -304,7 +304,7 @@ export class TagService {
   async history(workspaceId: string, id: string, q: { limit: number; cursor?: string | undefined; profileId?: string | undefined }): Promise<Page<MembershipHistoryView>> {
     await this.mustGet(workspaceId, id);
     const page = await this.store.history(workspaceId, id, q);
-    return { data: page.data.map(historyView), nextCursor: page.nextCursor };
+    return { data: await historyViews(this.deps.store, workspaceId, page.data), nextCursor: page.nextCursor };
   }
 
   // ---------------------------------------------------------------- applying
