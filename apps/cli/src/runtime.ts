@@ -60,12 +60,12 @@ export async function openRuntime(config: Config, log: Logger, opts: { writerLoc
     sqliteCacheMb: sqliteCacheFor(config, opts),
     sqliteTempStore: sqliteTempStoreFor(opts),
   });
-  // Definitions are edited on the server thread: a worker reloads them every second rather than every 30 s.
+  // Definitions are edited on the server thread (and by other processes): every engine reloads them each second.
   const services = createServices({ store: opened.store, clock: () => new Date(), newId, log }, {
     defaultTimeZone: config.timeZone,
     // The processor thread's batches are evaluated by the audience thread (worker-thread.ts relays them).
     // The audience thread reads outside the write lock the processor thread contends for.
-    ...(worker ? { audiences: { modelMaxAgeMs: 1000, follow: opts.role !== 'processor', readOutsideLock: opts.role === 'audience' } } : {}),
+    ...(worker ? { audiences: { follow: opts.role !== 'processor', readOutsideLock: opts.role === 'audience' } } : {}),
   });
   const loop = new ProcessorLoop(services.processor, log, { batchSize: config.processorBatch });
   services.ingest.onAppend(loop.notify);

@@ -98,6 +98,18 @@ describe.skipIf(POSTGRES === undefined)('segments created by one process over wh
     expect(await memberCount(server.services, ws.id, segment.id)).toBe(3);
   });
 
+  it('a segment created on one process is followed by another that processes events, within a second', async () => {
+    const { workspace: ws } = await server.workspace('definitions elsewhere');
+    // The processing process has evaluated this workspace's definitions (none yet) before the segment exists.
+    await buy(ws, ['d-0'], 10);
+    const segment = await server.services.segments.create(ws.id, { name: '大单', definition: { version: 1, condition: { event: 'Order Completed', measure: { sum: 'total' }, op: 'gte', value: 50, window: 'ever' } } });
+    expect(await memberCount(server.services, ws.id, segment.id)).toBe(0);
+    // Definitions made elsewhere reach a processor within a second (they were cached for 30 s outside worker threads).
+    await new Promise((r) => setTimeout(r, 1100));
+    await buy(ws, ['d-0'], 60);
+    expect(await memberCount(server.services, ws.id, segment.id)).toBe(1);
+  });
+
   it('after a quiet spell, counts are not those of the spell\'s start', async () => {
     const { workspace: ws } = await server.workspace('quiet counts');
     const segment = await worker.services.segments.create(ws.id, { name: '下过单', definition: { version: 1, condition: { event: 'Order Completed', op: 'gte', value: 1, window: 'ever' } } });

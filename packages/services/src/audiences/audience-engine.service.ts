@@ -54,7 +54,12 @@ export interface MembershipChange {
 export type MembershipListener = (workspaceId: string, changes: readonly MembershipChange[]) => void;
 
 export interface AudienceEngineOptions {
-  /** Reload a workspace's definitions when older than this (changes by other processes). Default 30 s. */
+  /**
+   * Reload a workspace's definitions when older than this: changes made by another thread or process (a segment
+   * created on another server process, or on the server beside a `siyu import`) reach this engine's evaluations
+   * that late. Default 1 s (three small reads per workspace and second at most); it was 30 s outside worker
+   * threads, and changes evaluated meanwhile skipped the new definition until the profile's next change.
+   */
   modelMaxAgeMs?: number;
   /** See `AudienceIndexOptions.maxAgeMs`. Default 60 s. */
   indexMaxAgeMs?: number;
@@ -129,7 +134,7 @@ export class AudienceEngine {
     this.store = new AudienceStore(deps.store);
     this.clearer = new DerivationClearer(deps.store, 'audiences', deps.log);
     this.index = new AudienceIndex(this.store, () => Date.now(), { processorLock: PROCESSOR_LOCK, singleWriter: deps.store.dialect === 'sqlite', ...(opts.indexMaxAgeMs !== undefined ? { maxAgeMs: opts.indexMaxAgeMs } : {}) });
-    this.modelMaxAgeMs = opts.modelMaxAgeMs ?? 30_000;
+    this.modelMaxAgeMs = opts.modelMaxAgeMs ?? 1000;
     this.pageSize = opts.pageSize ?? 1000;
     this.readOutsideLock = opts.readOutsideLock === true && deps.store.dialect === 'sqlite';
     if (opts.follow === false) return;
