@@ -187,6 +187,33 @@ describe.skipIf(skipReason !== null)(skipReason ? `operator language — skipped
     await shot('operator-language-tag-history');
   });
 
+  it('builds a segment from a lifecycle stage or an RFM group on the layers page, name and conditions filled in', async () => {
+    await page.goto(`${server.url}/layers`);
+    const stage = page.locator('[data-testid=lifecycle-segment-link][data-stage=new]');
+    await stage.waitFor();
+    await stage.click();
+    await page.waitForURL(/\/segments\/new\?/);
+    await page.getByTestId('segment-name').waitFor();
+    expect(await input('segment-name').inputValue()).toBe('生命周期 · 新客');
+    await waitForText(page, '[data-testid=live-count-value]', '1');
+    await shot('operator-language-segment-from-stage');
+    await page.getByTestId('segment-save').click();
+    await page.waitForURL(/\/segments\/seg_/);
+    const listed = await call<{ data: { name: string; count: number; definition: unknown }[] }>('GET', '/api/v1/segments');
+    expect(listed.json.data.find((x) => x.name === '生命周期 · 新客')).toMatchObject({ count: 1, definition: { version: 1, condition: { all: [{ lifecycle: 'new' }] } } });
+
+    await page.goto(`${server.url}/layers`);
+    const rfm = page.locator('[data-testid=rfm-segment-link]').first();
+    await rfm.waitFor();
+    const code = await rfm.getAttribute('data-segment');
+    await rfm.click();
+    await page.waitForURL(/\/segments\/new\?/);
+    await page.getByTestId('segment-name').waitFor();
+    expect(await input('segment-name').inputValue()).toMatch(/^RFM · /);
+    await waitForText(page, '[data-testid=live-count-value]', '1');
+    expect(new URL(page.url()).searchParams.get('definition')).toBe(JSON.stringify({ version: 1, condition: { rfm_segment: code } }));
+  });
+
   it('raised no uncaught errors and logged no errors in the page', () => {
     expect(pageErrors).toEqual([]);
   });

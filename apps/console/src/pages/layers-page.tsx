@@ -16,9 +16,11 @@ import {
   Skeleton,
   Statistic,
   Tag,
+  Tooltip,
   Typography,
 } from 'antd';
-import { HeatMapOutlined, ReloadOutlined, SaveOutlined, SettingOutlined } from '@ant-design/icons';
+import { HeatMapOutlined, ReloadOutlined, SaveOutlined, SettingOutlined, UsergroupAddOutlined } from '@ant-design/icons';
+import { Link } from 'react-router-dom';
 import {
   api,
   errorProblems,
@@ -75,6 +77,12 @@ const percent = (share: number) => `${(share * 100).toFixed(share > 0 && share <
 // ---------------------------------------------------------------------------------------------
 // Charts
 // ---------------------------------------------------------------------------------------------
+
+
+/** The segment editor, started on a layer's people (`{ lifecycle: … }`, `{ rfm_segment: … }`) under a name. */
+export function segmentFromLayer(name: string, condition: Record<string, unknown>): string {
+  return `/segments/new?${new URLSearchParams({ name, definition: JSON.stringify({ version: 1, condition }) }).toString()}`;
+}
 
 function heatmapOption(rfm: RfmReport, t: Translate): ChartOption {
   const max = Math.max(1, ...rfm.cells.map((c) => c.customers));
@@ -582,6 +590,22 @@ export function LayersPage() {
             ) : (
               <EChart key={rfmView} option={rfmView === 'bar' ? charts.bar : charts.treemap} height={470} testId="rfm-segments-chart" />
             )}
+            {report && report.segments.some((s) => s.customers > 0) ? (
+              <Flex gap={6} wrap align="center" style={{ marginTop: 8 }} data-testid="rfm-segment-links">
+                <Typography.Text type="secondary" style={{ fontSize: 12 }}>
+                  <UsergroupAddOutlined /> {t('layers.buildSegment')}
+                </Typography.Text>
+                {report.segments
+                  .filter((s) => s.customers > 0)
+                  .map((s) => (
+                    <Link key={s.segment} to={segmentFromLayer(t('layers.segmentFromRfm', { name: rfmSegmentLabel(s.segment, t) }), { rfm_segment: s.segment })} data-testid="rfm-segment-link" data-segment={s.segment}>
+                      <Tag style={{ marginInlineEnd: 0, cursor: 'pointer' }}>
+                        {rfmSegmentLabel(s.segment, t)} · {formatNumber(s.customers)}
+                      </Tag>
+                    </Link>
+                  ))}
+              </Flex>
+            ) : null}
           </Card>
         </Col>
         <Col span={24}>
@@ -615,9 +639,18 @@ export function LayersPage() {
                               {t(`lifecycleHint.${stage}`)}
                             </Typography.Text>
                           </Flex>
-                          <Typography.Text style={{ fontVariantNumeric: 'tabular-nums' }}>
-                            {formatNumber(s?.customers ?? 0)} <Typography.Text type="secondary">· {percent(s?.share ?? 0)}</Typography.Text>
-                          </Typography.Text>
+                          <Flex align="center" gap={8}>
+                            <Typography.Text style={{ fontVariantNumeric: 'tabular-nums' }}>
+                              {formatNumber(s?.customers ?? 0)} <Typography.Text type="secondary">· {percent(s?.share ?? 0)}</Typography.Text>
+                            </Typography.Text>
+                            {s && s.customers > 0 ? (
+                              <Tooltip title={t('layers.buildSegment')}>
+                                <Link to={segmentFromLayer(t('layers.segmentFromStage', { stage: lifecycleLabel(stage, t) }), { lifecycle: stage })} data-testid="lifecycle-segment-link" data-stage={stage} aria-label={t('layers.buildSegment')}>
+                                  <UsergroupAddOutlined />
+                                </Link>
+                              </Tooltip>
+                            ) : null}
+                          </Flex>
                         </Flex>
                       );
                     })}

@@ -1,7 +1,7 @@
 import { useMemo, useState } from 'react';
 import { Alert, App, Button, Card, Col, Form, Input, Result, Row, Skeleton } from 'antd';
 import { ArrowLeftOutlined, SaveOutlined } from '@ant-design/icons';
-import { Link, useNavigate, useParams } from 'react-router-dom';
+import { Link, useNavigate, useParams, useSearchParams } from 'react-router-dom';
 import { api, errorProblems, isApiError, type Problem, type Segment, type SegmentInput } from '../api';
 import { ConditionBuilder, useDefinitionEditor } from '../components/condition-builder';
 import { describeError } from '../components/describe-error';
@@ -21,12 +21,32 @@ interface FormValues {
 /** A starting point for a new segment: an empty "all" group. */
 const EMPTY_DEFINITION = { version: 1, condition: { all: [] } };
 
-function SegmentEditor({ segment }: { segment: Segment | null }) {
+/**
+ * A new segment started from elsewhere (`/segments/new?name=…&definition=…`, e.g. a lifecycle stage or an RFM
+ * group on the layers page): the name and definition it brings, or nothing when absent or not a definition.
+ */
+function startingPoint(params: URLSearchParams): { name?: string; definition?: Segment['definition'] } {
+  const out: { name?: string; definition?: Segment['definition'] } = {};
+  const name = params.get('name')?.trim();
+  if (name) out.name = name.slice(0, 200);
+  const raw = params.get('definition');
+  if (raw) {
+    try {
+      const parsed = JSON.parse(raw) as unknown;
+      if (parsed !== null && typeof parsed === 'object' && 'condition' in parsed) out.definition = parsed as Segment['definition'];
+    } catch {
+      // not JSON: start empty
+    }
+  }
+  return out;
+}
+
+function SegmentEditor({ segment, start = {} }: { segment: Segment | null; start?: ReturnType<typeof startingPoint> }) {
   const { t } = useI18n();
   const { message } = App.useApp();
   const navigate = useNavigate();
   const [form] = Form.useForm<FormValues>();
-  const editor = useDefinitionEditor(segment?.definition ?? EMPTY_DEFINITION);
+  const editor = useDefinitionEditor(segment?.definition ?? start.definition ?? EMPTY_DEFINITION);
   const live = useLiveCount(editor.isEmpty ? null : editor.definition);
   const catalog = useRequest((signal) => api.audienceCatalog(signal), []);
   const stats = useRequest((signal) => api.stats(signal), []);
@@ -102,7 +122,7 @@ function SegmentEditor({ segment }: { segment: Segment | null }) {
             <Form<FormValues>
               form={form}
               layout="vertical"
-              initialValues={{ name: segment?.name ?? '', description: segment?.description ?? '' }}
+              initialValues={{ name: segment?.name ?? start.name ?? '', description: segment?.description ?? '' }}
               onFinish={(v) => void submit(v)}
               requiredMark={false}
             >
@@ -138,10 +158,12 @@ function SegmentEditor({ segment }: { segment: Segment | null }) {
 /** `/segments/new` and `/segments/:id/edit`. */
 export function SegmentEditPage() {
   const { id } = useParams();
+  const [params] = useSearchParams();
+  const start = useMemo(() => startingPoint(params), [params]);
   const { t } = useI18n();
   const existing = useRequest((signal) => (id ? api.getSegment(id, signal) : Promise.resolve(null)), [id]);
 
-  if (!id) return <SegmentEditor segment={null} />;
+  if (!id) return <SegmentEditor segment={null} start={start} />;
   if (existing.error) {
     if (isApiError(existing.error) && existing.error.status === 404) {
       return (
