@@ -214,6 +214,13 @@ describe.skipIf(skipReason !== null)(skipReason ? `operator language — skipped
     expect(new URL(page.url()).searchParams.get('definition')).toBe(JSON.stringify({ version: 1, condition: { rfm_segment: code } }));
   });
 
+  it('"返回" on a page opened directly goes to its list, not out of the console', async () => {
+    await page.goto(`${server.url}/segments/new`);
+    await page.getByTestId('segment-name').waitFor();
+    await page.getByRole('button', { name: /返回/ }).click();
+    await page.waitForURL(`${server.url}/segments`);
+  });
+
   it('raised no uncaught errors and logged no errors in the page', () => {
     expect(pageErrors).toEqual([]);
   });

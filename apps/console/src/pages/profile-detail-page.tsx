@@ -64,6 +64,7 @@ import {
   mergeReasonText,
   profileName,
 } from '../format';
+import { useBack } from '../use-back';
 import { hasMessage, useI18n, type Translate } from '../i18n';
 import { BRAND_COLOR } from '../theme';
 import { useRequest } from '../use-request';
@@ -681,6 +682,7 @@ export function ProfileDetailPage() {
   const { t } = useI18n();
   const { message, modal } = App.useApp();
   const navigate = useNavigate();
+  const back = useBack('/profiles');
   const formatTime = useDateTime();
   const [reveal, setReveal] = useReveal();
   const [tab, setTab] = useState('traits');
@@ -763,7 +765,7 @@ export function ProfileDetailPage() {
 
   return (
     <>
-      <Button type="link" icon={<ArrowLeftOutlined />} onClick={() => void navigate(-1)} style={{ paddingInline: 0, marginBottom: 8 }}>
+      <Button type="link" icon={<ArrowLeftOutlined />} onClick={back} style={{ paddingInline: 0, marginBottom: 8 }}>
         {t('common.back')}
       </Button>
 

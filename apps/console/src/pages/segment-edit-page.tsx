@@ -9,6 +9,7 @@ import { ErrorAlert } from '../components/error-alert';
 import { problemsByField, splitByPrefix } from '../components/form-problems';
 import { LiveCountPanel, ProblemsAlert } from '../components/live-count-panel';
 import { PageHeader } from '../components/page-header';
+import { useBack } from '../use-back';
 import { useI18n } from '../i18n';
 import { useLiveCount } from '../use-live-count';
 import { useRequest } from '../use-request';
@@ -45,6 +46,7 @@ function SegmentEditor({ segment, start = {} }: { segment: Segment | null; start
   const { t } = useI18n();
   const { message } = App.useApp();
   const navigate = useNavigate();
+  const back = useBack('/segments');
   const [form] = Form.useForm<FormValues>();
   const editor = useDefinitionEditor(segment?.definition ?? start.definition ?? EMPTY_DEFINITION);
   const live = useLiveCount(editor.isEmpty ? null : editor.definition);
@@ -97,7 +99,7 @@ function SegmentEditor({ segment, start = {} }: { segment: Segment | null; start
 
   return (
     <>
-      <Button type="link" icon={<ArrowLeftOutlined />} onClick={() => void navigate(-1)} style={{ paddingInline: 0, marginBottom: 8 }}>
+      <Button type="link" icon={<ArrowLeftOutlined />} onClick={back} style={{ paddingInline: 0, marginBottom: 8 }}>
         {t('common.back')}
       </Button>
       <PageHeader
