@@ -118,6 +118,8 @@ export interface ProfileEvent {
   id: string;
   type: EventType;
   event: string | null;
+  /** What an identify (or group) call set; null otherwise. */
+  traits?: Record<string, unknown> | null;
   properties: Record<string, unknown> | null;
   context: Record<string, unknown> | null;
   timestamp: string;

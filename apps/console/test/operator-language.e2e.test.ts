@@ -137,6 +137,13 @@ describe.skipIf(skipReason !== null)(skipReason ? `operator language — skipped
     expect(shown).toContain('total: 32');
     expect(shown).not.toContain('currency');
     expect(await order.getByTestId('timeline-more-properties').innerText()).toContain('另有 3 项');
+    // an identify call shows what it set, the phone masked
+    const identify = page.getByTestId('timeline-event').filter({ hasText: '王小明' });
+    await identify.waitFor();
+    const set = await identify.innerText();
+    expect(set).toContain('city: 上海');
+    expect(set).toContain('138****8000');
+    expect(set).not.toContain(PHONE);
     await shot('operator-language-profile');
 
     // in English the labels follow the language

@@ -294,7 +294,13 @@ function EventBody({ event }: { event: ProfileEvent }) {
   const { t } = useI18n();
   const formatTime = useDateTime();
   const [open, setOpen] = useState(false);
-  const { shown: preview, hidden } = previewProperties(event.properties ?? {});
+  // An identify call carries what it set as traits, not properties: shown the same way.
+  // Phones and emails masked (the timeline has no reveal switch; the 属性 tab does).
+  const traits =
+    event.traits && Object.keys(event.traits).length
+      ? Object.fromEntries(Object.entries(event.traits).map(([k, v]) => [k, typeof v === 'string' && isSensitiveKey(k) ? displayIdentifier(k, v, false) : v]))
+      : null;
+  const { shown: preview, hidden } = previewProperties({ ...(event.properties ?? {}), ...(traits ?? {}) });
   return (
     <Flex vertical gap={4} data-testid="timeline-event">
       <Space size={8} wrap>
@@ -337,7 +343,7 @@ function EventBody({ event }: { event: ProfileEvent }) {
               overflow: 'auto',
             }}
           >
-            {JSON.stringify({ messageId: event.messageId, properties: event.properties, context: event.context }, null, 2)}
+            {JSON.stringify({ messageId: event.messageId, ...(traits ? { traits } : {}), properties: event.properties, context: event.context }, null, 2)}
           </pre>
         ) : null}
       </div>
