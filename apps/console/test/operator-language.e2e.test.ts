@@ -219,6 +219,22 @@ describe.skipIf(skipReason !== null)(skipReason ? `operator language — skipped
     expect(await input('segment-name').inputValue()).toMatch(/^RFM · /);
     await waitForText(page, '[data-testid=live-count-value]', '1');
     expect(new URL(page.url()).searchParams.get('definition')).toBe(JSON.stringify({ version: 1, condition: { rfm_segment: code } }));
+
+    // A cell of the R × F grid: clicked where the chart draws it (grid inset 86 / 24 / 16 / 84 px, R5 on top).
+    const { json: report } = await call<{ cells: { r: number; f: number; customers: number }[] }>('GET', '/api/v1/layers/rfm');
+    const cell = report.cells.find((c) => c.customers > 0)!;
+    await page.goto(`${server.url}/layers`);
+    const heatmap = page.getByTestId('rfm-heatmap');
+    await heatmap.locator('canvas').first().waitFor();
+    await page.waitForTimeout(800); // the chart's entry animation
+    const box = (await heatmap.boundingBox())!;
+    const w = (box.width - 86 - 24) / 5;
+    const h = (box.height - 16 - 84) / 5;
+    await heatmap.click({ position: { x: 86 + (cell.f - 0.5) * w, y: 16 + (5 - cell.r + 0.5) * h } });
+    await page.waitForURL(/\/segments\/new\?/);
+    await page.getByTestId('segment-name').waitFor();
+    expect(await input('segment-name').inputValue()).toBe(`RFM · R${cell.r} F${cell.f}`);
+    await waitForText(page, '[data-testid=live-count-value]', '1');
   });
 
   it('"返回" on a page opened directly goes to its list, not out of the console', async () => {

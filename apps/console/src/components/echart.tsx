@@ -52,15 +52,29 @@ export type ChartOption = echarts.ComposeOption<
 >;
 
 /** One ECharts instance bound to a div; follows the container's size. */
-export function EChart({ option, height = 300, testId }: { option: ChartOption; height?: number; testId?: string }) {
+/** What a click on a chart's data item gives: its value and position in its series. */
+export interface ChartClick {
+  value: unknown;
+  dataIndex: number;
+  seriesIndex: number;
+}
+
+export function EChart({ option, height = 300, testId, onClick }: { option: ChartOption; height?: number; testId?: string; onClick?: (item: ChartClick) => void }) {
   const ref = useRef<HTMLDivElement>(null);
   const chart = useRef<echarts.ECharts | null>(null);
+  // The latest handler, so the chart's listener (registered once) never calls a stale one.
+  const click = useRef(onClick);
+  click.current = onClick;
 
   useEffect(() => {
     const el = ref.current;
     if (!el) return undefined;
     const instance = echarts.init(el, null, { renderer: 'canvas' });
     chart.current = instance;
+    instance.on('click', (params) => {
+      const p = params as { value?: unknown; dataIndex?: number; seriesIndex?: number };
+      click.current?.({ value: p.value, dataIndex: p.dataIndex ?? -1, seriesIndex: p.seriesIndex ?? -1 });
+    });
     const observer = new ResizeObserver(() => instance.resize());
     observer.observe(el);
     return () => {

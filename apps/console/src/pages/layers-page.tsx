@@ -20,7 +20,7 @@ import {
   Typography,
 } from 'antd';
 import { HeatMapOutlined, ReloadOutlined, SaveOutlined, SettingOutlined, UsergroupAddOutlined } from '@ant-design/icons';
-import { Link } from 'react-router-dom';
+import { Link, useNavigate } from 'react-router-dom';
 import {
   api,
   errorProblems,
@@ -451,6 +451,7 @@ function CutsText({ d, cuts }: { d: RfmDimension; cuts: (number | null)[] }) {
 
 export function LayersPage() {
   const { t } = useI18n();
+  const navigate = useNavigate();
   const { message } = App.useApp();
   const formatTime = useDateTime();
   const rfm = useRequest((signal) => api.rfm(signal), []);
@@ -540,7 +541,20 @@ export function LayersPage() {
                 <Typography.Paragraph type="secondary" style={{ fontSize: 13, marginBottom: 4 }}>
                   {t('layers.heatmapHint')}
                 </Typography.Paragraph>
-                <EChart option={charts.heatmap} height={400} testId="rfm-heatmap" />
+                <EChart
+                  option={charts.heatmap}
+                  height={400}
+                  testId="rfm-heatmap"
+                  onClick={({ value }) => {
+                    // A cell: [f − 1, r − 1, customers, revenue] → a new segment on that R and F.
+                    const [fi, ri, customers] = value as [number, number, number];
+                    if (!customers) return;
+                    void navigate(segmentFromLayer(t('layers.segmentFromCell', { r: ri + 1, f: fi + 1 }), { rfm: { r: [ri + 1], f: [fi + 1] } }));
+                  }}
+                />
+                <Typography.Text type="secondary" style={{ fontSize: 12 }}>
+                  <UsergroupAddOutlined /> {t('layers.cellHint')}
+                </Typography.Text>
                 {report.customers === 0 ? <Alert type="info" showIcon title={t('layers.noScored')} /> : null}
                 {report.thresholds ? (
                   <Descriptions
