@@ -1,7 +1,7 @@
 import { sql, type RawBuilder } from 'kysely';
 import { anyOf, chunk, decodeJson, encodeJson, jsonText, MAX_PARAMS, type Dialect } from './dialect.ts';
 import type { Database } from './schema.ts';
-import type { SqlStore } from './store.ts';
+import type { DerivationRange, SqlStore } from './store.ts';
 
 /** What layering reads of a profile: its order computed traits (money in fen). */
 export interface OrderStats {
@@ -65,7 +65,7 @@ export class LayerStore {
   }
 
   /** See SqlStore.logDerivations (in this store's transaction). */
-  logDerivations(consumer: 'audiences' | 'layers', profileIds: readonly string[]): Promise<readonly [number, number] | null> {
+  logDerivations(consumer: 'audiences' | 'layers', profileIds: readonly string[]): Promise<DerivationRange | null> {
     return this.store.logDerivations(consumer, profileIds);
   }
 

@@ -29,17 +29,21 @@ export const GROUP_COMMIT_SPACING_MS = 2;
 /** Who keeps derived state current after processor batches (see {@link SqlStore.logDerivations}). */
 export type DerivationConsumer = 'audiences' | 'layers';
 const CONSUMER_CODES: Record<DerivationConsumer, number> = { audiences: 1, layers: 2 };
-/** Numbers of derivation-log rows, first and last, inclusive. */
-export type DerivationRange = readonly [first: number, last: number];
+/**
+ * Numbers of derivation-log rows, first and last, inclusive. On PostgreSQL also the id of the transaction that
+ * wrote them (`txid_current()`): there, transactions that log at once draw numbers from the sequence in turn,
+ * so a range can hold another transaction's rows, which only its own id tells apart (see clearDerivations).
+ */
+export type DerivationRange = readonly [first: number, last: number, tx?: number];
 
-/** Ranges sorted, overlapping and adjacent ones joined. */
+/** Ranges sorted, overlapping and adjacent ones joined — those of one transaction (or of none: SQLite) only. */
 export function mergeRanges(ranges: readonly DerivationRange[]): DerivationRange[] {
   const sorted = [...ranges].sort((a, b) => a[0] - b[0]);
-  const out: [number, number][] = [];
-  for (const [first, last] of sorted) {
+  const out: [number, number, number?][] = [];
+  for (const [first, last, tx] of sorted) {
     const prev = out[out.length - 1];
-    if (prev && first <= prev[1] + 1) prev[1] = Math.max(prev[1], last);
-    else out.push([first, last]);
+    if (prev && prev[2] === tx && first <= prev[1] + 1) prev[1] = Math.max(prev[1], last);
+    else out.push(tx === undefined ? [first, last] : [first, last, tx]);
   }
   return out;
 }
@@ -544,8 +548,9 @@ export class SqlStore {
    * Records, in the caller's transaction, that `consumer` (the audience engine, the layer service) has
    * work for these profiles; returns the numbers the rows took, first and last, or null for none. The
    * consumer removes the range ({@link clearDerivations}) once that work has committed; rows a crash left
-   * are read back at the next start ({@link derivationPage}). Only the processor appends, one batch at a
-   * time (the SQLite writer, the PostgreSQL advisory lock), so a batch's rows take consecutive numbers.
+   * are read back at the next start ({@link derivationPage}). On SQLite one transaction writes at a time, so a
+   * call's rows take consecutive numbers; on PostgreSQL the processor's batch, a layer update and an unmerge may
+   * log at once and their numbers interleave, so the range carries the transaction's id too.
    * A row is the consumer (1 byte) and the profile id: ~40 bytes, a page per ~100 profiles.
    */
   async logDerivations(consumer: DerivationConsumer, profileIds: readonly string[]): Promise<DerivationRange | null> {
@@ -553,11 +558,11 @@ export class SqlStore {
     const code = CONSUMER_CODES[consumer];
     if (this.hot) return this.hot.logDerivations(code, profileIds);
     if (this.dialect === 'postgres') {
-      const r = await sql<{ first: string; last: string }>`
+      const r = await sql<{ first: string; last: string; tx: string }>`
         with added as (
           insert into derivation_log (consumer, profile_id) select ${code}, u.p from unnest(${profileIds}::text[]) as u(p) returning seq)
-        select min(seq) as first, max(seq) as last from added`.execute(this.db);
-      return [Number(r.rows[0]!.first), Number(r.rows[0]!.last)];
+        select min(seq) as first, max(seq) as last, txid_current() as tx from added`.execute(this.db);
+      return [Number(r.rows[0]!.first), Number(r.rows[0]!.last), Number(r.rows[0]!.tx)];
     }
     let range: DerivationRange | null = null;
     for (const part of chunk(profileIds, Math.floor(MAX_PARAMS / 2))) {
@@ -575,8 +580,12 @@ export class SqlStore {
   async clearDerivations(consumer: DerivationConsumer, ranges: readonly DerivationRange[]): Promise<void> {
     if (ranges.length === 0) return;
     await this.transaction(async (tx) => {
-      for (const [first, last] of mergeRanges(ranges)) {
-        await tx.db.deleteFrom('derivation_log').where('consumer', '=', CONSUMER_CODES[consumer]).where('seq', '>=', first).where('seq', '<=', last).execute();
+      for (const [first, last, writer] of mergeRanges(ranges)) {
+        let q = tx.db.deleteFrom('derivation_log').where('consumer', '=', CONSUMER_CODES[consumer]).where('seq', '>=', first).where('seq', '<=', last);
+        // PostgreSQL: only the rows that transaction wrote (`xmin`, the low 32 bits of its id), not another's that
+        // drew numbers inside the range meanwhile — removed, they would be lost to recovery if that work never ran.
+        if (writer !== undefined && tx.dialect === 'postgres') q = q.where(sql<boolean>`xmin = (${writer}::bigint % 4294967296)::text::xid`);
+        await q.execute();
       }
     });
   }

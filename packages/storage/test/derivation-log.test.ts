@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mergeRanges, type OpenedStore, type SqlStore } from '@siyu/storage';
 import { isolatedTestBackend, openTestStore, TEST_BACKENDS } from '@siyu/storage/testing';
@@ -9,6 +10,11 @@ describe('mergeRanges', () => {
       [1, 9],
       [12, 20],
     ]);
+    // PostgreSQL ranges carry their transaction: joined only with the same transaction's.
+    expect(mergeRanges([[1, 2, 7], [3, 4, 8], [5, 6, 8]])).toEqual([
+      [1, 2, 7],
+      [3, 6, 8],
+    ]);
   });
 });
 
@@ -17,9 +23,11 @@ describe.each(TEST_BACKENDS)('derivation log storage on $name', (backend) => {
   let opened: OpenedStore;
   let store: SqlStore;
   let drop: () => Promise<void>;
+  let isolatedBackend: Parameters<typeof openTestStore>[0] | undefined;
   beforeAll(async () => {
     const isolated = await isolatedTestBackend(backend);
     drop = isolated.drop;
+    isolatedBackend = isolated.backend;
     opened = await openTestStore(isolated.backend);
     store = opened.store;
   });
@@ -47,6 +55,32 @@ describe.each(TEST_BACKENDS)('derivation log storage on $name', (backend) => {
     expect(await all('layers')).toEqual(['p2']);
     await store.clearDerivations('layers', [l!]);
     expect(await all('layers')).toEqual([]);
+  });
+
+  it('a range removes only the rows of the transaction that logged it, not another’s that drew numbers in between (PostgreSQL)', async () => {
+    if (backend.name !== 'postgres') return;
+    // Two transactions logging at once draw numbers from the sequence in turn. Made deterministic here: the other
+    // transaction's row takes a number inside this one's range (as an interleaved INSERT would), and commits.
+    const other = await openTestStore(isolatedBackend!);
+    try {
+      let range: readonly [number, number, number?] | null = null;
+      await store.transaction(async (tx) => {
+        const first = (await tx.logDerivations('audiences', rows(['mine-1'])))!;
+        await other.store.db.insertInto('derivation_log').values({ seq: first[0] + 1, consumer: 1, profile_id: 'theirs' }).execute();
+        await sql`select setval(pg_get_serial_sequence('derivation_log', 'seq'), ${first[0] + 1})`.execute(tx.db);
+        const second = (await tx.logDerivations('audiences', rows(['mine-2'])))!;
+        expect(second[0]).toBe(first[0] + 2);
+        expect(second[2]).toBe(first[2]);
+        range = [first[0], second[1], first[2]!];
+      });
+      expect(await all('audiences')).toEqual(['mine-1', 'theirs', 'mine-2']);
+      await store.clearDerivations('audiences', [range!]);
+      // Their work is still to be done (or recovered after a crash).
+      expect(await all('audiences')).toEqual(['theirs']);
+      await store.clearDerivations('audiences', [[0, Number.MAX_SAFE_INTEGER]]);
+    } finally {
+      await other.close();
+    }
   });
 
   it('numbers are never used again once the table is empty', async () => {
