@@ -137,6 +137,22 @@ export class SqlStore {
     return r === undefined ? undefined : Number(r.value);
   }
 
+  /**
+   * Records that this process changed profiles, memberships or layers that no running server hears of: a
+   * `siyu import` or `siyu demo` writing to the file a `siyu start` serves (SQLite; each process keeps its own
+   * audience bitmaps, and a server's follow only its own threads' changes). The `side_writes` counter of
+   * `sync_counters` moves, and a server's bitmaps are rebuilt before their next use (AudienceIndex).
+   */
+  async noteSideWrites(): Promise<void> {
+    await sql`insert into sync_counters (name, value) values ('side_writes', 1) on conflict (name) do update set value = sync_counters.value + 1`.execute(this.db);
+  }
+
+  /** How many times {@link noteSideWrites} was called on this database, by any process (0 before the first). */
+  async sideWrites(): Promise<number> {
+    const r = await this.db.selectFrom('sync_counters').select('value').where('name', '=', 'side_writes').executeTakeFirst();
+    return r === undefined ? 0 : Number(r.value);
+  }
+
   /** SQLite: inbox rows consumed by this transaction, removed from the inbox file once it commits. */
   private consumed: number[] = [];
 

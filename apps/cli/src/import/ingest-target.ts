@@ -39,6 +39,8 @@ export function runtimeTarget(rt: Runtime): IngestTarget {
       const n = await rt.loop.drain();
       await rt.services.layers.settled();
       await rt.services.audienceEngine.settled();
+      // A server on the same file keeps bitmaps of its own: they are rebuilt before their next use.
+      if (n > 0) await rt.services.deps.store.noteSideWrites();
       return n;
     },
   };

@@ -15,7 +15,10 @@ interface Entry {
   /** Changes committed while loading, replayed on top of what the load read. */
   log: IndexOp[];
   loadedAt: number;
+  /** The side-writes counter read before the last load began (SqlStore.sideWrites). */
+  sideMark: number;
 }
+
 
 export interface AudienceIndexOptions {
   /**
@@ -57,10 +60,14 @@ export class AudienceIndex {
   /** The workspace's bitmaps, loading them if needed. Treat as read-only. */
   async bitmaps(workspaceId: string): Promise<AudienceBitmaps> {
     let e = this.entries.get(workspaceId);
+    // Embedded, another process (`siyu import`) may have written beside this one: its bitmaps are rebuilt, and
+    // waited for — a count, or the plan of a segment created after an import, from bitmaps without the
+    // imported people left them out (the plan for good). One read of a one-row table per use.
+    if (e?.bitmaps && !e.loading && this.opts.singleWriter && (await this.store.sql.sideWrites()) !== e.sideMark) return this.reload(e, workspaceId);
     if (e?.bitmaps && this.clock() - e.loadedAt <= this.maxAgeMs) return e.bitmaps;
     const usable = e?.bitmaps && this.usableWhileRebuilt(e) ? e.bitmaps : null;
     if (e?.loading) return usable ?? e.loading;
-    if (!e) this.entries.set(workspaceId, (e = { bitmaps: null, loading: null, log: [], loadedAt: 0 }));
+    if (!e) this.entries.set(workspaceId, (e = { bitmaps: null, loading: null, log: [], loadedAt: 0, sideMark: 0 }));
     const loading = this.reload(e, workspaceId);
     if (usable) {
       // Stale but usable: answer from it while the refresh runs.
@@ -82,7 +89,7 @@ export class AudienceIndex {
 
   private reload(entry: Entry, workspaceId: string): Promise<AudienceBitmaps> {
     entry.log = [];
-    entry.loading = this.load(workspaceId).then(
+    entry.loading = (this.opts.singleWriter ? this.store.sql.sideWrites().then((mark) => (entry.sideMark = mark)) : Promise.resolve(0)).then(() => this.load(workspaceId)).then(
       (b) => {
         for (const op of entry.log) applyOp(b, op);
         entry.bitmaps = b;
