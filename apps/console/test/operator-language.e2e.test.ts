@@ -38,6 +38,8 @@ const BATCH = [
       total: 32,
       currency: 'CNY',
     },
+    // as SDKs repeat who the user is: masked in the expanded JSON too
+    context: { traits: { phone: PHONE } },
     timestamp: daysAgo(9),
   },
 ];
@@ -144,6 +146,10 @@ describe.skipIf(skipReason !== null)(skipReason ? `operator language — skipped
     expect(set).toContain('city: 上海');
     expect(set).toContain('138****8000');
     expect(set).not.toContain(PHONE);
+    await order.getByRole('button').first().click();
+    const json = await order.locator('pre').innerText();
+    expect(json).toContain('138****8000');
+    expect(json).not.toContain(PHONE);
     await shot('operator-language-profile');
 
     // in English the labels follow the language

@@ -51,7 +51,6 @@ export type ChartOption = echarts.ComposeOption<
   | LegendComponentOption
 >;
 
-/** One ECharts instance bound to a div; follows the container's size. */
 /** What a click on a chart's data item gives: its value and position in its series. */
 export interface ChartClick {
   value: unknown;
@@ -59,12 +58,15 @@ export interface ChartClick {
   seriesIndex: number;
 }
 
+/** One ECharts instance bound to a div; follows the container's size. `onClick`: a data item was clicked. */
 export function EChart({ option, height = 300, testId, onClick }: { option: ChartOption; height?: number; testId?: string; onClick?: (item: ChartClick) => void }) {
   const ref = useRef<HTMLDivElement>(null);
   const chart = useRef<echarts.ECharts | null>(null);
   // The latest handler, so the chart's listener (registered once) never calls a stale one.
   const click = useRef(onClick);
-  click.current = onClick;
+  useEffect(() => {
+    click.current = onClick;
+  }, [onClick]);
 
   useEffect(() => {
     const el = ref.current;

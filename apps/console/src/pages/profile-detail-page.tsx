@@ -295,11 +295,16 @@ function EventBody({ event }: { event: ProfileEvent }) {
   const formatTime = useDateTime();
   const [open, setOpen] = useState(false);
   // An identify call carries what it set as traits, not properties: shown the same way.
-  // Phones and emails masked (the timeline has no reveal switch; the 属性 tab does).
-  const traits =
-    event.traits && Object.keys(event.traits).length
-      ? Object.fromEntries(Object.entries(event.traits).map(([k, v]) => [k, typeof v === 'string' && isSensitiveKey(k) ? displayIdentifier(k, v, false) : v]))
-      : null;
+  // Phones and emails masked (the timeline has no reveal switch; the 属性 tab does), also where an SDK repeats
+  // them in context.traits.
+  const masked = (o: Record<string, unknown>) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, typeof v === 'string' && isSensitiveKey(k) ? displayIdentifier(k, v, false) : v]));
+  // What an identify or group call set (other calls' stored traits repeat context.traits, shown there).
+  const traits = (event.type === 'identify' || event.type === 'group') && event.traits && Object.keys(event.traits).length ? masked(event.traits) : null;
+  const contextTraits = event.context?.traits;
+  const context =
+    event.context && contextTraits !== null && typeof contextTraits === 'object' && !Array.isArray(contextTraits)
+      ? { ...event.context, traits: masked(contextTraits as Record<string, unknown>) }
+      : event.context;
   const { shown: preview, hidden } = previewProperties({ ...(event.properties ?? {}), ...(traits ?? {}) });
   return (
     <Flex vertical gap={4} data-testid="timeline-event">
@@ -343,7 +348,7 @@ function EventBody({ event }: { event: ProfileEvent }) {
               overflow: 'auto',
             }}
           >
-            {JSON.stringify({ messageId: event.messageId, ...(traits ? { traits } : {}), properties: event.properties, context: event.context }, null, 2)}
+            {JSON.stringify({ messageId: event.messageId, ...(traits ? { traits } : {}), properties: event.properties, context }, null, 2)}
           </pre>
         ) : null}
       </div>

@@ -165,7 +165,8 @@ export function SegmentEditPage() {
   const { t } = useI18n();
   const existing = useRequest((signal) => (id ? api.getSegment(id, signal) : Promise.resolve(null)), [id]);
 
-  if (!id) return <SegmentEditor segment={null} start={start} />;
+  // Keyed by the query: another prefilled link (or plain /segments/new) while this page is open starts afresh.
+  if (!id) return <SegmentEditor key={params.toString()} segment={null} start={start} />;
   if (existing.error) {
     if (isApiError(existing.error) && existing.error.status === 404) {
       return (
