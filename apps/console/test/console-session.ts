@@ -16,6 +16,17 @@ export interface ConsoleSession {
   pageErrors: string[];
   /** Saves a full-page screenshot (listed when the file's tests end). */
   shot(name: string): Promise<void>;
+  /** The admin API with the workspace's token; answers the status and the JSON body. */
+  call<T = Record<string, unknown>>(method: string, path: string, body?: unknown): Promise<{ status: number; json: T }>;
+}
+
+/** A `seed` that sends these Segment messages as one `/v1/batch` through the ingest service, all accepted. */
+export function seedBatch(batch: readonly object[]): (t: TestSiyu, workspace: WorkspaceRecord) => Promise<void> {
+  return async (t, workspace) => {
+    const body = { batch };
+    const r = await t.services.ingest.ingest(workspace, 'batch', body, Buffer.byteLength(JSON.stringify(body)));
+    if (r.accepted !== batch.length || r.duplicates !== 0) throw new Error(`seed: ${JSON.stringify(r)} for ${batch.length} messages`);
+  };
 }
 
 /**
@@ -30,6 +41,14 @@ export function consoleSession(label: string, opts: { now: string; seed?: (t: Te
   const s = {} as ConsoleSession;
   s.shot = async (name) => {
     screenshots.push(await screenshot(s.page, name));
+  };
+  s.call = async <T,>(method: string, path: string, body?: unknown) => {
+    const res = await fetch(`${s.server.url}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${s.adminToken}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    return { status: res.status, json: (await res.json()) as T };
   };
 
   beforeAll(async () => {

@@ -8,7 +8,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { chromiumMissing, waitForText, type RunningServer } from '../../server/test/console-harness.ts';
-import { consoleSession } from './console-session.ts';
+import { consoleSession, seedBatch } from './console-session.ts';
 
 const NOW = '2026-03-01T08:00:00.000Z';
 const daysAgo = (d: number) => new Date(Date.parse(NOW) - d * 86_400_000).toISOString();
@@ -49,28 +49,17 @@ const skipReason = chromiumMissing();
 describe.skipIf(skipReason !== null)(skipReason ? `operator language — skipped: ${skipReason}` : 'what a Chinese operator reads in the console', () => {
   const session = consoleSession('operator language', {
     now: NOW,
-    seed: async (t, workspace) => {
-      const body = { batch: BATCH };
-      expect(await t.services.ingest.ingest(workspace, 'batch', body, Buffer.byteLength(JSON.stringify(body)))).toEqual({ accepted: BATCH.length, duplicates: 0 });
-    },
+    seed: seedBatch(BATCH),
   });
   let server: RunningServer;
   let page: Page;
-  let adminToken: string;
   let pageErrors: string[] = [];
   beforeAll(() => {
-    ({ server, page, adminToken, pageErrors } = session);
+    ({ server, page, pageErrors } = session);
   });
   const shot = session.shot;
 
-  const call = async <T = Record<string, unknown>>(method: string, path: string, body?: unknown): Promise<{ status: number; json: T }> => {
-    const res = await fetch(`${server.url}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${adminToken}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    return { status: res.status, json: (await res.json()) as T };
-  };
+  const call = session.call;
   /** An input inside an antd wrapper carrying the test id, or the input itself. */
   const input = (testId: string, scope = page.locator('body')) => scope.locator(`input[data-testid=${testId}], [data-testid=${testId}] input`).first();
 

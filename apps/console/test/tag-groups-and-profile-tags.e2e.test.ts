@@ -8,7 +8,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { chromiumMissing, waitForText, type RunningServer } from '../../server/test/console-harness.ts';
-import { consoleSession } from './console-session.ts';
+import { consoleSession, seedBatch } from './console-session.ts';
 
 const NOW = '2026-03-01T08:00:00.000Z';
 const daysAgo = (d: number) => new Date(Date.parse(NOW) - d * 86_400_000).toISOString();
@@ -32,30 +32,18 @@ const skipReason = chromiumMissing();
 describe.skipIf(skipReason !== null)(skipReason ? `tag groups and profile tags — skipped: ${skipReason}` : 'tag groups and profile tags in the console', () => {
   const session = consoleSession('tag group', {
     now: NOW,
-    seed: async (t, workspace) => {
-      const body = { batch: BATCH };
-      expect(await t.services.ingest.ingest(workspace, 'batch', body, Buffer.byteLength(JSON.stringify(body)))).toEqual({ accepted: BATCH.length, duplicates: 0 });
-    },
+    seed: seedBatch(BATCH),
   });
   let server: RunningServer;
   let page: Page;
-  let adminToken: string;
   let pageErrors: string[] = [];
   beforeAll(() => {
-    ({ server, page, adminToken, pageErrors } = session);
+    ({ server, page, pageErrors } = session);
   });
   const shot = session.shot;
   const ids: { group?: string; otherGroup?: string; storeTag?: string; miniTag?: string } = {};
 
-  /** The admin API with the workspace's token; answers the status and the JSON body. */
-  const call = async <T = Record<string, unknown>>(method: string, path: string, body?: unknown): Promise<{ status: number; json: T }> => {
-    const res = await fetch(`${server.url}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${adminToken}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    return { status: res.status, json: (await res.json()) as T };
-  };
+  const call = session.call;
   const createTag = async (name: string, groupId?: string) => {
     const r = await call<{ id: string }>('POST', '/api/v1/tags', { name, ...(groupId ? { groupId } : {}) });
     expect(r.status, name).toBe(201);
