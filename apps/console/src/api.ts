@@ -673,6 +673,9 @@ export const api = {
   listIdentityTypes: (signal?: AbortSignal) =>
     request<{ data: IdentityType[] }>('GET', '/api/v1/identity/types', { signal }),
 
+  /** Adds a custom identifier type, or changes a type's priority and per-person limit (built-in ones too). */
+  putIdentityType: (input: { type: string; priority: number; maxPerProfile: number | null }) => request<IdentityType>('POST', '/api/v1/identity/types', { body: input }),
+
   listWorkspaces: (signal?: AbortSignal) => request<{ data: Workspace[] }>('GET', '/api/v1/workspaces', { signal }),
 
   createWorkspace: (input: { name: string; timeZone?: string }) =>

@@ -25,6 +25,7 @@ const ZH_RULES: Rule[] = [
   [/^(\w+) \((\S+)\) must be at least (\w+) \((\S+)\)/, (m) => `${field(m[1]!)}（${m[1]} = ${m[2]}）不能小于${field(m[3]!)}（${m[3]} = ${m[4]}）`],
   [/^the 4 cut points must be strictly increasing/, () => '4 个切点必须从小到大依次递增'],
   [/^cut points cannot be negative/, () => '切点不能是负数'],
+  [/^identifier types are lower snake_case/, () => '标识只能用小写字母、数字和下划线，以字母开头，2–40 个字符（如 crm_id）'],
   [/^phone "(.*)" is not a valid phone number/, (m) => `手机号「${m[1]}」格式不对：应为 11 位手机号（如 13800138000），或带国家码（如 +8613800138000）`],
   [/^email "(.*)" is not a valid address/, (m) => `邮箱「${m[1]}」格式不对：应为 name@domain.com 这样的地址`],
   [/^a (tag|segment|tag group) named "(.*)" already exists/, (m) => `已有名为「${m[2]}」的${kind(m[1]!)}，请换一个名字`],

@@ -239,6 +239,29 @@ describe.skipIf(skipReason !== null)(skipReason ? `operator language — skipped
     await page.waitForURL(`${server.url}/segments`);
   });
 
+  it('adds a custom identifier type and changes a built-in limit on 身份规则, with the server\'s refusal at the field', async () => {
+    await page.goto(`${server.url}/identity/types`);
+    await page.getByTestId('id-type-add').click();
+    await input('id-type-code').fill('CRM-ID');
+    await input('id-type-priority').fill('95');
+    await page.getByTestId('id-type-save').click();
+    await waitForText(page, '[data-testid=id-type-error-type]', '小写字母');
+    await input('id-type-code').fill('crm_id');
+    await input('id-type-max').fill('1');
+    await page.getByTestId('id-type-save').click();
+    await page.locator('[data-testid=id-type-edit][data-type=crm_id]').waitFor();
+    await shot('operator-language-identity-types');
+    // A built-in type: code fixed, limit changed.
+    await page.locator('[data-testid=id-type-edit][data-type=phone]').click();
+    expect(await input('id-type-code').isDisabled()).toBe(true);
+    await input('id-type-max').fill('2');
+    await page.getByTestId('id-type-save').click();
+    await page.getByTestId('id-type-form').waitFor({ state: 'detached' });
+    const { json } = await call<{ data: { type: string; priority: number; maxPerProfile: number | null; builtin: boolean }[] }>('GET', '/api/v1/identity/types');
+    expect(json.data.find((r) => r.type === 'crm_id')).toEqual({ type: 'crm_id', priority: 95, maxPerProfile: 1, builtin: false });
+    expect(json.data.find((r) => r.type === 'phone')).toMatchObject({ maxPerProfile: 2, builtin: true });
+  });
+
   it('raised no uncaught errors and logged no errors in the page', () => {
     expect(pageErrors).toEqual([]);
   });
