@@ -338,7 +338,7 @@ async function reuseSqlite(dir: string, o: RunOpts): Promise<void> {
   const target: Target = { databaseUrl: undefined, sqliteFile, location: dir, cleanup: async () => undefined };
   const threaded = o.values.worker !== 'inline';
   const writerLock = threaded ? WriterLock.create() : undefined;
-  const opened = await openStore({ sqliteFile, writerLock, ...inlineCache(target, threaded) });
+  const opened = await openStore({ sqliteFile, writerLock, ...inlineCache(target, threaded), ...(process.env.SIYU_BENCH_QUERY_LOG ? { queryLog: logQuery } : {}) });
   const services = createServices({ store: opened.store, clock: () => new Date(), newId, log: silentLogger }, { audiences: { indexMaxAgeMs: Number(o.values['index-max-age-ms']) } });
   try {
     const profiles = Number(o.values.profiles);

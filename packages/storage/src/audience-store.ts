@@ -905,6 +905,19 @@ export class AudienceStore {
     return { cells, last, rows };
   }
 
+  /**
+   * Profile numbers of one lifecycle stage, as one aggregate over `profile_layers_ws_idx (workspace_id, lifecycle)`:
+   * for a plan that names stages and no RFM, read instead of every profile's layer row ({@link layerCellPage}).
+   * Profiles merged away or erased since may be in it: callers intersect with the canonical profiles.
+   */
+  async lifecycleStageNums(workspaceId: string, stage: string): Promise<Uint32Array> {
+    const r = await sql<{ nums: string | null }>`
+      select ${this.numAgg(sql.ref('p.num'))} as nums
+      from profile_layers pl join profiles p on p.id = pl.profile_id
+      where pl.workspace_id = ${workspaceId} and pl.lifecycle = ${stage} and p.num is not null`.execute(this.db);
+    return parseNumList(r.rows[0]?.nums ?? null);
+  }
+
   /** `nums` joined with commas as one text value (null for no rows), in no particular order. */
   private numAgg(column: ReturnType<typeof sql.ref>) {
     return this.sql.dialect === 'postgres' ? sql<string | null>`string_agg(${column}::text, ',')` : sql<string | null>`group_concat(${column})`;

@@ -183,6 +183,12 @@ export class SqlStore {
   /** Runs `fn` in one transaction; on PostgreSQL `lockKey` takes a transaction-scoped advisory lock first. */
   async transaction<T>(fn: (tx: SqlStore) => Promise<T>, lockKey?: number): Promise<T> {
     if (this.inTransaction) return fn(this);
+    // A checkpoint's flush of the database file still running: begin after it, so that this transaction's
+    // commit can restart the WAL instead of growing it (usually long done). Awaited before taking the write
+    // lock, not while holding it (as it was): the other thread's transactions go on meanwhile. A failed flush
+    // rejects here: nothing commits on copies not known to be on the device.
+    const flushing = this.checkpointer?.beforeCommit();
+    if (flushing) await flushing;
     let txStore: SqlStore | undefined;
     const run = () =>
       (this.db as Kysely<Database>).transaction().execute(async (trx) => {
@@ -190,10 +196,6 @@ export class SqlStore {
         txStore = new SqlStore(trx, this.dialect, true, this.sqlite, this.locks, undefined, undefined, this.membershipEpoch, this.connection);
         const result = await fn(txStore);
         if (txStore.membershipsWritten && this.dialect === 'sqlite') await bumpMembershipCounter(trx);
-        // A checkpoint's flush of the database file still running: commit after it, so that this
-        // commit can restart the WAL instead of growing it (usually long done).
-        const flushing = this.checkpointer?.beforeCommit();
-        if (flushing) await flushing;
         return result;
       });
     const lock = this.locks?.main;

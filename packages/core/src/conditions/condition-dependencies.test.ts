@@ -16,6 +16,7 @@ describe('conditionDependencies', () => {
         { event: 'Order Completed', op: 'gte', value: 1 },
         { sequence: ['Product Viewed', { event: 'Order Completed', where: [] }] },
         { lifecycle: 'at_risk' },
+        { not: { lifecycle: ['silent', 'at_risk'] } },
         { rfm_segment: 'Champions' },
       ],
     });
@@ -27,6 +28,7 @@ describe('conditionDependencies', () => {
       tags: ['tag_01', '高意向'],
       segments: ['seg_a', 'seg_b'],
       usesLifecycle: true,
+      lifecycleStages: ['at_risk', 'silent'],
       usesRfm: true,
       timeDependent: false,
     });

@@ -20,6 +20,8 @@ export interface ConditionDependencies {
   /** Segment ids. */
   segments: string[];
   usesLifecycle: boolean;
+  /** The lifecycle stages named (`{ "lifecycle": ["new", "active"] }`), sorted. */
+  lifecycleStages: string[];
   usesRfm: boolean;
   /** True when the result can change with the clock alone (windows, `within_last`, anniversaries). */
   timeDependent: boolean;
@@ -39,6 +41,7 @@ export function conditionDependencies(node: ConditionNode): ConditionDependencie
   const tags = new Set<string>();
   const segments = new Set<string>();
   let usesLifecycle = false;
+  const lifecycleStages = new Set<string>();
   let usesRfm = false;
   let timeDependent = false;
 
@@ -69,7 +72,10 @@ export function conditionDependencies(node: ConditionNode): ConditionDependencie
       timeDependent ||= window !== 'ever' && 'last_days' in window;
       timeDependent ||= steps.some((s) => s.where.some((f) => isTimeDependent(f.op)));
     } else if ('segment' in n) segments.add(n.segment);
-    else if ('lifecycle' in n) usesLifecycle = true;
+    else if ('lifecycle' in n) {
+      usesLifecycle = true;
+      for (const stage of Array.isArray(n.lifecycle) ? n.lifecycle : [n.lifecycle]) lifecycleStages.add(stage);
+    }
     else usesRfm = true;
   };
   visit(node);
@@ -83,6 +89,7 @@ export function conditionDependencies(node: ConditionNode): ConditionDependencie
     tags: sorted(tags),
     segments: sorted(segments),
     usesLifecycle,
+    lifecycleStages: sorted(lifecycleStages),
     usesRfm,
     timeDependent,
   };

@@ -752,7 +752,8 @@ export class AudienceEngine {
         const id = m.resolveTag(ref);
         if (id !== undefined) tags.add(id);
       }
-      bitmaps = await this.index.loadNow(workspaceId, { tags, segments: new Set(deps.segments), layers: deps.usesLifecycle || deps.usesRfm });
+      const layers = deps.usesRfm ? true : deps.usesLifecycle ? { lifecycle: new Set(deps.lifecycleStages) } : false;
+      bitmaps = await this.index.loadNow(workspaceId, { tags, segments: new Set(deps.segments), layers });
     } else bitmaps = await this.index.bitmaps(workspaceId);
     return new CandidatePlanner({ store: this.store, workspaceId, bitmaps, resolveTag: m.resolveTag, now }).plan(condition);
   }

@@ -41,8 +41,9 @@ const flushFile: FlushFile = (fd) => new Promise((resolve, reject) => fdatasync(
  * 4. the database file is flushed on the thread pool; then the pin is released.
  *
  * A crash at any point leaves every frame in the WAL, which SQLite replays on open, so pages half
- * written to the database file are rewritten from it. Transactions wait for step 4 before they commit
- * ({@link beforeCommit}: usually long done), so the first commit after a complete checkpoint restarts
+ * written to the database file are rewritten from it. Transactions wait for step 4 before they begin
+ * ({@link beforeCommit}: usually long done; awaited before the store takes its write lock, so another thread's
+ * transactions go on meanwhile), so the first commit after a complete checkpoint restarts
  * the WAL rather than growing it; a commit elsewhere meanwhile just appends.
  */
 export class Checkpointer {
@@ -124,7 +125,7 @@ export class Checkpointer {
   }
 
   /**
-   * Before a commit: the database-file flush in progress, if any, to wait for (so that this commit may
+   * Before a transaction: the database-file flush in progress, if any, to wait for (so that its commit may
    * restart the WAL). A failed flush rejects: the commit fails rather than build on copies not known
    * to be on the device (they are still in the WAL, which stays pinned until a flush succeeds).
    */
