@@ -88,6 +88,26 @@ describe.skipIf(POSTGRES === undefined)('segments created by one process over wh
     expect(await memberCount(server.services, ws.id, segment.id)).toBe(4);
   });
 
+  // The plan reads every canonical profile only for a complement; without one, memberships as stored (the
+  // evaluation reads canonical profiles only). Both must see what another process wrote since.
+  it('a new segment on a complement ("has not got the tag") includes the people another process created since', async () => {
+    const { workspace: ws } = await server.workspace('complement segment');
+    await worker.services.tags.create(ws.id, { name: '大客户', kind: 'rule', definition: { version: 1, condition: { computed: 'total_spent', op: 'gte', value: 5000 } } });
+    await buy(ws, ['c-big-0', 'c-small-0'], 10);
+    await buy(ws, ['c-big-0'], 60);
+    await server.services.segments.list(ws.id);
+    await buy(ws, ['c-small-1', 'c-small-2'], 10);
+    await buy(ws, ['c-big-1'], 80);
+
+    const notBig = await server.services.segments.create(ws.id, { name: '非大客户', definition: { version: 1, condition: { tag: '大客户', has: false } } });
+    expect(await memberCount(server.services, ws.id, notBig.id)).toBe(3);
+    const notBigBuyers = await server.services.segments.create(ws.id, {
+      name: '非大客户的买家',
+      definition: { version: 1, condition: { all: [{ event: 'Order Completed', op: 'gte', value: 1, window: 'ever' }, { not: { tag: '大客户', has: true } }] } },
+    });
+    expect(await memberCount(server.services, ws.id, notBigBuyers.id)).toBe(3);
+  });
+
   it('a new segment on a lifecycle stage includes the people whose stage another process set since', async () => {
     const { workspace: ws } = await server.workspace('lifecycle segment');
     await buy(ws, ['first-0'], 10);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ConditionNode } from '@siyu/core';
-import { newBitmap, type AudienceBitmaps, type AudienceStore } from '@siyu/storage';
+import { AudienceBitmaps, newBitmap, type AudienceStore } from '@siyu/storage';
 import { CandidatePlanner, textRange } from '../src/audiences/candidate-planner.ts';
 
 const DAY = 86_400_000;
@@ -25,7 +25,7 @@ function eventStore(events: readonly { timestamp: string; num: number }[]) {
 }
 
 function planner(store: AudienceStore, all: number[]) {
-  const bitmaps = { all: newBitmap(all), leaf: () => null } as unknown as AudienceBitmaps;
+  const bitmaps = { all: newBitmap(all), allKnown: true, leaf: () => null } as unknown as AudienceBitmaps;
   return new CandidatePlanner({ store, workspaceId: 'ws', bitmaps, resolveTag: () => undefined, now: NOW });
 }
 
@@ -88,5 +88,39 @@ describe('candidate planner: event sets read in time slices', () => {
     ]);
     const plan = await planner(store, [1, 2, 3]).plan(bought({ last_days: 7 }));
     expect([...plan!.set]).toEqual([1, 2]);
+  });
+});
+
+describe('candidate planner: bitmaps read without the canonical profiles (a recompute on PostgreSQL that takes no complement)', () => {
+  /** Tag t1 held by 1, 2 and 9 (9 merged away since: it is not canonical, but its row is still there). */
+  function partial(): AudienceBitmaps {
+    const b = new AudienceBitmaps();
+    b.allKnown = false;
+    b.tag('t1').addMany([1, 2, 9]);
+    return b;
+  }
+  const plan = (node: ConditionNode, events: { timestamp: string; num: number }[] = []) =>
+    new CandidatePlanner({ store: eventStore(events).store, workspaceId: 'ws', bitmaps: partial(), resolveTag: (r) => r, now: NOW }).plan(node);
+
+  it('gives memberships as stored — a superset the evaluation narrows to canonical profiles', async () => {
+    expect([...(await plan({ tag: 't1', has: true }))!.set]).toEqual([1, 2, 9]);
+    // An event set is not narrowed by the (empty) list of canonical profiles either.
+    const r = await plan(bought('ever'), [{ timestamp: '2026-06-01T00:00:00.000Z', num: 9 }, { timestamp: '2026-06-01T00:00:00.000Z', num: 3 }]);
+    expect([...r!.set]).toEqual([3, 9]);
+  });
+
+  it('takes no complement: unknown rather than a wrong (empty) set', async () => {
+    expect(await plan({ not: { tag: 't1', has: true } })).toBeNull();
+    expect(await plan({ tag: 't1', has: false })).toBeNull();
+    // Inside "all" an unknown part only narrows less.
+    expect([...(await plan({ all: [{ tag: 't1', has: true }, { tag: 't1', has: false }] }))!.set]).toEqual([1, 2, 9]);
+    expect(() => partial().evaluate({ tag: 't1', has: false }, (r) => r)).toThrow(/complement/);
+  });
+
+  it('knows which conditions take a complement', () => {
+    expect(AudienceBitmaps.usesComplement({ all: [{ tag: 'a', has: true }, { lifecycle: 'new' }, bought('ever')] })).toBe(false);
+    expect(AudienceBitmaps.usesComplement({ any: [{ tag: 'a', has: true }, { segment: 's', in: false }] })).toBe(true);
+    expect(AudienceBitmaps.usesComplement({ all: [{ not: { lifecycle: 'new' } }] })).toBe(true);
+    expect(AudienceBitmaps.usesComplement({ tag: 'a', has: false })).toBe(true);
   });
 });

@@ -37,6 +37,13 @@ export class AudienceBitmaps {
   readonly lifecycle = new Map<string, Bitmap>();
   readonly rfmScores = { r: new Map<number, Bitmap>(), f: new Map<number, Bitmap>(), m: new Map<number, Bitmap>() };
   readonly rfmSegments = new Map<string, Bitmap>();
+  /**
+   * False for bitmaps read without the canonical profiles (`AudienceIndex.loadNow` planning a condition that takes
+   * no complement, see {@link usesComplement}): `all` is then empty, results are not restricted to canonical
+   * profiles — supersets, which the evaluation narrows (it reads canonical profiles only) — and complements are
+   * unknown ({@link leaf} answers null for them).
+   */
+  allKnown = true;
 
   private static of<K>(map: Map<K, Bitmap>, key: K): Bitmap {
     let b = map.get(key);
@@ -114,7 +121,21 @@ export class AudienceBitmaps {
    * maps a tag reference (id or name) to the tag id. The result is a new bitmap the caller owns.
    */
   evaluate(node: ConditionNode, resolveTag: (ref: string) => string | undefined): Bitmap {
+    if (!this.allKnown) {
+      if (AudienceBitmaps.usesComplement(node)) throw new Error('a complement needs the canonical profiles: these bitmaps were read without them');
+      return this.eval(node, resolveTag).clone();
+    }
     return RoaringBitmap32.and(this.eval(node, resolveTag), this.all);
+  }
+
+  /** Whether `node` takes a complement anywhere (`not`, a tag it must not have, a segment it must not be in): it needs `all`. */
+  static usesComplement(node: ConditionNode): boolean {
+    if ('all' in node) return node.all.some((n) => AudienceBitmaps.usesComplement(n));
+    if ('any' in node) return node.any.some((n) => AudienceBitmaps.usesComplement(n));
+    if ('not' in node) return true;
+    if ('tag' in node) return !node.has;
+    if ('segment' in node) return !node.in;
+    return false;
   }
 
   /**
@@ -123,6 +144,7 @@ export class AudienceBitmaps {
    */
   leaf(node: ConditionNode, resolveTag: (ref: string) => string | undefined): Bitmap | null {
     if ('all' in node || 'any' in node || 'not' in node || !AudienceBitmaps.canEvaluate(node)) return null;
+    if (!this.allKnown && AudienceBitmaps.usesComplement(node)) return null;
     return this.evaluate(node, resolveTag);
   }
 

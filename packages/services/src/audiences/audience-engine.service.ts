@@ -1,5 +1,5 @@
 import { conditionDependencies, evaluateWithoutEvents, hasClockDependentTraits, type ConditionNode } from '@siyu/core';
-import { AudienceStore, type DerivationRange, type AudienceEventRecord, type MembershipHistoryRecord, type EvaluationRow, type PageNeeds, type PageSelector } from '@siyu/storage';
+import { AudienceBitmaps, AudienceStore, type DerivationRange, type AudienceEventRecord, type MembershipHistoryRecord, type EvaluationRow, type PageNeeds, type PageSelector } from '@siyu/storage';
 import type { ServiceDeps } from '../deps.ts';
 import type { LayerService } from '../layers.service.ts';
 import type { ProcessorService, ProfileChange } from '../processor.service.ts';
@@ -753,7 +753,7 @@ export class AudienceEngine {
         if (id !== undefined) tags.add(id);
       }
       const layers = deps.usesRfm ? true : deps.usesLifecycle ? { lifecycle: new Set(deps.lifecycleStages) } : false;
-      bitmaps = await this.index.loadNow(workspaceId, { tags, segments: new Set(deps.segments), layers });
+      bitmaps = await this.index.loadNow(workspaceId, { tags, segments: new Set(deps.segments), layers, all: AudienceBitmaps.usesComplement(condition) });
     } else bitmaps = await this.index.bitmaps(workspaceId);
     return new CandidatePlanner({ store: this.store, workspaceId, bitmaps, resolveTag: m.resolveTag, now }).plan(condition);
   }

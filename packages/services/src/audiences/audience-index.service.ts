@@ -169,8 +169,10 @@ export class AudienceIndex {
     const [allTags, allSegments] = await Promise.all([this.store.listTags(workspaceId), this.store.listSegments(workspaceId)]);
     const tags = only ? allTags.filter((t) => only.tags.has(t.id)) : allTags;
     const segments = only ? allSegments.filter((s) => only.segments.has(s.id)) : allSegments;
-    let after = 0;
-    for (;;) {
+    // A plan that takes no complement needs no list of every canonical profile (at 1M profiles, ten pages of
+    // 100,000 numbers per recompute): memberships are then not narrowed to canonical profiles either.
+    if (only?.all === false) b.allKnown = false;
+    for (let after = 0; b.allKnown; ) {
       await yieldToEventLoop();
       const nums = await this.store.profileNumPage(workspaceId, after, PAGE);
       if (nums.length === 0) break;
@@ -192,7 +194,7 @@ export class AudienceIndex {
           if (page.last === null || page.nums.length < MEMBER_PAGE) break;
           from = page.last;
         }
-        bitmap.andInPlace(b.all);
+        if (b.allKnown) bitmap.andInPlace(b.all);
         if (!bitmap.isEmpty) (kind === 'tag' ? b.tags : b.segments).set(ref.id, bitmap);
       }
     }
@@ -204,7 +206,7 @@ export class AudienceIndex {
         const nums = await this.store.lifecycleStageNums(workspaceId, stage);
         if (nums.length) b.addLayers(nums, { lifecycle: stage, rfm: null });
       }
-      b.restrictLayersTo(b.all);
+      if (b.allKnown) b.restrictLayersTo(b.all);
     } else if (!only || only.layers) {
       let afterId = '';
       for (;;) {
@@ -214,7 +216,7 @@ export class AudienceIndex {
         if (page.last === null || page.rows < PAGE) break;
         afterId = page.last;
       }
-      b.restrictLayersTo(b.all);
+      if (b.allKnown) b.restrictLayersTo(b.all);
     }
     return b;
   }
@@ -247,4 +249,9 @@ export interface LoadOnly {
   tags: ReadonlySet<string>;
   segments: ReadonlySet<string>;
   layers: boolean | { lifecycle: ReadonlySet<string> };
+  /**
+   * False: not the canonical profiles either (a condition that takes no complement; see AudienceBitmaps.allKnown).
+   * Default true.
+   */
+  all?: boolean;
 }

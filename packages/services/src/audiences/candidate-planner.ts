@@ -93,6 +93,8 @@ export class CandidatePlanner {
       return { set, exact: parts.every((p) => p.exact), owned: true };
     }
     if ('not' in node) {
+      // Bitmaps read without the canonical profiles (see AudienceBitmaps.allKnown): no complement to take.
+      if (bitmaps.allKnown === false) return null;
       const p = await this.visit(node.not, withEvents);
       if (!p?.exact) return null;
       return { set: bitmaps.all.clone().andNotInPlace(p.set), exact: true, owned: true };
@@ -148,7 +150,7 @@ export class CandidatePlanner {
       if (nums.length > 2 * SLICE_EVENTS) width = Math.max(MIN_SLICE_MS, width / 2);
       else if (nums.length < SLICE_EVENTS / 2) width = Math.min(MAX_SLICE_MS, width * 2);
     }
-    return set.andInPlace(bitmaps.all);
+    return bitmaps.allKnown === false ? set : set.andInPlace(bitmaps.all);
   }
 }
 
