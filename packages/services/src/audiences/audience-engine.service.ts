@@ -638,10 +638,11 @@ export class AudienceEngine {
       let entered = 0;
       let exited = 0;
       // A page is read whole in the transaction, or (`screened`) was read without events by the screen
-      // below and gets only its events here (rows of profiles merged away or erased since are dropped).
-      const evaluatePage = async (page: PageSelector | { screened: EvaluationRow[] }): Promise<{ read: number; last: number }> => {
+      // below and gets only its events here (rows of profiles merged away or erased since are dropped), or
+      // (`complete`) got them before the transaction (PostgreSQL, see `overlap` below).
+      const evaluatePage = async (page: PageSelector | { screened: EvaluationRow[] } | { complete: EvaluationRow[] }): Promise<{ read: number; last: number }> => {
         const { rows, changes } = await this.store.transaction(async (tx) => {
-          const rows = 'screened' in page ? await tx.completeRows(workspaceId, page.screened, needs) : await tx.evaluationPage(workspaceId, page, needs);
+          const rows = 'complete' in page ? page.complete : 'screened' in page ? await tx.completeRows(workspaceId, page.screened, needs) : await tx.evaluationPage(workspaceId, page, needs);
           const changes: DerivedChange[] = [];
           const due: { profileId: string; dueAt: string }[] = [];
           for (const row of rows) {
@@ -687,25 +688,50 @@ export class AudienceEngine {
         // re-evaluated after this pass, as above, so re-reading them in the transaction buys nothing.
         let pending: number[] = [];
         let screened: EvaluationRow[] = [];
-        for (let i = 0; i < all.length; i += batch) {
-          // better-sqlite3 is synchronous: yield between pages so HTTP and the processor keep running.
-          await yieldToEventLoop();
-          const nums = Array.from(all.subarray(i, i + batch));
-          if (screen) {
-            const rows = await this.store.evaluationPage(workspaceId, { nums }, { ...needs, events: null });
-            for (const row of rows) if (this.mayChange(model, def, row, now)) screened.push(row);
-          } else pending.push(...nums);
-          const last = i + batch >= all.length;
-          while (pending.length >= this.pageSize || (last && pending.length > 0)) {
-            await yieldToEventLoop();
-            await evaluatePage({ nums: pending.slice(0, this.pageSize) });
-            pending = pending.slice(this.pageSize);
+        // PostgreSQL: a screened page's events are read before its transaction, and its writes run while the
+        // next pages are screened and read (one transaction in flight; they take the workspace's audience lock
+        // in turn anyway) — the server's reads and writes then overlap. At 1M profiles the mixed recompute's
+        // reads and its writes (~11,500 members entering: rows, history, `Segment Entered` events) each took
+        // about half of it. On SQLite every statement runs on the one connection, in turn: nothing to overlap.
+        const overlap = this.deps.store.dialect === 'postgres';
+        let inFlight: Promise<unknown> | null = null;
+        const submit = async (page: { screened: EvaluationRow[] }): Promise<void> => {
+          if (!overlap) {
+            await evaluatePage(page);
+            return;
           }
-          while (screened.length >= this.pageSize || (last && screened.length > 0)) {
+          const complete = await this.store.completeRows(workspaceId, page.screened, needs);
+          if (inFlight) await inFlight;
+          const write = evaluatePage({ complete });
+          // Awaited before the next page, or at the end (the failure surfaces there, not as unhandled).
+          write.catch(() => undefined);
+          inFlight = write;
+        };
+        try {
+          for (let i = 0; i < all.length; i += batch) {
+            // better-sqlite3 is synchronous: yield between pages so HTTP and the processor keep running.
             await yieldToEventLoop();
-            await evaluatePage({ screened: screened.slice(0, this.pageSize) });
-            screened = screened.slice(this.pageSize);
+            const nums = Array.from(all.subarray(i, i + batch));
+            if (screen) {
+              const rows = await this.store.evaluationPage(workspaceId, { nums }, { ...needs, events: null });
+              for (const row of rows) if (this.mayChange(model, def, row, now)) screened.push(row);
+            } else pending.push(...nums);
+            const last = i + batch >= all.length;
+            while (pending.length >= this.pageSize || (last && pending.length > 0)) {
+              await yieldToEventLoop();
+              await evaluatePage({ nums: pending.slice(0, this.pageSize) });
+              pending = pending.slice(this.pageSize);
+            }
+            while (screened.length >= this.pageSize || (last && screened.length > 0)) {
+              await yieldToEventLoop();
+              await submit({ screened: screened.slice(0, this.pageSize) });
+              screened = screened.slice(this.pageSize);
+            }
           }
+          if (inFlight) await inFlight;
+        } finally {
+          // A read that failed leaves no transaction running past the recompute's exclusive section.
+          if (inFlight) await (inFlight as Promise<unknown>).catch(() => undefined);
         }
       } else {
         let after = 0;
