@@ -89,6 +89,19 @@ describe.each(TEST_BACKENDS)('recompute across pages on $name', (backend) => {
     expect(exits.length).toBe(expected.length - shanghai.length);
   });
 
+  it('a condition with no trait (pages read whole, not screened) enters each member once too', async () => {
+    const { workspace: ws } = await t.workspace('pages whole');
+    await populate(ws);
+    const recent = Array.from({ length: 24 }, (_, i) => i).filter((i) => i % 4 !== 3).map((i) => `p${String(i).padStart(2, '0')}`);
+    const s = await t.services.segments.create(ws.id, { name: '近30天下单', definition: { version: 1, condition: { event: 'Order Completed', op: 'gte', value: 1, window: { last_days: 30 } } } });
+    expect(s.count).toBe(recent.length);
+    expect(await memberUsers(ws.id, s.id)).toEqual(recent);
+    const history = await t.services.segments.history(ws.id, s.id, { limit: 500 });
+    expect(history.data.map((h) => h.action)).toEqual(recent.map(() => 'entered'));
+    const entered = await t.services.deps.store.db.selectFrom('events').select('profile_id').where('workspace_id', '=', ws.id).where('event', '=', 'Segment Entered').execute();
+    expect(entered.length).toBe(recent.length);
+  });
+
   it('a page whose write fails fails the recompute, and the engine goes on afterwards', async () => {
     const { workspace: ws } = await t.workspace('pages failing');
     const expected = await populate(ws);

@@ -688,19 +688,20 @@ export class AudienceEngine {
         // re-evaluated after this pass, as above, so re-reading them in the transaction buys nothing.
         let pending: number[] = [];
         let screened: EvaluationRow[] = [];
-        // PostgreSQL: a screened page's events are read before its transaction, and its writes run while the
-        // next pages are screened and read (one transaction in flight; they take the workspace's audience lock
-        // in turn anyway) — the server's reads and writes then overlap. At 1M profiles the mixed recompute's
+        // PostgreSQL: a page is read (a screened one completed with its events) before its transaction, and its
+        // writes run while the next pages are screened and read (one transaction in flight; they take the
+        // workspace's audience lock in turn anyway) — the server's reads and writes then overlap. A change
+        // racing with the read is re-evaluated after the pass, as one racing with the screen. At 1M profiles the mixed recompute's
         // reads and its writes (~11,500 members entering: rows, history, `Segment Entered` events) each took
         // about half of it. On SQLite every statement runs on the one connection, in turn: nothing to overlap.
         const overlap = this.deps.store.dialect === 'postgres';
         let inFlight: Promise<unknown> | null = null;
-        const submit = async (page: { screened: EvaluationRow[] }): Promise<void> => {
+        const submit = async (page: { screened: EvaluationRow[] } | { nums: number[] }): Promise<void> => {
           if (!overlap) {
             await evaluatePage(page);
             return;
           }
-          const complete = await this.store.completeRows(workspaceId, page.screened, needs);
+          const complete = 'screened' in page ? await this.store.completeRows(workspaceId, page.screened, needs) : await this.store.evaluationPage(workspaceId, page, needs);
           if (inFlight) await inFlight;
           const write = evaluatePage({ complete });
           // Awaited before the next page, or at the end (the failure surfaces there, not as unhandled).
@@ -719,7 +720,7 @@ export class AudienceEngine {
             const last = i + batch >= all.length;
             while (pending.length >= this.pageSize || (last && pending.length > 0)) {
               await yieldToEventLoop();
-              await evaluatePage({ nums: pending.slice(0, this.pageSize) });
+              await submit({ nums: pending.slice(0, this.pageSize) });
               pending = pending.slice(this.pageSize);
             }
             while (screened.length >= this.pageSize || (last && screened.length > 0)) {
