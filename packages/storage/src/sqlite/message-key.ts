@@ -15,15 +15,21 @@
  * migration uses to key the events stored before it.
  */
 export function messageKey(workspaceId: string, messageId: string): number {
+  // Written out rather than through a helper closure: one is allocated per call (and named, under tsx).
   let h1 = 0xdeadbeef;
   let h2 = 0x41c6ce57;
-  const mix = (c: number) => {
+  for (let i = 0; i < workspaceId.length; i++) {
+    const c = workspaceId.charCodeAt(i);
     h1 = Math.imul(h1 ^ c, 2654435761);
     h2 = Math.imul(h2 ^ c, 1597334677);
-  };
-  for (let i = 0; i < workspaceId.length; i++) mix(workspaceId.charCodeAt(i));
-  mix(0);
-  for (let i = 0; i < messageId.length; i++) mix(messageId.charCodeAt(i));
+  }
+  h1 = Math.imul(h1, 2654435761);
+  h2 = Math.imul(h2, 1597334677);
+  for (let i = 0; i < messageId.length; i++) {
+    const c = messageId.charCodeAt(i);
+    h1 = Math.imul(h1 ^ c, 2654435761);
+    h2 = Math.imul(h2 ^ c, 1597334677);
+  }
   h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507);
   h1 ^= Math.imul(h2 ^ (h2 >>> 13), 3266489909);
   h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507);
