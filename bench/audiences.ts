@@ -1,5 +1,5 @@
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
@@ -421,6 +421,9 @@ async function incrementalPhase(
   out('incremental_membership_changes', String(inc.membershipChanges), 'changes');
   if (inc.accepted > 0) {
     out('incremental_process_cpu_per_event', fmt((inc.processCpuMs * 1000) / inc.accepted, 0), 'µs');
+    // The most the machine's cores could get through at that CPU per event, every core busy with the server alone
+    // (the load generator takes its share too; on PostgreSQL its own processes' work is not counted here).
+    if (backend === 'sqlite' && inc.processCpuMs > 0) out('incremental_cpu_ceiling_rate', String(Math.round((availableParallelism() * 1000 * inc.accepted) / inc.processCpuMs)), 'events/s');
     if (inc.workerCpuMs !== null) out('incremental_worker_cpu_per_event', fmt((inc.workerCpuMs * 1000) / inc.accepted, 0), 'µs');
     if (inc.audienceCpuMs !== null) out('incremental_audience_cpu_per_event', fmt((inc.audienceCpuMs * 1000) / inc.accepted, 0), 'µs');
   }

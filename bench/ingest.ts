@@ -1,5 +1,5 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { spawn } from 'node:child_process';
@@ -141,6 +141,9 @@ export async function main(args: string[]): Promise<void> {
       `${b}.end_to_end_rate: ${Math.round((events / totalMs) * 1000)} events/s`,
       // CPU the server spent per event (user + system, all its threads): steadier than rates on a shared machine.
       `${b}.server_cpu_per_event: ${((cpu.user + cpu.system) / events).toFixed(1)} µs`,
+      // The most this machine's cores could get through at that CPU per event, were every core busy with the server
+      // and nothing else (the load generator takes its share too). SQLite only: PostgreSQL's work is in its processes.
+      ...(backend === 'sqlite' ? [`${b}.cpu_ceiling_rate: ${Math.round((availableParallelism() * 1e6 * events) / (cpu.user + cpu.system))} events/s`] : []),
       ...(['server', 'processor', 'audience'] as const).flatMap((t) => {
         const a = threads0[t];
         const z = threads1[t];

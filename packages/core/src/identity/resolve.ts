@@ -66,6 +66,19 @@ export function resolveIdentifiers(
   newProfileId: () => string,
   explicit: readonly Identifier[] = [],
 ): Resolution {
+  // Most traffic: a returning customer, every identifier already held by one profile. The steps below would adopt
+  // it and find nothing to attach, merge or refuse; answered without them (no sort, maps or closures per message).
+  let only: string | undefined;
+  for (const id of identifiers) {
+    const owner = graph.profileOf(id.type, id.value);
+    if (owner === undefined || (only !== undefined && owner !== only)) {
+      only = undefined;
+      break;
+    }
+    only = owner;
+  }
+  if (only !== undefined) return { profileId: only, created: false, createdId: null, attach: [], merges: [], conflicts: [] };
+
   const isExplicit = (id: Identifier) => explicit.some((e) => e.type === id.type && e.value === id.value);
   const sorted = [...identifiers].sort((a, b) => priorityOf(rules, b.type) - priorityOf(rules, a.type));
   const conflicts: IdentityConflict[] = [];
