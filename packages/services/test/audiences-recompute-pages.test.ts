@@ -102,6 +102,34 @@ describe.each(TEST_BACKENDS)('recompute across pages on $name', (backend) => {
     expect(entered.length).toBe(recent.length);
   });
 
+  it('a person erased while their page is read gets no membership and no schedule', async () => {
+    const { workspace: ws } = await t.workspace('pages erased');
+    await populate(ws);
+    const victim = (await t.services.profiles.lookup(ws.id, 'user_id', 'p00')).id;
+    // Right after the first page with events is read — outside its transaction on PostgreSQL, inside it on SQLite
+    // (where the erasure then waits its turn and the page is written first) — p00 is erased.
+    const original = AudienceStore.prototype.evaluationPage;
+    let erasing: Promise<unknown> | null = null;
+    vi.spyOn(AudienceStore.prototype, 'evaluationPage').mockImplementation(async function (this: AudienceStore, ...args) {
+      const rows = await original.apply(this, args);
+      if (!erasing && args[2].events && rows.some((r) => r.id === victim)) {
+        erasing = t.services.profiles.erase(ws.id, victim, 'test');
+        if (!this.sql.isTransaction) await erasing;
+      }
+      return rows;
+    });
+    const s = await t.services.segments.create(ws.id, { name: '近30天下单', definition: { version: 1, condition: { event: 'Order Completed', op: 'gte', value: 1, window: { last_days: 30 } } } });
+    await erasing;
+    vi.restoreAllMocks();
+    await settle();
+    expect(erasing).not.toBeNull();
+    const recent = Array.from({ length: 24 }, (_, i) => i).filter((i) => i % 4 !== 3 && i !== 0).map((i) => `p${String(i).padStart(2, '0')}`);
+    expect(await memberUsers(ws.id, s.id)).toEqual(recent);
+    const db = t.services.deps.store.db;
+    expect(await db.selectFrom('reevaluations').select('profile_id').where('profile_id', '=', victim).execute()).toEqual([]);
+    expect(await db.selectFrom('segment_members').select('profile_id').where('profile_id', '=', victim).execute()).toEqual([]);
+  });
+
   it('a page whose write fails fails the recompute, and the engine goes on afterwards', async () => {
     const { workspace: ws } = await t.workspace('pages failing');
     const expected = await populate(ws);

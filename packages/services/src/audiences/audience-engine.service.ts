@@ -642,7 +642,9 @@ export class AudienceEngine {
       // (`complete`) got them before the transaction (PostgreSQL, see `overlap` below).
       const evaluatePage = async (page: PageSelector | { screened: EvaluationRow[] } | { complete: EvaluationRow[] }): Promise<{ read: number; last: number }> => {
         const { rows, changes } = await this.store.transaction(async (tx) => {
-          const rows = 'complete' in page ? page.complete : 'screened' in page ? await tx.completeRows(workspaceId, page.screened, needs) : await tx.evaluationPage(workspaceId, page, needs);
+          // Read before the transaction: still only the profiles not merged away or erased since (no schedule or
+          // membership is written for one that is gone).
+          const rows = 'complete' in page ? await tx.completeRows(workspaceId, page.complete, { ...needs, events: null }) : 'screened' in page ? await tx.completeRows(workspaceId, page.screened, needs) : await tx.evaluationPage(workspaceId, page, needs);
           const changes: DerivedChange[] = [];
           const due: { profileId: string; dueAt: string }[] = [];
           for (const row of rows) {
