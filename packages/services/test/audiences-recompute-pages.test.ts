@@ -7,11 +7,15 @@ import { createTestSiyu, type TestSiyu } from '@siyu/services/testing';
 const DAY = 86_400_000;
 
 /**
- * A bulk recompute over many pages: on PostgreSQL a screened page's events are read before its transaction
- * and its writes overlap the reading of the next pages (one transaction in flight). Pages of two profiles make
- * every step cross page boundaries; each member enters once, with one history row and one event, and a page
- * that fails fails the recompute without leaving a write running.
+ * A bulk recompute over many pages: on PostgreSQL each page is read before its transaction (a screened one
+ * completed with its events) and its writes overlap the reading of the next pages (one transaction in flight).
+ * Pages of two profiles make every step cross page boundaries; each member enters once, with one history row
+ * and one event, a person gone before the write gets nothing, and a page that fails fails the recompute without
+ * leaving a write running.
  */
+
+/** The user id of the i-th person `populate` creates. */
+const user = (i: number): string => `p${String(i).padStart(2, '0')}`;
 describe.each(TEST_BACKENDS)('recompute across pages on $name', (backend) => {
   let t: TestSiyu;
   beforeAll(async () => {
@@ -38,18 +42,16 @@ describe.each(TEST_BACKENDS)('recompute across pages on $name', (backend) => {
     const expected: string[] = [];
     const cities = ['上海', '杭州', '北京'];
     for (let i = 0; i < 24; i++) {
-      const user = `p${String(i).padStart(2, '0')}`;
       const city = cities[i % 3]!;
       const recent = i % 4 !== 3;
-      await t.services.ingest.ingest(ws, 'identify', { userId: user, traits: { city } }, 10);
-      await t.services.ingest.ingest(ws, 'track', { userId: user, event: 'Order Completed', properties: { total: 10 }, timestamp: new Date(t.clock().getTime() - (recent ? 5 : 45) * DAY).toISOString() }, 10);
-      if (i % 5 !== 4) expected.push(user);
+      await t.services.ingest.ingest(ws, 'identify', { userId: user(i), traits: { city } }, 10);
+      await t.services.ingest.ingest(ws, 'track', { userId: user(i), event: 'Order Completed', properties: { total: 10 }, timestamp: new Date(t.clock().getTime() - (recent ? 5 : 45) * DAY).toISOString() }, 10);
+      if (i % 5 !== 4) expected.push(user(i));
     }
     await settle();
     for (let i = 0; i < 24; i++) {
       if (i % 5 === 4) continue;
-      const user = `p${String(i).padStart(2, '0')}`;
-      await t.services.tags.applyToProfile(ws.id, (await t.services.profiles.lookup(ws.id, 'user_id', user)).id, { tagName: 'VIP' }, 'test');
+      await t.services.tags.applyToProfile(ws.id, (await t.services.profiles.lookup(ws.id, 'user_id', user(i))).id, { tagName: 'VIP' }, 'test');
     }
     await settle();
     // Members: VIP, in 上海 or 杭州, ordered in the last 30 days.
@@ -92,7 +94,7 @@ describe.each(TEST_BACKENDS)('recompute across pages on $name', (backend) => {
   it('a condition with no trait (pages read whole, not screened) enters each member once too', async () => {
     const { workspace: ws } = await t.workspace('pages whole');
     await populate(ws);
-    const recent = Array.from({ length: 24 }, (_, i) => i).filter((i) => i % 4 !== 3).map((i) => `p${String(i).padStart(2, '0')}`);
+    const recent = Array.from({ length: 24 }, (_, i) => i).filter((i) => i % 4 !== 3).map(user);
     const s = await t.services.segments.create(ws.id, { name: '近30天下单', definition: { version: 1, condition: { event: 'Order Completed', op: 'gte', value: 1, window: { last_days: 30 } } } });
     expect(s.count).toBe(recent.length);
     expect(await memberUsers(ws.id, s.id)).toEqual(recent);
@@ -123,7 +125,7 @@ describe.each(TEST_BACKENDS)('recompute across pages on $name', (backend) => {
     vi.restoreAllMocks();
     await settle();
     expect(erasing).not.toBeNull();
-    const recent = Array.from({ length: 24 }, (_, i) => i).filter((i) => i % 4 !== 3 && i !== 0).map((i) => `p${String(i).padStart(2, '0')}`);
+    const recent = Array.from({ length: 24 }, (_, i) => i).filter((i) => i % 4 !== 3 && i !== 0).map(user);
     expect(await memberUsers(ws.id, s.id)).toEqual(recent);
     const db = t.services.deps.store.db;
     expect(await db.selectFrom('reevaluations').select('profile_id').where('profile_id', '=', victim).execute()).toEqual([]);

@@ -693,9 +693,10 @@ export class AudienceEngine {
         // PostgreSQL: a page is read (a screened one completed with its events) before its transaction, and its
         // writes run while the next pages are screened and read (one transaction in flight; they take the
         // workspace's audience lock in turn anyway) — the server's reads and writes then overlap. A change
-        // racing with the read is re-evaluated after the pass, as one racing with the screen. At 1M profiles the mixed recompute's
-        // reads and its writes (~11,500 members entering: rows, history, `Segment Entered` events) each took
-        // about half of it. On SQLite every statement runs on the one connection, in turn: nothing to overlap.
+        // racing with the read is re-evaluated after the pass, as one racing with the screen. At 1M profiles
+        // the mixed recompute's reads and its writes (~11,500 members entering: rows, history, `Segment
+        // Entered` events) each took about half of it. On SQLite every statement runs on the one connection,
+        // in turn: nothing to overlap.
         const overlap = this.deps.store.dialect === 'postgres';
         let inFlight: Promise<unknown> | null = null;
         const submit = async (page: { screened: EvaluationRow[] } | { nums: number[] }): Promise<void> => {
