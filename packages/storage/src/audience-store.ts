@@ -293,6 +293,20 @@ export class AudienceStore {
   async insertProfileTags(workspaceId: string, rows: readonly ProfileTagRecord[], knownNums?: ReadonlyMap<string, number>): Promise<void> {
     return this.membershipWrite(async (s) => {
       const nums = knownNums ?? (await s.numsOf(rows.map((r) => r.profileId)));
+      if (s.sql.dialect === 'postgres') {
+        // One array per column (see insertHistory).
+        if (rows.length) {
+          await sql`
+            insert into profile_tags (workspace_id, tag_id, profile_id, source, actor, applied_at, expires_at, profile_num)
+            select ${workspaceId}, u.tag_id, u.profile_id, u.source, u.actor, u.applied_at, u.expires_at, u.profile_num
+            from unnest(${rows.map((r) => r.tagId)}::text[], ${rows.map((r) => r.profileId)}::text[], ${rows.map((r) => r.source)}::text[], ${rows.map((r) => r.actor)}::text[],
+              ${rows.map((r) => r.appliedAt)}::text[], ${rows.map((r) => r.expiresAt)}::text[], ${rows.map((r) => nums.get(r.profileId) ?? null)}::bigint[])
+              as u(tag_id, profile_id, source, actor, applied_at, expires_at, profile_num)
+            on conflict (tag_id, profile_id) do nothing`.execute(s.db);
+          await s.sql.noteMembershipWrite();
+        }
+        return;
+      }
       for (const part of chunk(rows, Math.floor(MAX_PARAMS / 8))) {
         await s.db
           .insertInto('profile_tags')
@@ -401,6 +415,18 @@ export class AudienceStore {
   async insertSegmentMembers(workspaceId: string, segmentId: string, profileIds: readonly string[], at: string, knownNums?: ReadonlyMap<string, number>): Promise<void> {
     return this.membershipWrite(async (s) => {
       const nums = knownNums ?? (await s.numsOf(profileIds));
+      if (s.sql.dialect === 'postgres') {
+        // One array per column (see insertHistory).
+        if (profileIds.length) {
+          await sql`
+            insert into segment_members (segment_id, profile_id, workspace_id, entered_at, profile_num)
+            select ${segmentId}, u.profile_id, ${workspaceId}, ${at}, u.profile_num
+            from unnest(${[...profileIds]}::text[], ${profileIds.map((p) => nums.get(p) ?? null)}::bigint[]) as u(profile_id, profile_num)
+            on conflict (segment_id, profile_id) do nothing`.execute(s.db);
+          await s.sql.noteMembershipWrite();
+        }
+        return;
+      }
       for (const part of chunk(profileIds, Math.floor(MAX_PARAMS / 5))) {
         await s.db
           .insertInto('segment_members')
@@ -451,6 +477,16 @@ export class AudienceStore {
   // ---------------------------------------------------------------- history and events
 
   async insertHistory(rows: readonly MembershipHistoryRecord[]): Promise<void> {
+    if (this.sql.dialect === 'postgres') {
+      // One bound array per column rather than nine parameters a row: a recompute's page of ~900 changes was an
+      // 8,000-parameter statement, parsed and bound each time (at 1M profiles 25.8 against 13.6 ms a page, median).
+      if (rows.length === 0) return;
+      await sql`
+        insert into membership_history (id, workspace_id, kind, ref_id, profile_id, action, reason, at, actor)
+        select * from unnest(${rows.map((h) => h.id)}::text[], ${rows.map((h) => h.workspaceId)}::text[], ${rows.map((h) => h.kind)}::text[], ${rows.map((h) => h.refId)}::text[],
+          ${rows.map((h) => h.profileId)}::text[], ${rows.map((h) => h.action)}::text[], ${rows.map((h) => h.reason)}::text[], ${rows.map((h) => h.at)}::text[], ${rows.map((h) => h.actor ?? null)}::text[])`.execute(this.db);
+      return;
+    }
     for (const part of chunk(rows, Math.floor(MAX_PARAMS / 9))) {
       await this.db
         .insertInto('membership_history')

@@ -179,12 +179,13 @@ export class LayerStore {
   async upsertLayers(rows: readonly LayerRow[]): Promise<void> {
     if (rows.length === 0) return;
     if (this.dialect === 'postgres') {
-      // One bound JSON document per call (as the processor's writes, postgres-bulk.ts): a 2,000-row
-      // multi-row VALUES is 18,000 parameters that PostgreSQL parses and plans on every batch.
+      // One bound array per column (as the processor's writes, postgres-bulk.ts): a 2,000-row multi-row VALUES
+      // is 18,000 parameters that PostgreSQL parses and plans on every batch.
+      const col = <T>(f: (r: LayerRow) => T): T[] => rows.map(f);
       await sql`
         insert into profile_layers (profile_id, workspace_id, lifecycle, rfm_r, rfm_f, rfm_m, rfm_segment, lifecycle_changes_at, updated_at)
-        select * from json_to_recordset(${encodeJson(rows.map(layerValues))}::json)
-          as x(profile_id text, workspace_id text, lifecycle text, rfm_r integer, rfm_f integer, rfm_m integer, rfm_segment text, lifecycle_changes_at text, updated_at text)
+        select * from unnest(${col((r) => r.profileId)}::text[], ${col((r) => r.workspaceId)}::text[], ${col((r) => r.lifecycle)}::text[], ${col((r) => r.rfmR)}::integer[],
+          ${col((r) => r.rfmF)}::integer[], ${col((r) => r.rfmM)}::integer[], ${col((r) => r.rfmSegment)}::text[], ${col((r) => r.lifecycleChangesAt)}::text[], ${col((r) => r.updatedAt)}::text[])
         on conflict (profile_id) do update set workspace_id = excluded.workspace_id, lifecycle = excluded.lifecycle, rfm_r = excluded.rfm_r,
           rfm_f = excluded.rfm_f, rfm_m = excluded.rfm_m, rfm_segment = excluded.rfm_segment,
           lifecycle_changes_at = excluded.lifecycle_changes_at, updated_at = excluded.updated_at`.execute(this.db);
@@ -327,19 +328,5 @@ function toLayer(r: Database['profile_layers']): LayerRow {
     rfmSegment: r.rfm_segment,
     lifecycleChangesAt: r.lifecycle_changes_at,
     updatedAt: r.updated_at,
-  };
-}
-
-function layerValues(r: LayerRow): Database['profile_layers'] {
-  return {
-    profile_id: r.profileId,
-    workspace_id: r.workspaceId,
-    lifecycle: r.lifecycle,
-    rfm_r: r.rfmR,
-    rfm_f: r.rfmF,
-    rfm_m: r.rfmM,
-    rfm_segment: r.rfmSegment,
-    lifecycle_changes_at: r.lifecycleChangesAt,
-    updated_at: r.updatedAt,
   };
 }

@@ -333,6 +333,50 @@ describe.each(TEST_BACKENDS)('AudienceStore on $name', (backend) => {
     expect(second).toEqual({ data: [expect.objectContaining({ id: `mbh_${w}_a` })], nextCursor: null });
   });
 
+  it('membership writes keep every value as given: quotes, commas, braces, backslashes, Chinese, nulls, numbers', async () => {
+    const w = ws();
+    const [a, b] = await seed(w, 2);
+    const odd = ['"quoted", {braced}', 'back\\slash \\" NULL', '会员,上海'];
+    const tag = `tag_${randomUUID()}`;
+    await store.insertProfileTags(w, [
+      { tagId: tag, profileId: a!, source: 'api', actor: odd[0]!, appliedAt: T0, expiresAt: null },
+      { tagId: tag, profileId: b!, source: 'import', actor: odd[1]!, appliedAt: T0, expiresAt: '2026-03-01T00:00:00.000Z' },
+      // Already applied: kept as it was.
+      { tagId: tag, profileId: a!, source: 'rule', actor: 'other', appliedAt: '2026-02-09T00:00:00.000Z', expiresAt: null },
+    ]);
+    const tags = await opened.store.db.selectFrom('profile_tags').select(['profile_id', 'source', 'actor', 'applied_at', 'expires_at', 'profile_num']).where('tag_id', '=', tag).orderBy('profile_id').execute();
+    const nums = new Map((await opened.store.db.selectFrom('profiles').select(['id', 'num']).where('workspace_id', '=', w).execute()).map((r) => [r.id, r.num == null ? null : Number(r.num)]));
+    expect(nums.get(a!)).toEqual(expect.any(Number));
+    expect(tags.map((t) => ({ ...t, profile_num: t.profile_num == null ? null : Number(t.profile_num) }))).toEqual([
+      { profile_id: a, source: 'api', actor: odd[0], applied_at: T0, expires_at: null, profile_num: nums.get(a!) },
+      { profile_id: b, source: 'import', actor: odd[1], applied_at: T0, expires_at: '2026-03-01T00:00:00.000Z', profile_num: nums.get(b!) },
+    ]);
+
+    const seg = `seg_${randomUUID()}`;
+    // A profile with no row yet gets no number.
+    await store.insertSegmentMembers(w, seg, [a!, 'prof_unknown'], T0);
+    await store.insertSegmentMembers(w, seg, [a!, b!], '2026-02-09T00:00:00.000Z', new Map([[b!, 777]]));
+    const members = await opened.store.db.selectFrom('segment_members').select(['profile_id', 'workspace_id', 'entered_at', 'profile_num']).where('segment_id', '=', seg).orderBy('profile_id').execute();
+    expect(members.map((m) => ({ ...m, profile_num: m.profile_num == null ? null : Number(m.profile_num) }))).toEqual([
+      { profile_id: a, workspace_id: w, entered_at: T0, profile_num: nums.get(a!) },
+      { profile_id: b, workspace_id: w, entered_at: '2026-02-09T00:00:00.000Z', profile_num: 777 },
+      { profile_id: 'prof_unknown', workspace_id: w, entered_at: T0, profile_num: null },
+    ]);
+
+    await store.insertHistory([
+      { id: `mbh_${w}_1`, workspaceId: w, kind: 'tag', refId: tag, profileId: a!, action: 'entered', reason: odd[2]!, at: T0, actor: odd[1]! },
+      { id: `mbh_${w}_2`, workspaceId: w, kind: 'tag', refId: tag, profileId: b!, action: 'exited', reason: 'expired', at: T0 },
+    ]);
+    const history = await store.history(w, tag, { limit: 10 });
+    expect(history.data.map((h) => [h.id, h.profileId, h.action, h.reason, h.actor ?? null])).toEqual([
+      [`mbh_${w}_2`, b, 'exited', 'expired', null],
+      [`mbh_${w}_1`, a, 'entered', odd[2], odd[1]],
+    ]);
+    await store.insertHistory([]);
+    await store.insertProfileTags(w, []);
+    await store.insertSegmentMembers(w, seg, [], T0);
+  });
+
   it('a bitmap-only condition is set algebra over the loaded memberships', async () => {
     const b = new AudienceBitmaps();
     b.all.addMany([1, 2, 3, 4, 5]);

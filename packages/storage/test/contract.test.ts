@@ -297,6 +297,29 @@ describe.each(TEST_BACKENDS)('storage contract on $name', (backend) => {
       }
     });
 
+    it('processor writes keep every value as sent: quotes, backslashes, braces, commas, newlines, emoji, nulls', async () => {
+      const ws = await workspace();
+      const odd = 'a "quoted", {braced} back\\slash \\" NULL\nline 2\t😀 会员';
+      const p = ws.profile({ name: odd, nested: { list: [odd, null, 1.5], empty: {} }, nothing: null }, { traitTimes: { name: NOW }, firstTouch: { first_seen: NOW, first_source_channel: odd } });
+      const idv = ws.identity(p.id, 'email', `x"{,}\\y@example.com`);
+      const ev = ws.event(p.id, NOW, { messageId: `m "${odd}"`, event: odd, traits: { t: odd }, properties: { p: [odd, { q: null }] }, context: { ip: null, userAgent: odd } });
+      const bare = ws.event(p.id, NOW, { event: null, type: 'page', traits: null as never, properties: null as never, context: null as never });
+      await store.applyChanges(changes({ profiles: [p], identities: [idv], events: [ev, bare] }));
+      expect(await store.getProfile(ws.id, p.id)).toEqual(p);
+      // An update of the stored row goes the other way through the same columns.
+      const updated = { ...p, traits: { ...p.traits, name: `${odd}!` }, computed: { ...p.computed, event_count: 2 }, updatedAt: '2026-01-02T00:00:00.000Z' };
+      await store.applyChanges(changes({ profiles: [updated] }));
+      expect(await store.getProfile(ws.id, p.id)).toEqual(updated);
+      expect(await store.identitiesOf(ws.id, p.id)).toEqual([idv]);
+      // SQLite returns JSON columns as text, PostgreSQL as values.
+      const json = (v: unknown) => (typeof v === 'string' ? JSON.parse(v) : v);
+      const events = await store.db.selectFrom('events').select(['id', 'message_id', 'event', 'traits', 'properties', 'context']).where('workspace_id', '=', ws.id).orderBy('id').execute();
+      expect(events.map((e) => ({ ...e, traits: json(e.traits), properties: json(e.properties), context: json(e.context) }))).toEqual([
+        { id: ev.id, message_id: ev.messageId, event: odd, traits: { t: odd }, properties: { p: [odd, { q: null }] }, context: { ip: null, userAgent: odd } },
+        { id: bare.id, message_id: bare.messageId, event: null, traits: null, properties: null, context: null },
+      ]);
+    });
+
     it('applyChanges writes profiles, identities, events and conflicts', async () => {
       const ws = await workspace();
       const p = ws.profile({ city: '上海', name: '李雷' });
