@@ -2,9 +2,11 @@ import type { Logger, PipelineService } from '@siyu/services';
 import { PeriodicLoop } from './periodic-loop.ts';
 
 /**
- * Keeps the planner's statistics current on PostgreSQL: every `intervalMs` (default 30 s) analyzes
+ * Keeps the planner's statistics current on PostgreSQL: every `intervalMs` (default 5 s) analyzes
  * the tables that changed by more than autovacuum's threshold since their last analysis
- * (`PipelineService.refreshPlannerStatistics`). Where autovacuum runs and keeps up it finds nothing to do.
+ * (`PipelineService.refreshPlannerStatistics`) — a table that grew from empty at once, any other at most every
+ * 30 s. Where autovacuum runs and keeps up it finds nothing to do. (Every 30 s, a fresh database under load ran
+ * its first 30 s without statistics: the 200k-event ingest bench's message-id checks took 20–40 ms instead of 0.3.)
  */
 export class StatisticsLoop extends PeriodicLoop<string[]> {
   constructor(
@@ -12,7 +14,7 @@ export class StatisticsLoop extends PeriodicLoop<string[]> {
     log: Logger,
     opts: { intervalMs?: number } = {},
   ) {
-    super(log, 'planner statistics', opts.intervalMs ?? 30_000);
+    super(log, 'planner statistics', opts.intervalMs ?? 5_000);
   }
 
   tick(): Promise<string[]> {

@@ -40,8 +40,8 @@ export class PipelineService {
   ) {}
 
   /** Keeps the database planner's statistics current as tables grow (PostgreSQL; see SqlStore.refreshPlannerStatistics). */
-  refreshPlannerStatistics(): Promise<string[]> {
-    return this.deps.store.refreshPlannerStatistics();
+  refreshPlannerStatistics(opts: { minIntervalMs?: number } = {}): Promise<string[]> {
+    return this.deps.store.refreshPlannerStatistics(opts);
   }
 
   async status(workspaceId: string): Promise<PipelineStatus> {
