@@ -487,12 +487,13 @@ export class SqlStore {
   async identitiesByKeys(workspaceId: string, keys: readonly Identifier[]): Promise<IdentityRow[]> {
     if (this.hot) return this.hot.identitiesByKeys(workspaceId, keys);
     if (this.dialect === 'postgres') {
-      // Arrays + unnest: one plan for any number of keys (a long tuple IN list is slow to plan).
+      // Arrays + unnest: one plan for any number of keys (a long tuple IN list is slow to plan). One primary-key
+      // search per key (`limit 1` keeps the lateral subquery from being flattened into a join): as a join, PostgreSQL
+      // costed a batch's ~4,000 searches above reading the whole workspace's identities into a hash table, and did that
+      // for every batch until the table was past ~1M rows — 100–290 ms a batch at 100k–185k identities.
       const { rows } = await sql<Database['identities']>`
-        select i.* from identities i
-        join unnest(${keys.map((k) => k.type)}::text[], ${keys.map((k) => k.value)}::text[]) as k(type, value)
-          on i.type = k.type and i.value = k.value
-        where i.workspace_id = ${workspaceId}`.execute(this.db);
+        select i.* from unnest(${keys.map((k) => k.type)}::text[], ${keys.map((k) => k.value)}::text[]) as k(type, value)
+        cross join lateral (select * from identities where workspace_id = ${workspaceId} and type = k.type and value = k.value limit 1) as i`.execute(this.db);
       return rows.map(toIdentity);
     }
     const out: IdentityRow[] = [];
