@@ -43,7 +43,8 @@ import { fmt, median, percentile } from './audiences/stats.ts';
  * on PostgreSQL on a 2-core machine (the defaults: ~18 and ~23 min). PostgreSQL runs in its own
  * database (`siyu_bench_<time>`), created and dropped here; SQLite in a temp directory, removed after
  * (`--keep` keeps either; `--reuse <dir>` runs only the incremental phase again on a kept SQLite
- * directory). SIYU_BENCH_QUERY_LOG=1 prints each step's statements by total time to
+ * directory, or on a kept PostgreSQL database through the state directory `--keep` prints for it —
+ * drop that database by hand when done). SIYU_BENCH_QUERY_LOG=1 prints each step's statements by total time to
  * stderr; SIYU_BENCH_PROFILE=<dir> writes a CPU profile of the incremental phase.
  *
  * `--index-max-age-ms` (default 1 h) is passed to the engine so that its periodic index rebuild
@@ -81,7 +82,9 @@ export async function main(args: string[]): Promise<void> {
   });
   const shape: BenchShape = { profiles: Number(values.profiles), events: Number(values.events), tags: Number(values.tags), seed: Number(values.seed), now: Date.now() };
   if (!(shape.profiles >= 1000) || !(shape.events >= 0) || !(shape.tags >= 3)) throw new Error('need --profiles ≥ 1000, --events ≥ 0, --tags ≥ 3');
-  const backends = values.backend === 'all' ? ['sqlite', 'postgres'] : [values.backend!];
+  // `--reuse`: the backend the kept state names.
+  const keptUrl = values.reuse ? (JSON.parse(readFileSync(join(values.reuse, 'bench-state.json'), 'utf8')) as KeptState).databaseUrl : undefined;
+  const backends = values.reuse ? [keptUrl ? 'postgres' : 'sqlite'] : values.backend === 'all' ? ['sqlite', 'postgres'] : [values.backend!];
   const started = performance.now();
   const out = (name: string, value: string, unit: string) => process.stdout.write(`audiences.${name}: ${value} ${unit}\n`);
   const progress = (msg: string) => process.stderr.write(`[${((performance.now() - started) / 1000).toFixed(1).padStart(7)} s] ${msg}\n`);
@@ -109,8 +112,7 @@ export async function main(args: string[]): Promise<void> {
   for (const backend of backends) {
     const b0 = performance.now();
     if (values.reuse) {
-      if (backend !== 'sqlite') throw new Error('--reuse: SQLite only (--backend sqlite)');
-      await reuseSqlite(values.reuse, { values, out: (n, v, u) => out(`${backend}.${n}`, v, u), progress });
+      await reuseKept(values.reuse, backend, { values, out: (n, v, u) => out(`${backend}.${n}`, v, u), progress });
       continue;
     }
     const target = await prepareTarget(backend, progress).catch((e: unknown) => {
@@ -299,15 +301,17 @@ async function runBackend(backend: string, target: Target, shape: BenchShape, co
       const j = rng.int(i + 1);
       [candidates[i], candidates[j]] = [candidates[j]!, candidates[i]!];
     }
-    if (o.values.keep && backend === 'sqlite') {
-      const state: KeptState = { workspace, probeSegmentId, candidates, usedProbes: 0 };
-      writeFileSync(join(dirname(target.sqliteFile), 'bench-state.json'), JSON.stringify(state));
+    // Beside the SQLite file; for PostgreSQL in a directory of its own (printed), with the database's URL.
+    const stateFile = !o.values.keep ? undefined : backend === 'sqlite' ? join(dirname(target.sqliteFile), 'bench-state.json') : join(mkdtempSync(join(tmpdir(), 'siyu-bench-pg-state-')), 'bench-state.json');
+    if (stateFile) {
+      const state: KeptState = { workspace, probeSegmentId, candidates, usedProbes: 0, ...(target.databaseUrl ? { databaseUrl: target.databaseUrl } : {}) };
+      writeFileSync(stateFile, JSON.stringify(state));
+      if (backend !== 'sqlite') progress(`kept state in ${dirname(stateFile)} (--reuse ${dirname(stateFile)})`);
     }
     const used = await incrementalPhase(backend, target, services, workspace, probeSegmentId, candidates, shape.profiles, shape.seed, writerLock, o);
-    if (o.values.keep && backend === 'sqlite') {
-      const file = join(dirname(target.sqliteFile), 'bench-state.json');
-      const state = JSON.parse(readFileSync(file, 'utf8')) as KeptState;
-      writeFileSync(file, JSON.stringify({ ...state, usedProbes: used }));
+    if (stateFile) {
+      const state = JSON.parse(readFileSync(stateFile, 'utf8')) as KeptState;
+      writeFileSync(stateFile, JSON.stringify({ ...state, usedProbes: used }));
     }
   } finally {
     await services.audienceEngine.settled().catch(() => undefined);
@@ -316,8 +320,10 @@ async function runBackend(backend: string, target: Target, shape: BenchShape, co
   }
 }
 
-/** What `--keep` leaves beside a SQLite database for `--reuse`. */
+/** What `--keep` leaves beside a SQLite database (or in a directory of its own for PostgreSQL) for `--reuse`. */
 interface KeptState {
+  /** PostgreSQL: the kept database. */
+  databaseUrl?: string;
   workspace: WorkspaceRecord;
   probeSegmentId: string;
   /** Probe candidates (profile nums outside the probe segment at the load), shuffled. */
@@ -331,14 +337,14 @@ interface KeptState {
  * its OS page cache warm), with probe candidates no earlier run used. Minutes instead of the load's
  * quarter hour when working on the incremental path; each run adds its events to the database.
  */
-async function reuseSqlite(dir: string, o: RunOpts): Promise<void> {
+async function reuseKept(dir: string, backend: string, o: RunOpts): Promise<void> {
   const stateFile = join(dir, 'bench-state.json');
   const state = JSON.parse(readFileSync(stateFile, 'utf8')) as KeptState;
-  const sqliteFile = join(dir, 'siyu.db');
-  const target: Target = { databaseUrl: undefined, sqliteFile, location: dir, cleanup: async () => undefined };
+  const sqliteFile = state.databaseUrl ? '' : join(dir, 'siyu.db');
+  const target: Target = { databaseUrl: state.databaseUrl, sqliteFile, location: dir, cleanup: async () => undefined };
   const threaded = o.values.worker !== 'inline';
-  const writerLock = threaded ? WriterLock.create() : undefined;
-  const opened = await openStore({ sqliteFile, writerLock, ...inlineCache(target, threaded), ...(process.env.SIYU_BENCH_QUERY_LOG ? { queryLog: logQuery } : {}) });
+  const writerLock = threaded && backend === 'sqlite' ? WriterLock.create() : undefined;
+  const opened = await openStore({ databaseUrl: state.databaseUrl, sqliteFile, writerLock, ...inlineCache(target, threaded), ...(process.env.SIYU_BENCH_QUERY_LOG ? { queryLog: logQuery } : {}) });
   const services = createServices({ store: opened.store, clock: () => new Date(), newId, log: silentLogger }, { audiences: { indexMaxAgeMs: Number(o.values['index-max-age-ms']) } });
   try {
     const profiles = Number(o.values.profiles);
@@ -352,7 +358,7 @@ async function reuseSqlite(dir: string, o: RunOpts): Promise<void> {
       after = page.last;
     }
     const candidates = state.candidates.slice(state.usedProbes).filter((n) => !members.has(n));
-    const used = await incrementalPhase('sqlite', target, services, state.workspace, state.probeSegmentId, candidates, profiles, Number(o.values.seed) + state.usedProbes, writerLock, o);
+    const used = await incrementalPhase(backend, target, services, state.workspace, state.probeSegmentId, candidates, profiles, Number(o.values.seed) + state.usedProbes, writerLock, o);
     writeFileSync(stateFile, JSON.stringify({ ...state, usedProbes: state.usedProbes + used }));
   } finally {
     await services.audienceEngine.settled().catch(() => undefined);

@@ -128,6 +128,14 @@ export class LayerStore {
 
   /** Order statistics of those of `profileIds` that are canonical profiles of the workspace (merged-away and erased ones are absent). */
   async statsOf(workspaceId: string, profileIds: readonly string[]): Promise<OrderStats[]> {
+    if (profileIds.length === 0) return [];
+    if (this.dialect === 'sqlite') {
+      // The ids as one bound JSON array: the same statement text for any number of ids. An `in (?, ?, …)` list
+      // of a batch's ~1,000 ids was built by Kysely and compiled by SQLite on every batch (4 % of the
+      // processor thread's time in the ingest bench).
+      const rows = await this.statsQuery(workspaceId).where('profiles.id', 'in', sql<string>`(select value from json_each(${JSON.stringify(profileIds)}))`).execute();
+      return rows.map(toStats);
+    }
     const out: OrderStats[] = [];
     for (const part of chunk(profileIds, MAX_PARAMS - 1)) {
       if (part.length === 0) continue;
@@ -149,6 +157,12 @@ export class LayerStore {
   }
 
   async layersOf(workspaceId: string, profileIds: readonly string[]): Promise<LayerRow[]> {
+    if (profileIds.length === 0) return [];
+    if (this.dialect === 'sqlite') {
+      // As statsOf: one JSON array for the ids.
+      const rows = await this.db.selectFrom('profile_layers').selectAll().where(this.layersWs(), '=', workspaceId).where('profile_id', 'in', sql<string>`(select value from json_each(${JSON.stringify(profileIds)}))`).execute();
+      return rows.map(toLayer);
+    }
     const out: LayerRow[] = [];
     for (const part of chunk(profileIds, MAX_PARAMS - 1)) {
       if (part.length === 0) continue;
