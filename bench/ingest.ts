@@ -46,11 +46,14 @@ export async function main(args: string[]): Promise<void> {
       // profile latency at a load the processor sustains. Default: throughput, then a paced run
       // (5,000/s on SQLite, 2,500/s on PostgreSQL: below what each sustains on 2 cores).
       rate: { type: 'string' },
+      // When the messages happened (messages.ts): spread over 30 days (the default) or live.
+      timestamps: { type: 'string', default: 'spread' },
       // Keep the SQLite data directory (printed) for a closer look; removed by default.
       keep: { type: 'boolean', default: false },
     },
   });
   const events = Number(values.events);
+  if (values.timestamps !== 'live' && values.timestamps !== 'spread') throw new Error('--timestamps: live or spread');
   const batchSize = 100;
   const threaded = values.worker !== 'inline';
   const backends = values.backend === 'all' ? ['sqlite', 'postgres'] : [values.backend!];
@@ -120,7 +123,7 @@ export async function main(args: string[]): Promise<void> {
     const audienceTid = worker?.audienceOsThreadId !== worker?.osThreadId ? worker?.audienceOsThreadId : undefined;
     const threadCpu = () => ({ server: threadCpuMs(process.pid), processor: threadCpuMs(worker?.osThreadId), audience: threadCpuMs(audienceTid) });
     const threads0 = threadCpu();
-    const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./load-client.ts', import.meta.url)), JSON.stringify({ url: `http://127.0.0.1:${port}/v1/batch`, writeKey, batches: Math.ceil(events / batchSize), batchSize, people: Number(values.people), idPrefix: prefix, concurrency: Number(values.concurrency), rate })], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./load-client.ts', import.meta.url)), JSON.stringify({ url: `http://127.0.0.1:${port}/v1/batch`, writeKey, batches: Math.ceil(events / batchSize), batchSize, people: Number(values.people), idPrefix: prefix, concurrency: Number(values.concurrency), rate, timestamps: values.timestamps })], { stdio: ['ignore', 'pipe', 'inherit'] });
     let childOut = '';
     child.stdout.on('data', (d: Buffer) => (childOut += d.toString()));
     await new Promise((resolve) => child.once('exit', resolve));

@@ -1,8 +1,8 @@
 // Child process: builds realistic batches and posts them with N requests in flight, like many SDK
 // clients. A separate process, so the server's resident memory is measured alone.
-import { buildBatches } from './messages.ts';
+import { buildBatches, type Timestamps } from './messages.ts';
 
-const { url, writeKey, batches, batchSize, people, idPrefix, concurrency, rate } = JSON.parse(process.argv[2]!) as {
+const { url, writeKey, batches, batchSize, people, idPrefix, concurrency, rate, timestamps } = JSON.parse(process.argv[2]!) as {
   url: string;
   writeKey: string;
   batches: number;
@@ -12,6 +12,7 @@ const { url, writeKey, batches, batchSize, people, idPrefix, concurrency, rate }
   concurrency: number;
   /** Offered events/s (0: as fast as the server answers). */
   rate: number;
+  timestamps: Timestamps;
 };
 const auth = `Basic ${Buffer.from(`${writeKey}:`).toString('base64')}`;
 const CHUNK = 200;
@@ -19,7 +20,7 @@ let failed = 0;
 const started = performance.now();
 for (let from = 0; from < batches; from += CHUNK) {
   // Built a chunk at a time (same seed per chunk offset keeps runs comparable) so the client stays small.
-  const bodies = buildBatches({ batches: Math.min(CHUNK, batches - from), batchSize, people, idPrefix: `${idPrefix}${from}-`, seed: 42 + from });
+  const bodies = buildBatches({ batches: Math.min(CHUNK, batches - from), batchSize, people, idPrefix: `${idPrefix}${from}-`, seed: 42 + from, timestamps });
   let next = 0;
   const lane = async () => {
     for (;;) {

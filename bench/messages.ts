@@ -1,7 +1,18 @@
 import { seededUuids } from './uuid.ts';
 
+/**
+ * When the messages of a batch happened. `spread` (the default, as every earlier run sent): each at a random time
+ * of the last 30 days, so every time-ordered index takes its entries at random places — closer to a backfill than
+ * to live traffic. `live`: as SDKs send live traffic — they queue events and flush every 10–30 s — 95 % within the
+ * 30 s before the batch is sent, 5 % from up to 30 days before (an app's offline queue, a late retry). See
+ * ARCHITECTURE, "The storage floor", for what the difference costs.
+ */
+export type Timestamps = 'live' | 'spread';
+
+const DAY_MS = 86_400_000;
+
 /** Realistic Segment batches for benchmarks: a brand's customers browsing, identifying, ordering. */
-export function buildBatches(opts: { batches: number; batchSize: number; people: number; seed?: number; idPrefix?: string }): string[] {
+export function buildBatches(opts: { batches: number; batchSize: number; people: number; seed?: number; idPrefix?: string; timestamps?: Timestamps }): string[] {
   let s = opts.seed ?? 42;
   const rand = () => {
     s = (s + 0x6d2b79f5) | 0;
@@ -28,7 +39,10 @@ export function buildBatches(opts: { batches: number; batchSize: number; people:
       const anonymousId = `${opts.idPrefix ?? ''}dev-${person}`;
       const userId = `${opts.idPrefix ?? ''}u-${person}`;
       const known = rand() < 0.7;
-      const ts = new Date(now - Math.floor(rand() * 86_400_000 * 30)).toISOString();
+      // One draw either way, so both kinds send the same people, calls and properties.
+      const t = rand();
+      const ago = opts.timestamps !== 'live' ? t * DAY_MS * 30 : t < 0.05 ? (t / 0.05) * DAY_MS * 30 : ((t - 0.05) / 0.95) * 30_000;
+      const ts = new Date(now - Math.floor(ago)).toISOString();
       const r = rand();
       const base = { messageId: `${opts.idPrefix ?? ''}${uuid()}`, anonymousId, ...(known ? { userId } : {}), timestamp: ts, context: { library: { name: 'bench' }, ip: '10.0.0.1', userAgent: 'Mozilla/5.0 (iPhone) MicroMessenger/8.0' } };
       if (r < 0.1) {
