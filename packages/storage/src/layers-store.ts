@@ -130,9 +130,10 @@ export class LayerStore {
   async statsOf(workspaceId: string, profileIds: readonly string[]): Promise<OrderStats[]> {
     if (profileIds.length === 0) return [];
     if (this.dialect === 'sqlite') {
-      // The ids as one bound JSON array: the same statement text for any number of ids. An `in (?, ?, …)` list
-      // of a batch's ~1,000 ids was built by Kysely and compiled by SQLite on every batch (4 % of the
-      // processor thread's time in the ingest bench).
+      // The ids as one bound JSON array: the same short statement for any number of ids, where an `in (?, ?, …)`
+      // list of a batch's ~1,000 ids was built by Kysely and compiled by SQLite on every batch. Measured in the
+      // ingest bench's processor-thread profile: statsOf 4.2 → 3.8 %, layersOf 1.2 → 0.8 % (the rest is SQLite's
+      // searches). Still searched by id with sampled statistics (migrations.test.ts, 0014).
       const rows = await this.statsQuery(workspaceId).where('profiles.id', 'in', sql<string>`(select value from json_each(${JSON.stringify(profileIds)}))`).execute();
       return rows.map(toStats);
     }

@@ -88,6 +88,12 @@ describe('migrations of a database with data', () => {
     raw.exec('analyze');
     expect(plan()).not.toContain('profiles_merged_idx');
     expect(plan()).toMatch(/SEARCH profiles USING .*INDEX .*\(.*id=\?\)/);
+    // The same ids bound as one JSON array (LayerStore.statsOf on SQLite): searched by id too.
+    const planJson = (raw.prepare('explain query plan select id, computed from profiles where workspace_id = ? and merged_into is null and id in (select value from json_each(?))').all('ws_1', JSON.stringify(ids)) as { detail: string }[])
+      .map((p) => p.detail)
+      .join(' ');
+    expect(planJson).not.toContain('profiles_merged_idx');
+    expect(planJson).toMatch(/SEARCH profiles USING .*INDEX .*\(.*id=\?\)/);
     // Losers are still found by their winner through it.
     const byWinner = (raw.prepare("explain query plan select id from profiles where merged_into = 'prof_00048'").all() as { detail: string }[]).map((p) => p.detail).join(' ');
     expect(byWinner).toContain('profiles_merged_idx');
