@@ -67,7 +67,9 @@ export async function openRuntime(config: Config, log: Logger, opts: { writerLoc
     // The audience thread reads outside the write lock the processor thread contends for.
     ...(worker ? { audiences: { follow: opts.role !== 'processor', readOutsideLock: opts.role === 'audience' } } : {}),
   });
-  const loop = new ProcessorLoop(services.processor, log, { batchSize: config.processorBatch });
+  // Batches wait for the layer and audience work they queue in this thread (on the processor thread of a
+  // two-thread worker the engine evaluates nothing: its queue stays empty).
+  const loop = new ProcessorLoop(services.processor, log, { batchSize: config.processorBatch, downstream: [services.layers, services.audienceEngine] });
   services.ingest.onAppend(loop.notify);
   const layersLoop = new LayersLoop(services.layers, log);
   const reevaluation = new ReevaluationLoop(services.audienceEngine, log);

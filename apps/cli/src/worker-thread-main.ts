@@ -51,6 +51,23 @@ if (allocSession) {
   await allocSession.post('HeapProfiler.enable');
   await allocSession.post('HeapProfiler.startSampling', { samplingInterval: 16384, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true } as never);
 }
+// SIYU_WORKER_HEAP_LOG=<file>: a JSON line per full collection — what survived it (the live heap then) and the
+// queues of derived work — to tell retained data from garbage awaiting collection.
+const heapLog = process.env.SIYU_WORKER_HEAP_LOG;
+if (heapLog) {
+  const { PerformanceObserver, constants } = await import('node:perf_hooks');
+  const v8 = await import('node:v8');
+  const { appendFileSync } = await import('node:fs');
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      if ((e as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind !== constants.NODE_PERFORMANCE_GC_MAJOR) continue;
+      const mb = (n: number) => Math.round(n / 1048576);
+      const spaces = Object.fromEntries(v8.getHeapSpaceStatistics().map((s) => [s.space_name, mb(s.space_used_size)]));
+      const line = { t: Date.now(), thread: name, pauseMs: Math.round(e.duration), usedMb: mb(v8.getHeapStatistics().used_heap_size), spaces, rssMb: mb(process.memoryUsage.rss()), audienceBacklog: rt.services.audienceEngine.backlog(), layersBacklog: rt.services.layers.backlog() };
+      appendFileSync(heapLog, JSON.stringify(line) + '\n');
+    }
+  }).observe({ entryTypes: ['gc'] });
+}
 async function writeProfile(): Promise<void> {
   if (allocSession && allocDir) {
     const { profile } = await allocSession.post('HeapProfiler.stopSampling');

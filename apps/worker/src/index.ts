@@ -1,4 +1,4 @@
-export { ProcessorLoop } from './processor-loop.ts';
+export { ProcessorLoop, type Downstream, type ProcessorLoopOptions } from './processor-loop.ts';
 export { LayersLoop } from './layers-loop.ts';
 export { ReevaluationLoop } from './reevaluation-loop.ts';
 export { StatisticsLoop } from './statistics-loop.ts';

@@ -1,8 +1,35 @@
 import type { Logger, ProcessorService } from '@siyu/services';
 
+/** Work each processor batch queues in memory for this thread (the audience engine, the layer service). */
+export interface Downstream {
+  /** Profiles queued or being worked on. */
+  backlog(): number;
+  /** Resolves when what is queued now has run. */
+  caughtUp(): Promise<void>;
+}
+
+export interface ProcessorLoopOptions {
+  batchSize: number;
+  pollMs?: number;
+  lingerMs?: number;
+  /** Kept pace with: no batch starts while one of them holds more than `maxBacklog` profiles. */
+  downstream?: readonly Downstream[];
+  /** Default: four batches. */
+  maxBacklog?: number;
+  /** The longest a batch waits for them (a bulk recompute holds their queues for seconds): default 2 s. */
+  maxWaitMs?: number;
+}
+
 /**
  * Runs the processor continuously: wakes as soon as the inbox gets messages (same process) or every
  * `pollMs` (other processes writing to a shared PostgreSQL). `stop()` finishes the batch in flight.
+ *
+ * It keeps pace with the work its batches queue in the same thread. A processor that always finds a
+ * batch waiting would otherwise run ahead of them without bound: their flushes yield at every statement,
+ * each time to a whole batch, so the queue grew, and with it the time each flush took and the memory it
+ * held (a returning-customer ingest at full speed: the audience engine's queue reached 140,000 profiles,
+ * the worker's live heap 280 MB, and memberships trailed profiles by tens of seconds). The inbox, on disk,
+ * holds the backlog instead.
  */
 export class ProcessorLoop {
   private running = false;
@@ -14,7 +41,7 @@ export class ProcessorLoop {
   constructor(
     private readonly processor: ProcessorService,
     private readonly log: Logger,
-    private readonly opts: { batchSize: number; pollMs?: number; lingerMs?: number },
+    private readonly opts: ProcessorLoopOptions,
   ) {}
 
   /** Observes every committed batch (the bench uses it for latency figures). */
@@ -49,6 +76,7 @@ export class ProcessorLoop {
       this.onBatch?.(r);
       if (r.messages === 0) return total;
       total += r.messages;
+      await this.keepPace(() => true);
     }
   }
 
@@ -61,6 +89,7 @@ export class ProcessorLoop {
         this.onBatch?.(r);
         failures = 0;
         if (r.messages > 0) {
+          await this.keepPace(() => this.running);
           // Linger briefly after a small batch so the next one is bigger: per-batch costs (lookups,
           // commit, fsync) are paid once for many messages, at a few ms of freshness.
           if (r.messages < this.opts.batchSize / 4) await this.pause(this.opts.lingerMs ?? 20);
@@ -78,6 +107,22 @@ export class ProcessorLoop {
       }
       if (this.pending || !this.running) continue;
       await this.pause(this.opts.pollMs ?? 250);
+    }
+  }
+
+  /** Waits while work downstream holds more than `maxBacklog` profiles, up to `maxWaitMs` in all. */
+  private async keepPace(active: () => boolean): Promise<void> {
+    const downstream = this.opts.downstream ?? [];
+    const max = this.opts.maxBacklog ?? 4 * this.opts.batchSize;
+    const deadline = Date.now() + (this.opts.maxWaitMs ?? 2000);
+    for (const d of downstream) {
+      while (active() && d.backlog() > max) {
+        const left = deadline - Date.now();
+        if (left <= 0) return;
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([d.caughtUp(), new Promise<void>((resolve) => (timer = setTimeout(resolve, left)))]);
+        clearTimeout(timer);
+      }
     }
   }
 

@@ -141,6 +141,8 @@ export class LayerService {
   private tail: Promise<void> = Promise.resolve();
   private readonly pending = new Map<string, { touched: Set<string>; merged: Set<string> }>();
   private flushQueued = false;
+  /** Profiles in the flush that is running (see {@link backlog}). */
+  private flushing = 0;
   /** Derivation-log ranges recorded for the audience engine by layer writes not yet announced (see notify). */
   private readonly audienceLog: DerivationRange[] = [];
   private readonly clearer: DerivationClearer;
@@ -173,6 +175,18 @@ export class LayerService {
       if (t === this.tail && this.pending.size === 0) break;
     }
     await this.clearer.flush();
+  }
+
+  /** Profiles waiting for a layer update, and in the update running now: the processor loop keeps pace with it (see `AudienceEngine.backlog`). */
+  backlog(): number {
+    let n = this.flushing;
+    for (const p of this.pending.values()) n += p.touched.size + p.merged.size;
+    return n;
+  }
+
+  /** Resolves when the layer work queued so far has run. */
+  caughtUp(): Promise<void> {
+    return this.tail;
   }
 
   // ---------------------------------------------------------------- settings
@@ -362,17 +376,22 @@ export class LayerService {
 
   private async flush(): Promise<void> {
     this.flushQueued = false;
+    this.flushing = this.backlog();
     const work = [...this.pending];
     this.pending.clear();
     const logged = this.logRanges.splice(0);
     let failed = false;
-    for (const [ws, p] of work) {
-      try {
-        await this.applyBatch(ws, p.touched, p.merged, this.deps.clock());
-      } catch (e) {
-        failed = true;
-        this.logError(ws, 'layer update after a processor batch failed; recover() tries it again', e);
+    try {
+      for (const [ws, p] of work) {
+        try {
+          await this.applyBatch(ws, p.touched, p.merged, this.deps.clock());
+        } catch (e) {
+          failed = true;
+          this.logError(ws, 'layer update after a processor batch failed; recover() tries it again', e);
+        }
       }
+    } finally {
+      this.flushing = 0;
     }
     // Done: their log rows go (left for recover() if anything failed).
     if (!failed) this.clearer.add(logged);
