@@ -7,17 +7,15 @@ function fakes(batches: number, size: number) {
   const calls: number[] = [];
   let left = batches;
   let release: (() => void) | null = null;
-  const downstream = {
+  const downstream: Downstream & { queued: number; waits: number } = {
     queued: 0,
     waits: 0,
-    backlog() {
-      return this.queued;
-    },
-    caughtUp() {
-      this.waits++;
+    backlog: () => downstream.queued,
+    caughtUp: () => {
+      downstream.waits++;
       return new Promise<void>((resolve) => (release = resolve));
     },
-  } satisfies Downstream & Record<string, unknown>;
+  };
   const processor = {
     async processBatch() {
       calls.push(downstream.queued);
