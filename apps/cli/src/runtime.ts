@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import type { Config } from '@siyu/config';
 import { createServices, hashSecret, newId, newSecret, type Logger, type Services } from '@siyu/services';
 import { openStore, type CacheSize, type OpenedStore } from '@siyu/storage';
-import { LayersLoop, ProcessorLoop, ReevaluationLoop, StatisticsLoop } from '@siyu/worker';
+import { LayersLoop, ProcessorLoop, ReevaluationLoop, SharedBacklog, StatisticsLoop, type Downstream } from '@siyu/worker';
 
 export interface Runtime {
   config: Config;
@@ -48,7 +48,16 @@ export function sqliteTempStoreFor(opts: { writerLock?: SharedArrayBuffer; role?
  * `writerLock`: the SQLite file is shared between the server thread and a worker thread (see
  * worker-thread.ts); `role` says which thread this is.
  */
-export async function openRuntime(config: Config, log: Logger, opts: { writerLock?: SharedArrayBuffer; role?: 'server' | 'processor' | 'audience' | 'both' } = {}): Promise<Runtime> {
+export async function openRuntime(
+  config: Config,
+  log: Logger,
+  opts: {
+    writerLock?: SharedArrayBuffer;
+    role?: 'server' | 'processor' | 'audience' | 'both';
+    /** Two worker threads: the audience thread publishes its engine's backlog here, the processor thread keeps pace with it. */
+    audienceBacklog?: SharedArrayBuffer;
+  } = {},
+): Promise<Runtime> {
   const dataDir = resolve(config.dataDir);
   const worker = opts.role !== undefined && opts.role !== 'server';
   const opened = await openStore({
@@ -67,9 +76,14 @@ export async function openRuntime(config: Config, log: Logger, opts: { writerLoc
     // The audience thread reads outside the write lock the processor thread contends for.
     ...(worker ? { audiences: { follow: opts.role !== 'processor', readOutsideLock: opts.role === 'audience' } } : {}),
   });
-  // Batches wait for the layer and audience work they queue in this thread (on the processor thread of a
-  // two-thread worker the engine evaluates nothing: its queue stays empty).
-  const loop = new ProcessorLoop(services.processor, log, { batchSize: config.processorBatch, downstream: [services.layers, services.audienceEngine] });
+  // Batches wait for the layer and audience work they queue: in this thread, or on the audience thread of a
+  // two-thread worker (whose engine's backlog comes through shared memory; this thread's engine then
+  // evaluates nothing and its queue stays empty).
+  const shared = opts.audienceBacklog ? new SharedBacklog(opts.audienceBacklog) : undefined;
+  const downstream: Downstream[] = [services.layers, services.audienceEngine];
+  if (shared && opts.role === 'processor') downstream.push(shared);
+  const unpublish = shared && opts.role === 'audience' ? shared.publishFrom(() => services.audienceEngine.backlog()) : undefined;
+  const loop = new ProcessorLoop(services.processor, log, { batchSize: config.processorBatch, downstream });
   services.ingest.onAppend(loop.notify);
   const layersLoop = new LayersLoop(services.layers, log);
   const reevaluation = new ReevaluationLoop(services.audienceEngine, log);
@@ -89,6 +103,7 @@ export async function openRuntime(config: Config, log: Logger, opts: { writerLoc
       await reevaluation.stop();
       await statistics.stop();
       await services.audienceEngine.settled();
+      unpublish?.();
       await opened.close();
     },
   };

@@ -19,7 +19,7 @@ const role = data.role;
 const name = role === 'both' ? 'worker' : role;
 const log = pino({ level: config.logLevel }).child({ thread: name });
 
-const rt = await openRuntime(config, log, { writerLock: data.writerLock, role });
+const rt = await openRuntime(config, log, { writerLock: data.writerLock, role, ...(data.audienceBacklog ? { audienceBacklog: data.audienceBacklog } : {}) });
 const processes = role !== 'audience';
 const evaluates = role !== 'processor';
 if (!evaluates) {

@@ -3,6 +3,7 @@ import { Worker } from 'node:worker_threads';
 import type { Config } from '@siyu/config';
 import type { IndexOp, Logger, ProfilesAnnouncement, Services } from '@siyu/services';
 import { WriterLock } from '@siyu/storage';
+import { SharedBacklog } from '@siyu/worker';
 
 /**
  * Which half of the background work a thread runs: `processor` the processor, layer and statistics
@@ -19,6 +20,8 @@ export interface WorkerData {
   writerLock: SharedArrayBuffer | undefined;
   /** Post each committed batch's latencies (benchmarks). */
   reportBatches: boolean;
+  /** Two threads: the audience engine's backlog, published by the audience thread for the processor thread (`SharedBacklog`). */
+  audienceBacklog?: SharedArrayBuffer;
 }
 
 /** Profiles the processor thread changed, as sent between threads (postMessage clones the sets and maps). */
@@ -70,8 +73,10 @@ export class WorkerThread {
       this.processor = this.audience = new RoleThread('both', config, services, log, writerLock, script);
       return;
     }
-    this.audience = new RoleThread('audience', config, services, log, writerLock, script);
-    this.processor = new RoleThread('processor', config, services, log, writerLock, script, (m) => this.audience.post({ ...m, type: 'announce' }));
+    // The processor thread keeps pace with the audience thread's queue (ProcessorLoop), told through shared memory.
+    const audienceBacklog = SharedBacklog.buffer();
+    this.audience = new RoleThread('audience', config, services, log, writerLock, script, undefined, audienceBacklog);
+    this.processor = new RoleThread('processor', config, services, log, writerLock, script, (m) => this.audience.post({ ...m, type: 'announce' }), audienceBacklog);
   }
 
   /** Observe committed batches (benchmarks); call before {@link start}. */
@@ -161,6 +166,7 @@ class RoleThread {
     /** The thread's entry point (tests give a stand-in). */
     private readonly script: URL,
     private readonly onAnnounce?: (m: AnnouncementMessage) => void,
+    private readonly audienceBacklog?: SharedArrayBuffer,
   ) {}
 
   /** Sends a message now, or once the thread is (again) ready. */
@@ -186,7 +192,7 @@ class RoleThread {
 
   /** Starts the thread; resolves when its loops run. */
   start(): Promise<void> {
-    const data: WorkerData = { role: this.role, config: this.config, writerLock: this.writerLock, reportBatches: this.batchListener !== undefined };
+    const data: WorkerData = { role: this.role, config: this.config, writerLock: this.writerLock, reportBatches: this.batchListener !== undefined, ...(this.audienceBacklog ? { audienceBacklog: this.audienceBacklog } : {}) };
     // The processor's batches want the larger young generation (above); the audience thread keeps V8's default.
     const worker = new Worker(this.script, { workerData: data, ...(this.role !== 'audience' ? { resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB } } : {}) });
     this.ready = false;
@@ -230,6 +236,8 @@ class RoleThread {
       });
       worker.on('exit', (code) => {
         if (this.writerLock && new WriterLock(this.writerLock, 0).releaseIfHeldBy(threadId)) this.log.warn({}, 'released the database writer lock the worker thread held');
+        // A dead audience thread's queue is gone (the derivation log has it): the processor thread need not wait for it.
+        if (this.role === 'audience' && this.audienceBacklog) Atomics.store(new Int32Array(this.audienceBacklog), 0, 0);
         if (this.worker === worker) {
           this.worker = null;
           this.ready = false;

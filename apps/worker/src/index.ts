@@ -2,3 +2,4 @@ export { ProcessorLoop, type Downstream, type ProcessorLoopOptions } from './pro
 export { LayersLoop } from './layers-loop.ts';
 export { ReevaluationLoop } from './reevaluation-loop.ts';
 export { StatisticsLoop } from './statistics-loop.ts';
+export { SharedBacklog } from './shared-backlog.ts';
