@@ -140,7 +140,8 @@ export async function runIncremental(services: Services, o: IncrementalOptions):
     await worker.warm();
     services.ingest.onAppend(worker.notify);
   } else {
-    const inline = new ProcessorLoop(services.processor, silentLogger, { batchSize: o.processorBatch });
+    // As `siyu start` with SIYU_WORKER=inline (runtime.ts): batches keep pace with the work they queue.
+    const inline = new ProcessorLoop(services.processor, silentLogger, { batchSize: o.processorBatch, downstream: [services.layers, services.audienceEngine] });
     inline.observe((r) => {
       processed += r.messages;
       for (const l of r.latenciesMs) processorMs.push(l);
