@@ -86,3 +86,14 @@ it('drain() keeps pace too (the import command drains with the engine in the sam
   expect(await drained).toBe(6000);
   expect(f.calls).toEqual([0, 0, 0, 0]);
 });
+
+it('stops at once while a batch waits for downstream work', async () => {
+  const f = fakes(5, 2000);
+  const loop = new ProcessorLoop(f.processor, silentLogger, { batchSize: 2000, downstream: [f.downstream], maxBacklog: 1000, maxWaitMs: 60_000 });
+  loop.start();
+  await tick();
+  expect(f.calls).toEqual([0]);
+  // Without the stop signal this would wait out maxWaitMs (60 s), past the test's time limit.
+  await loop.stop();
+  expect(f.calls).toEqual([0]);
+});

@@ -36,6 +36,9 @@ export class ProcessorLoop {
   private wake: (() => void) | null = null;
   private pending = false;
   private done: Promise<void> = Promise.resolve();
+  /** Resolves when `stop()` is called: a batch waiting for downstream work stops waiting. */
+  private stopSignal: Promise<void> = new Promise(() => undefined);
+  private signalStop: () => void = () => undefined;
   private onBatch: ((r: { messages: number; latenciesMs: number[] }) => void) | undefined;
 
   constructor(
@@ -59,11 +62,13 @@ export class ProcessorLoop {
   start(): void {
     if (this.running) return;
     this.running = true;
+    this.stopSignal = new Promise((resolve) => (this.signalStop = resolve));
     this.done = this.run();
   }
 
   async stop(): Promise<void> {
     this.running = false;
+    this.signalStop();
     this.notify();
     await this.done;
   }
@@ -120,7 +125,7 @@ export class ProcessorLoop {
         const left = deadline - Date.now();
         if (left <= 0) return;
         let timer: NodeJS.Timeout | undefined;
-        await Promise.race([d.caughtUp(), new Promise<void>((resolve) => (timer = setTimeout(resolve, left)))]);
+        await Promise.race([d.caughtUp(), this.stopSignal, new Promise<void>((resolve) => (timer = setTimeout(resolve, left)))]);
         clearTimeout(timer);
       }
     }
