@@ -30,6 +30,23 @@ function peakRssMb(): number | undefined {
   }
 }
 
+/** The largest figures of a worker heap log's lines written since `since` (ms), or null when there are none. */
+function workerHeapMaxima(file: string, since: number): { usedMb: number; audienceBacklog: number; layersBacklog: number } | null {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return null;
+  }
+  const lines = text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { t: number; usedMb: number; audienceBacklog: number; layersBacklog: number }).filter((l) => l.t >= since);
+  if (lines.length === 0) return null;
+  return {
+    usedMb: Math.max(...lines.map((l) => l.usedMb)),
+    audienceBacklog: Math.max(...lines.map((l) => l.audienceBacklog)),
+    layersBacklog: Math.max(...lines.map((l) => l.layersBacklog)),
+  };
+}
+
 export async function main(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args,
@@ -102,6 +119,11 @@ export async function main(args: string[]): Promise<void> {
       for (const l of latenciesMs) latencies.push(l);
       if (processed >= events && !doneAt) doneAt = performance.now();
     };
+    // What each worker thread kept after each full collection (its live heap then) and the queues of derived work:
+    // the worker threads append a line per collection (worker-thread-main.ts) to this run's file, or to the one set.
+    const heapLog = process.env.SIYU_WORKER_HEAP_LOG ?? join(dataDir, 'worker-heap.log');
+    process.env.SIYU_WORKER_HEAP_LOG = heapLog;
+    const runStartedAt = Date.now();
     const worker = threaded ? new WorkerThread(config, services, silentLogger, writerLock) : undefined;
     if (worker) {
       worker.observe(observe);
@@ -138,6 +160,7 @@ export async function main(args: string[]): Promise<void> {
     const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? 0;
     const stats = await services.profiles.stats(workspace.id);
     const peakRss = peakRssMb();
+    const heap = workerHeapMaxima(heapLog, runStartedAt);
     const b = `ingest.${backend}${threaded ? '' : '.inline'}${rate > 0 ? `.at_${rate}` : ''}`;
     const out = [
       `${b}.accepted_rate: ${Math.round((events / result.ms) * 1000)} events/s`,
@@ -165,6 +188,8 @@ export async function main(args: string[]): Promise<void> {
       `${b}.server_heap_used: ${Math.round(process.memoryUsage().heapUsed / 1048576)} MB`,
       // Highest resident memory the process reached (Linux VmHWM; covers every run in this process so far).
       ...(peakRss !== undefined ? [`${b}.server_rss_peak: ${peakRss} MB`] : []),
+      // The processor keeps pace with the work it queues (ProcessorLoop): the queues stay within a few batches.
+      ...(heap ? [`${b}.worker_heap_after_full_gc_max: ${heap.usedMb} MB`, `${b}.audience_backlog_max: ${heap.audienceBacklog} profiles`, `${b}.layers_backlog_max: ${heap.layersBacklog} profiles`] : []),
     ];
     process.stdout.write(`${out.join('\n')}\n`);
     await worker?.stop();
