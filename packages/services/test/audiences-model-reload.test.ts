@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { TEST_BACKENDS } from '@siyu/storage/testing';
-import { createTestSiyu, type TestSiyu } from '@siyu/services/testing';
-import { isolatedBackend } from './audiences-harness.ts';
+import type { TestSiyu } from '@siyu/services/testing';
+import { isolatedSiyu } from './audiences-harness.ts';
 
 /**
  * The worker thread keeps a workspace's definitions for a second only, so the model a batch's evaluation is
@@ -10,17 +10,8 @@ import { isolatedBackend } from './audiences-harness.ts';
  * from a segment, for good. Here the model is loaded again on every use (max age below zero).
  */
 describe.each(TEST_BACKENDS)('definitions loaded again between planning and evaluating, on $name', (backend) => {
-  let t: TestSiyu;
-  let drop: () => Promise<void>;
-  beforeAll(async () => {
-    const isolated = await isolatedBackend(backend);
-    drop = isolated.drop;
-    t = await createTestSiyu(isolated.backend, { audiences: { modelMaxAgeMs: -1 } });
-  });
-  afterAll(async () => {
-    await t.close();
-    await drop();
-  });
+  let t!: TestSiyu;
+  isolatedSiyu(backend, { audiences: { modelMaxAgeMs: -1 } }, (made) => (t = made));
 
   it('every change is still evaluated against the definitions it can affect', async () => {
     const { workspace: ws } = await t.workspace('reload');

@@ -1,21 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { TEST_BACKENDS } from '@siyu/storage/testing';
-import { createTestSiyu, type TestSiyu } from '@siyu/services/testing';
-import { isolatedBackend } from './audiences-harness.ts';
+import type { TestSiyu } from '@siyu/services/testing';
+import { isolatedSiyu } from './audiences-harness.ts';
 
 // Erasure and unmerge happen outside processor batches; tags, segments, bitmaps and layers must follow.
 describe.each(TEST_BACKENDS)('audiences follow unmerge and erasure on $name', (backend) => {
-  let t: TestSiyu;
-  let drop: () => Promise<void>;
-  beforeAll(async () => {
-    const iso = await isolatedBackend(backend);
-    drop = iso.drop;
-    t = await createTestSiyu(iso.backend);
-  });
-  afterAll(async () => {
-    await t.close();
-    await drop();
-  });
+  let t!: TestSiyu;
+  isolatedSiyu(backend, undefined, (made) => (t = made));
 
   const settle = async () => {
     await t.drain();

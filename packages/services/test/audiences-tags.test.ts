@@ -1,23 +1,14 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { AppError, WorkspaceRecord } from '@siyu/core';
 import { TEST_BACKENDS } from '@siyu/storage/testing';
-import { createTestSiyu, type TestSiyu } from '@siyu/services/testing';
-import { isolatedBackend } from './audiences-harness.ts';
+import type { TestSiyu } from '@siyu/services/testing';
+import { isolatedSiyu } from './audiences-harness.ts';
 
 const DAY = 86_400_000;
 
 describe.each(TEST_BACKENDS)('tags on $name', (backend) => {
-  let t: TestSiyu;
-  let drop: () => Promise<void>;
-  beforeAll(async () => {
-    const isolated = await isolatedBackend(backend);
-    drop = isolated.drop;
-    t = await createTestSiyu(isolated.backend);
-  });
-  afterAll(async () => {
-    await t.close();
-    await drop();
-  });
+  let t!: TestSiyu;
+  isolatedSiyu(backend, undefined, (made) => (t = made));
 
   async function settle(): Promise<void> {
     await t.drain();

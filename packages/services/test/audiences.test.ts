@@ -1,10 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ConditionNode, WorkspaceRecord } from '@siyu/core';
 import { AudienceStore, openStore, SqlStore } from '@siyu/storage';
 import { TEST_BACKENDS } from '@siyu/storage/testing';
 import { createServices, silentLogger } from '@siyu/services';
-import { createTestSiyu, type TestSiyu } from '@siyu/services/testing';
-import { isolatedBackend } from './audiences-harness.ts';
+import type { TestSiyu } from '@siyu/services/testing';
+import { isolatedSiyu } from './audiences-harness.ts';
 
 const DAY = 86_400_000;
 
@@ -159,17 +159,8 @@ const VARIANTS = [
 ];
 
 describe.each(VARIANTS)('audience scenarios on $name', ({ backend, readOutsideLock }) => {
-  let t: TestSiyu;
-  let drop: () => Promise<void>;
-  beforeAll(async () => {
-    const isolated = await isolatedBackend(backend);
-    drop = isolated.drop;
-    t = await createTestSiyu(isolated.backend, readOutsideLock ? { audiences: { readOutsideLock } } : {});
-  });
-  afterAll(async () => {
-    await t.close();
-    await drop();
-  });
+  let t!: TestSiyu;
+  isolatedSiyu(backend, readOutsideLock ? { audiences: { readOutsideLock } } : {}, (made) => (t = made));
 
   async function settle(): Promise<void> {
     await t.drain();

@@ -1,24 +1,15 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { TEST_BACKENDS } from '@siyu/storage/testing';
-import { createTestSiyu, type TestSiyu } from '@siyu/services/testing';
-import { isolatedBackend } from './audiences-harness.ts';
+import type { TestSiyu } from '@siyu/services/testing';
+import { isolatedSiyu } from './audiences-harness.ts';
 
 /**
  * What the processor loop keeps pace with: the profiles each batch queues for the audience engine and the
  * layer service, counted until the work that takes them has run.
  */
 describe.each(TEST_BACKENDS)('derived-work backlog on $name', (backend) => {
-  let t: TestSiyu;
-  let drop: () => Promise<void>;
-  beforeAll(async () => {
-    const isolated = await isolatedBackend(backend);
-    drop = isolated.drop;
-    t = await createTestSiyu(isolated.backend);
-  });
-  afterAll(async () => {
-    await t.close();
-    await drop();
-  });
+  let t!: TestSiyu;
+  isolatedSiyu(backend, undefined, (made) => (t = made));
 
   it('counts the profiles a batch queued until the engine and the layer service have run them', async () => {
     const { workspace: ws } = await t.workspace('backlog');

@@ -1,9 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { WorkspaceRecord } from '@siyu/core';
 import { TEST_BACKENDS } from '@siyu/storage/testing';
 import { createServices, newId, silentLogger, type Services } from '@siyu/services';
-import { createTestSiyu, type TestSiyu } from '@siyu/services/testing';
-import { isolatedBackend } from './audiences-harness.ts';
+import type { TestSiyu } from '@siyu/services/testing';
+import { isolatedSiyu } from './audiences-harness.ts';
 
 /**
  * The derivation log: the processor records with each batch which profiles the audience engine and the
@@ -12,18 +12,9 @@ import { isolatedBackend } from './audiences-harness.ts';
  * and layers stale until the profile's next event; the rows a crash leaves are now taken at the next start.
  */
 describe.each(TEST_BACKENDS)('derivation log on $name', (backend) => {
-  let t: TestSiyu;
-  let drop: () => Promise<void>;
-  beforeAll(async () => {
-    const isolated = await isolatedBackend(backend);
-    drop = isolated.drop;
-    // This instance's engine never follows its processor: every batch's evaluation is "cut off".
-    t = await createTestSiyu(isolated.backend, { audiences: { follow: false } });
-  });
-  afterAll(async () => {
-    await t.close();
-    await drop();
-  });
+  let t!: TestSiyu;
+  // This instance's engine never follows its processor: every batch's evaluation is "cut off".
+  isolatedSiyu(backend, { audiences: { follow: false } }, (made) => (t = made));
 
   /** What a restarted process would build on the same database: a fresh engine and layer service. */
   function restarted(): Services {
