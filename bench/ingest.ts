@@ -121,7 +121,10 @@ export async function main(args: string[]): Promise<void> {
     };
     // What each worker thread kept after each full collection (its live heap then) and the queues of derived work:
     // the worker threads append a line per collection (worker-thread-main.ts) to this run's file, or to the one set.
-    const heapLog = process.env.SIYU_WORKER_HEAP_LOG ?? join(dataDir, 'worker-heap.log');
+    // The variable goes back to what it was after the run: left set, the next run's threads wrote to this run's
+    // removed directory (and, before worker-thread-main.ts caught that, died at their first full collection).
+    const heapLogSet = process.env.SIYU_WORKER_HEAP_LOG;
+    const heapLog = heapLogSet ?? join(dataDir, 'worker-heap.log');
     process.env.SIYU_WORKER_HEAP_LOG = heapLog;
     const runStartedAt = Date.now();
     const worker = threaded ? new WorkerThread(config, services, silentLogger, writerLock) : undefined;
@@ -195,6 +198,7 @@ export async function main(args: string[]): Promise<void> {
     await worker?.stop();
     server.close();
     await rt.close();
+    if (heapLogSet === undefined) delete process.env.SIYU_WORKER_HEAP_LOG;
     // Each run's data directory (hundreds of MB on SQLite) goes with it.
     if (values.keep && backend === 'sqlite') process.stdout.write(`${b}.kept: ${dataDir}\n`);
     else rmSync(dataDir, { recursive: true, force: true });

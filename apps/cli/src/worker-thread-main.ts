@@ -8,6 +8,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import pino from 'pino';
 import type { Config } from '@siyu/config';
 import { openRuntime } from './runtime.ts';
+import { jsonLineAppender } from './line-log.ts';
 import type { FromWorker, ToWorker, WorkerData } from './worker-thread.ts';
 
 const port = parentPort!;
@@ -57,16 +58,20 @@ const heapLog = process.env.SIYU_WORKER_HEAP_LOG;
 if (heapLog) {
   const { PerformanceObserver, constants } = await import('node:perf_hooks');
   const v8 = await import('node:v8');
-  const { appendFileSync } = await import('node:fs');
-  new PerformanceObserver((list) => {
+  const append = jsonLineAppender(heapLog, (err) => log.warn({ file: heapLog, err: err instanceof Error ? err.message : String(err) }, 'SIYU_WORKER_HEAP_LOG cannot be written; heap logging is off'));
+  const observer = new PerformanceObserver((list) => {
     for (const e of list.getEntries()) {
       if ((e as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind !== constants.NODE_PERFORMANCE_GC_MAJOR) continue;
       const mb = (n: number) => Math.round(n / 1048576);
       const spaces = Object.fromEntries(v8.getHeapSpaceStatistics().map((s) => [s.space_name, mb(s.space_used_size)]));
       const line = { t: Date.now(), thread: name, pauseMs: Math.round(e.duration), usedMb: mb(v8.getHeapStatistics().used_heap_size), spaces, rssMb: mb(process.memoryUsage.rss()), audienceBacklog: rt.services.audienceEngine.backlog(), layersBacklog: rt.services.layers.backlog() };
-      appendFileSync(heapLog, JSON.stringify(line) + '\n');
+      if (!append(line)) {
+        observer.disconnect();
+        return;
+      }
     }
-  }).observe({ entryTypes: ['gc'] });
+  });
+  observer.observe({ entryTypes: ['gc'] });
 }
 async function writeProfile(): Promise<void> {
   if (allocSession && allocDir) {
