@@ -42,7 +42,8 @@ import { fmt, median, percentile } from './audiences/stats.ts';
  * `npm run bench -- audiences --profiles 100000 --events 2000000` takes ~2 min on SQLite and ~3 min
  * on PostgreSQL on a 2-core machine (the defaults: ~18 and ~23 min). PostgreSQL runs in its own
  * database (`siyu_bench_<time>`), created and dropped here; SQLite in a temp directory, removed after
- * (`--keep` keeps either; `--reuse <dir>` runs only the incremental phase again on a kept SQLite
+ * (`--keep` keeps either; `--reuse <dir>` runs only the incremental phase again (`--phase recompute`: the mixed
+ * segment's full recompute, `--runs-recompute` times) on a kept SQLite
  * directory, or on a kept PostgreSQL database through the state directory `--keep` prints for it —
  * drop that database by hand when done). SIYU_BENCH_QUERY_LOG=1 prints each step's statements by total time to
  * stderr; SIYU_BENCH_PROFILE=<dir> writes a CPU profile of the incremental phase.
@@ -78,6 +79,9 @@ export async function main(args: string[]): Promise<void> {
       keep: { type: 'boolean', default: false },
       // A directory kept by `--keep` (SQLite): skip the load and the recomputes, run the incremental phase again.
       reuse: { type: 'string' },
+      // With --reuse: `incremental` (the default) or `recompute` (the mixed segment created and deleted --runs-recompute times).
+      phase: { type: 'string', default: 'incremental' },
+      'runs-recompute': { type: 'string', default: '5' },
     },
   });
   const shape: BenchShape = { profiles: Number(values.profiles), events: Number(values.events), tags: Number(values.tags), seed: Number(values.seed), now: Date.now() };
@@ -357,6 +361,7 @@ async function reuseKept(dir: string, backend: string, o: RunOpts): Promise<void
       if (page.last === null || page.nums.length < 100_000) break;
       after = page.last;
     }
+    if (o.values.phase === 'recompute') return await recomputeAgain(services, state.workspace.id, Number(o.values['runs-recompute']), o);
     const candidates = state.candidates.slice(state.usedProbes).filter((n) => !members.has(n));
     const used = await incrementalPhase(backend, target, services, state.workspace, state.probeSegmentId, candidates, profiles, Number(o.values.seed) + state.usedProbes, writerLock, o);
     writeFileSync(stateFile, JSON.stringify({ ...state, usedProbes: state.usedProbes + used }));
@@ -365,6 +370,29 @@ async function reuseKept(dir: string, backend: string, o: RunOpts): Promise<void
     await services.layers.settled().catch(() => undefined);
     await opened.close();
   }
+}
+
+/**
+ * `--reuse DIR --phase recompute`: the full recompute of the mixed segment again, `runs` times (each created, timed,
+ * then deleted), on a kept database. Prints each time and the median; SIYU_BENCH_QUERY_LOG prints the statements
+ * of the last run.
+ */
+async function recomputeAgain(services: Services, ws: string, runs: number, o: RunOpts): Promise<void> {
+  const tag = (await services.tags.list(ws)).data.find((t) => t.name === tagName(1));
+  if (!tag) throw new Error(`no tag named ${tagName(1)} in the kept workspace`);
+  const mixed = { all: [{ trait: 'city', op: 'in', value: ['上海', '杭州'] }, { tag: tag.id, has: true }, { event: 'Order Completed', measure: 'count', op: 'gte', value: 1, window: { last_days: 30 } }] };
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    queryTimes.clear();
+    const t = performance.now();
+    const seg = await services.segments.create(ws, { name: `沪杭高价值近30天下单 reuse ${Date.now()}`, definition: { version: 1, condition: mixed } });
+    times.push(performance.now() - t);
+    o.progress(`recompute ${i + 1}: ${fmt(times[i]!, 0)} ms, ${seg.count} members`);
+    await services.segments.delete(ws, seg.id);
+  }
+  if (process.env.SIYU_BENCH_QUERY_LOG) dumpQueries(o.progress);
+  o.out('segment_full_recompute_again', fmt(median(times), 0), 'ms');
+  o.out('segment_full_recompute_again_runs', times.map((t) => fmt(t, 0)).join(','), 'ms');
 }
 
 /** How many probes an incremental phase sends (as runIncremental counts them). */

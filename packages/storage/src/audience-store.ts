@@ -120,6 +120,12 @@ export interface PageNeeds {
   eventsFor?: (row: EvaluationRow) => boolean;
   /** Give each row its {@link EvaluationRow.version}. */
   versions?: boolean;
+  /**
+   * Asked of each row once its profile and its segments are read, before its tags, layers and events (which it
+   * must not look at): a row it rejects is left out of the page, and none of those is read for it (a bulk pass
+   * screening profiles by their traits).
+   */
+  screen?: (row: EvaluationRow) => boolean;
 }
 
 /** Everything the evaluator needs of one profile. */
@@ -742,16 +748,21 @@ export class AudienceStore {
     const ids = [...rows.keys()];
     const tagIds = needs.tags === undefined ? undefined : [...new Set(needs.tags)];
     const segmentIds = needs.segments === undefined ? undefined : [...new Set(needs.segments)];
-    for (const part of chunk(ids, MAX_PARAMS - 1 - Math.max(tagIds?.length ?? 0, segmentIds?.length ?? 0))) {
-      if (tagIds === undefined || tagIds.length > 0) {
-        let tq = this.db.selectFrom('profile_tags').select(['profile_id', 'tag_id', 'source', 'expires_at']).where('workspace_id', '=', workspaceId).where(this.anyOf('profile_id', part));
-        if (tagIds) tq = tq.where('tag_id', 'in', tagIds);
-        for (const t of await tq.execute()) rows.get(t.profile_id)?.tags.push({ tagId: t.tag_id, source: t.source, expiresAt: t.expires_at });
-      }
+    for (let part of chunk(ids, MAX_PARAMS - 1 - Math.max(tagIds?.length ?? 0, segmentIds?.length ?? 0))) {
       if (segmentIds === undefined || segmentIds.length > 0) {
         let sq = this.db.selectFrom('segment_members').select(['profile_id', 'segment_id']).where('workspace_id', '=', workspaceId).where(this.anyOf('profile_id', part));
         if (segmentIds) sq = sq.where('segment_id', 'in', segmentIds);
         for (const s of await sq.execute()) rows.get(s.profile_id)?.segments.push(s.segment_id);
+      }
+      if (needs.screen) {
+        const screen = needs.screen;
+        part = part.filter((id) => (screen(rows.get(id)!) ? true : (rows.delete(id), false)));
+        if (part.length === 0) continue;
+      }
+      if (tagIds === undefined || tagIds.length > 0) {
+        let tq = this.db.selectFrom('profile_tags').select(['profile_id', 'tag_id', 'source', 'expires_at']).where('workspace_id', '=', workspaceId).where(this.anyOf('profile_id', part));
+        if (tagIds) tq = tq.where('tag_id', 'in', tagIds);
+        for (const t of await tq.execute()) rows.get(t.profile_id)?.tags.push({ tagId: t.tag_id, source: t.source, expiresAt: t.expires_at });
       }
       if (needs.layers !== false) {
         // By primary key: sampled statistics (`PRAGMA optimize`) make SQLite prefer (workspace_id, lifecycle) and read the whole workspace.

@@ -199,6 +199,23 @@ describe.each(TEST_BACKENDS)('AudienceStore on $name', (backend) => {
     const page2 = await store.evaluationPage(w, { afterNum: ra!.num, limit: 1 }, { events: null });
     expect(page2.map((r) => r.id)).toEqual([b]);
     expect((await store.evaluationPage(w, { nums: [rc!.num, ra!.num] }, { events: null })).map((r) => r.id)).toEqual([a, c]);
+    // A screen sees each row with its traits and segments, before its tags, layers and events are read; the rows it
+    // rejects are left out and the rest are read whole.
+    const seen: { id: string; tags: number; segments: string[]; layers: unknown; events: number }[] = [];
+    const screenedPage = await store.evaluationPage(w, { afterNum: 0, limit: 10 }, {
+      events: { names: ['Order Completed'], properties: [], since: null },
+      screen: (row) => {
+        seen.push({ id: row.id, tags: row.tags.length, segments: [...row.segments], layers: row.layers, events: row.events.length });
+        return row.id !== a;
+      },
+    });
+    expect(seen).toEqual([
+      { id: a, tags: 0, segments: [], layers: null, events: 0 },
+      { id: b, tags: 0, segments: [segId], layers: null, events: 0 },
+      { id: c, tags: 0, segments: [], layers: null, events: 0 },
+    ]);
+    expect(screenedPage.map((r) => r.id)).toEqual([b, c]);
+    expect(screenedPage[1]!.layers).toEqual({ lifecycle: 'active', rfm: { r: 5, f: 4, m: 3, segment: 'Champions' } });
     // A merged-away profile is never read.
     const screenedBefore = await store.evaluationPage(w, { afterNum: 0, limit: 10 }, { events: null });
     await opened.store.setMergedInto(w, b!, a!, T0);

@@ -31,6 +31,27 @@ describe('evaluateWithoutEvents', () => {
       for (const events of histories) expect(evaluateCondition(node, { ...ctx, events })).toBe(evaluateWithoutEvents(node, ctx));
     }
   });
+
+  test.each<[string, ConditionNode, boolean | null]>([
+    ['a false trait still decides', { all: [shanghai, vip, bought] }, false],
+    ['a tag is unknown', vip, null],
+    ['any: a true computed trait decides past an unknown tag', { any: [vip, { computed: 'order_count', op: 'gte', value: 2 }] }, true],
+    ['not of a tag', { not: vip }, null],
+    ['lifecycle and RFM are unknown', { any: [{ lifecycle: 'active' }, { rfm_segment: 'Champions' }, { rfm: { r: [5] } }] }, null],
+    ['segment membership is known', { segment: 'seg_1', in: true }, false],
+  ])('tags and layers unknown: %s', (_name, node, expected) => {
+    expect(evaluateWithoutEvents(node, ctx, { tagsAndLayersUnknown: true })).toBe(expected);
+  });
+
+  test('with tags and layers unknown, a decided result is what the full evaluator says for any tags', () => {
+    const nodes: ConditionNode[] = [{ all: [shanghai, vip, bought] }, { any: [vip, { computed: 'order_count', op: 'gte', value: 2 }] }, { not: { all: [vip, shanghai] } }];
+    for (const tags of [new Set<string>(), new Set(['VIP'])]) {
+      for (const node of nodes) {
+        const partial = evaluateWithoutEvents(node, { ...ctx, profile: { ...profile, tags: new Set<string>() } }, { tagsAndLayersUnknown: true });
+        if (partial !== null) expect(evaluateCondition(node, { ...ctx, profile: { ...profile, tags }, events: [] })).toBe(partial);
+      }
+    }
+  });
 });
 
 test('hasClockDependentTraits looks at traits and computed traits only', () => {

@@ -8,11 +8,12 @@ const NO_EVENTS: readonly never[] = [];
  * Three-valued evaluation of a condition before the profile's events are known: `true` or `false`
  * when the result is the same whatever the events are (behaviour and sequence leaves treated as
  * unknown under `all`/`any`/`not`), `null` when the events decide it. Bulk evaluation reads events
- * only for profiles where this is null.
+ * only for profiles where this is null. `tagsAndLayersUnknown`: tag, lifecycle and RFM leaves are unknown too (a
+ * bulk pass screening rows before it has read their tags and layers).
  *
  * @example evaluateWithoutEvents({ all: [{ trait: 'city', op: 'eq', value: '上海' }, { event: 'Order Completed', op: 'gte', value: 1 }] }, ctx) // false for a Beijing profile
  */
-export function evaluateWithoutEvents(node: ConditionNode, ctx: Omit<EvaluationContext, 'events'>): boolean | null {
+export function evaluateWithoutEvents(node: ConditionNode, ctx: Omit<EvaluationContext, 'events'>, opts: { tagsAndLayersUnknown?: boolean } = {}): boolean | null {
   const env = prepareContext({ ...ctx, events: NO_EVENTS });
   const visit = (n: ConditionNode): boolean | null => {
     if ('all' in n) {
@@ -38,6 +39,7 @@ export function evaluateWithoutEvents(node: ConditionNode, ctx: Omit<EvaluationC
       return r === null ? null : !r;
     }
     if ('event' in n || 'sequence' in n) return null;
+    if (opts.tagsAndLayersUnknown && ('tag' in n || 'lifecycle' in n || 'rfm' in n || 'rfm_segment' in n)) return null;
     return evaluatePrepared(n, env);
   };
   return visit(node);

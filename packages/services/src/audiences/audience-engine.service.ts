@@ -755,7 +755,11 @@ export class AudienceEngine {
             await yieldToEventLoop();
             const nums = Array.from(all.subarray(i, i + batch));
             if (screen) {
-              const rows = await this.store.evaluationPage(workspaceId, { nums }, { ...needs, events: null });
+              // A segment's rows are screened first on their traits and segments alone: those the traits already
+              // decide, in agreement with their membership, get no tag or layer read either (at 1M profiles the mixed
+              // recompute's trait screen kept ~11,500 of ~50,000 candidates).
+              const early = kind === 'segment' ? { screen: (row: EvaluationRow) => this.mayChange(model, def, row, now, { tagsAndLayersUnknown: true }) } : {};
+              const rows = await this.store.evaluationPage(workspaceId, { nums }, { ...needs, events: null, ...early });
               for (const row of rows) if (this.mayChange(model, def, row, now)) screened.push(row);
             } else pending.push(...nums);
             const last = i + batch >= all.length;
@@ -796,8 +800,8 @@ export class AudienceEngine {
   }
 
   /** Whether evaluating `row` (read without events) against `def` could change its membership. */
-  private mayChange(model: WorkspaceModel, def: CompiledDefinition, row: EvaluationRow, now: Date): boolean {
-    const decided = evaluateWithoutEvents(def.condition, { now, timeZone: model.timeZone, profile: toEvaluationProfile(model, row) });
+  private mayChange(model: WorkspaceModel, def: CompiledDefinition, row: EvaluationRow, now: Date, opts: { tagsAndLayersUnknown?: boolean } = {}): boolean {
+    const decided = evaluateWithoutEvents(def.condition, { now, timeZone: model.timeZone, profile: toEvaluationProfile(model, row) }, opts);
     if (decided === null) return true;
     const had = def.kind === 'tag' ? row.tags.some((t) => t.tagId === def.id) : row.segments.includes(def.id);
     return decided !== had;

@@ -160,6 +160,8 @@ export class AudienceService {
     const needs: PageNeeds = pageNeedsOf(model, [condition], now);
     // Events only for profiles whose result the rest of the condition leaves open.
     needs.eventsFor = (row) => evaluateWithoutEvents(condition, { now, timeZone: model.timeZone, profile: toEvaluationProfile(model, row) }) === null;
+    // Rows whose traits (and segments) already rule them out get no tag, layer or event read.
+    needs.screen = (row) => evaluateWithoutEvents(condition, { now, timeZone: model.timeZone, profile: toEvaluationProfile(model, row) }, { tagsAndLayersUnknown: true }) !== false;
     const pageSize = opts.pageSize ?? 1000;
     const sampleSize = opts.sampleSize ?? SAMPLE_SIZE;
     const nums: number[] = [];
