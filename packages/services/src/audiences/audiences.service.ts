@@ -1,5 +1,6 @@
 import {
   AppError,
+  conditionDependencies,
   evaluateCondition,
   evaluateWithoutEvents,
   validateCondition,
@@ -160,8 +161,12 @@ export class AudienceService {
     const needs: PageNeeds = pageNeedsOf(model, [condition], now);
     // Events only for profiles whose result the rest of the condition leaves open.
     needs.eventsFor = (row) => evaluateWithoutEvents(condition, { now, timeZone: model.timeZone, profile: toEvaluationProfile(model, row) }) === null;
-    // Rows whose traits (and segments) already rule them out get no tag, layer or event read.
-    needs.screen = (row) => evaluateWithoutEvents(condition, { now, timeZone: model.timeZone, profile: toEvaluationProfile(model, row) }, { tagsAndLayersUnknown: true }) !== false;
+    // Rows whose traits (and segments) already rule them out get no tag, layer or event read — when the condition has
+    // both: something that can rule a row out early, and tags or layers to skip.
+    const deps = conditionDependencies(condition);
+    if ((deps.traits.length > 0 || deps.computed.length > 0 || deps.segments.length > 0) && (deps.tags.length > 0 || deps.usesLifecycle || deps.usesRfm)) {
+      needs.screen = (row) => evaluateWithoutEvents(condition, { now, timeZone: model.timeZone, profile: toEvaluationProfile(model, row) }, { tagsAndLayersUnknown: true }) !== false;
+    }
     const pageSize = opts.pageSize ?? 1000;
     const sampleSize = opts.sampleSize ?? SAMPLE_SIZE;
     const nums: number[] = [];
