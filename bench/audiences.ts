@@ -351,6 +351,7 @@ async function reuseKept(dir: string, backend: string, o: RunOpts): Promise<void
   const opened = await openStore({ databaseUrl: state.databaseUrl, sqliteFile, writerLock, ...inlineCache(target, threaded), ...(process.env.SIYU_BENCH_QUERY_LOG ? { queryLog: logQuery } : {}) });
   const services = createServices({ store: opened.store, clock: () => new Date(), newId, log: silentLogger }, { audiences: { indexMaxAgeMs: Number(o.values['index-max-age-ms']) } });
   try {
+    if (o.values.phase === 'recompute') return await recomputeAgain(services, state.workspace.id, Number(o.values['runs-recompute']), o);
     const profiles = Number(o.values.profiles);
     // Earlier runs' other events put some candidates in the probe segment already (a probe then never "enters",
     // and runs on a kept database counted fewer probes each time: 1,490 → 1,333 of 1,500 over a session).
@@ -361,7 +362,6 @@ async function reuseKept(dir: string, backend: string, o: RunOpts): Promise<void
       if (page.last === null || page.nums.length < 100_000) break;
       after = page.last;
     }
-    if (o.values.phase === 'recompute') return await recomputeAgain(services, state.workspace.id, Number(o.values['runs-recompute']), o);
     const candidates = state.candidates.slice(state.usedProbes).filter((n) => !members.has(n));
     const used = await incrementalPhase(backend, target, services, state.workspace, state.probeSegmentId, candidates, profiles, Number(o.values.seed) + state.usedProbes, writerLock, o);
     writeFileSync(stateFile, JSON.stringify({ ...state, usedProbes: state.usedProbes + used }));

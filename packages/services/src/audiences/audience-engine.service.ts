@@ -6,7 +6,7 @@ import type { ProcessorService, ProfileChange } from '../processor.service.ts';
 import { AudienceIndex, type IndexOp } from './audience-index.service.ts';
 import { CandidatePlanner, type CandidateSet } from './candidate-planner.ts';
 import { MEMBERSHIP_EVENTS, pageNeedsOf, WorkspaceModel, type CompiledDefinition, type DefinitionKind } from './definitions.ts';
-import { evaluateRow, toEvaluationProfile, type DerivedChange } from './evaluation.ts';
+import { evaluateRow, screensBeforeTags, toEvaluationProfile, type DerivedChange } from './evaluation.ts';
 import { yieldToEventLoop } from './yield.ts';
 import { DerivationClearer, recoverDerivations } from '../derivation-log.ts';
 
@@ -758,7 +758,7 @@ export class AudienceEngine {
               // A segment's rows are screened first on their traits and segments alone: those the traits already
               // decide, in agreement with their membership, get no tag or layer read either (at 1M profiles the mixed
               // recompute's trait screen kept ~11,500 of ~50,000 candidates).
-              const early = kind === 'segment' && (def.deps.tags.length > 0 || def.deps.usesLifecycle || def.deps.usesRfm) ? { screen: (row: EvaluationRow) => this.mayChange(model, def, row, now, { tagsAndLayersUnknown: true }) } : {};
+              const early = kind === 'segment' && screensBeforeTags(def.deps) ? { screen: (row: EvaluationRow) => this.mayChange(model, def, row, now, { tagsAndLayersUnknown: true }) } : {};
               const rows = await this.store.evaluationPage(workspaceId, { nums }, { ...needs, events: null, ...early });
               for (const row of rows) if (this.mayChange(model, def, row, now)) screened.push(row);
             } else pending.push(...nums);

@@ -16,7 +16,7 @@ import { yieldToEventLoop } from './yield.ts';
 import type { ProfileService, ProfileSummary } from '../profiles.service.ts';
 import type { AudienceEngine } from './audience-engine.service.ts';
 import { pageNeedsOf, type DefinitionKind } from './definitions.ts';
-import { toEvaluationProfile } from './evaluation.ts';
+import { screensBeforeTags, toEvaluationProfile } from './evaluation.ts';
 import { invalid } from './helpers.ts';
 
 export const COUNT_METHODS = ['auto', 'bitmap', 'bulk'] as const;
@@ -163,8 +163,7 @@ export class AudienceService {
     needs.eventsFor = (row) => evaluateWithoutEvents(condition, { now, timeZone: model.timeZone, profile: toEvaluationProfile(model, row) }) === null;
     // Rows whose traits (and segments) already rule them out get no tag, layer or event read — when the condition has
     // both: something that can rule a row out early, and tags or layers to skip.
-    const deps = conditionDependencies(condition);
-    if ((deps.traits.length > 0 || deps.computed.length > 0 || deps.segments.length > 0) && (deps.tags.length > 0 || deps.usesLifecycle || deps.usesRfm)) {
+    if (screensBeforeTags(conditionDependencies(condition))) {
       needs.screen = (row) => evaluateWithoutEvents(condition, { now, timeZone: model.timeZone, profile: toEvaluationProfile(model, row) }, { tagsAndLayersUnknown: true }) !== false;
     }
     const pageSize = opts.pageSize ?? 1000;

@@ -1,4 +1,4 @@
-import { evaluateCondition, nextChangeAt, type EvaluationContext, type EvaluationProfile } from '@siyu/core';
+import { evaluateCondition, nextChangeAt, type ConditionDependencies, type EvaluationContext, type EvaluationProfile } from '@siyu/core';
 import type { EvaluationRow } from '@siyu/storage';
 import type { CompiledDefinition, WorkspaceModel } from './definitions.ts';
 
@@ -74,4 +74,12 @@ export function evaluateRow(model: WorkspaceModel, row: EvaluationRow, now: Date
     }
   }
   return { changes, nextAt };
+}
+
+/**
+ * Whether a bulk pass gains by screening rows on their traits and segments before reading their tags and layers
+ * (`PageNeeds.screen`): the condition has something that can decide a row early, and tags or layers to skip.
+ */
+export function screensBeforeTags(deps: ConditionDependencies): boolean {
+  return (deps.traits.length > 0 || deps.computed.length > 0 || deps.segments.length > 0) && (deps.tags.length > 0 || deps.usesLifecycle || deps.usesRfm);
 }
